@@ -80,6 +80,8 @@ export interface InstanceRecord {
   readonly generation: number;
   readonly at: number;
   readonly error?: string | undefined;
+  /** Phase of that pod when last observed. */
+  readonly phase?: string | undefined;
 }
 
 export interface Lease {
@@ -91,3 +93,29 @@ export interface Lease {
 }
 
 export type { InstanceState };
+
+/** Health of one instance as the API and dashboard show it. */
+export type InstanceHealth = 'healthy' | 'stale' | 'unknown' | 'not-monitored';
+
+export interface InstanceView {
+  readonly id: string;
+  readonly used: number;
+  readonly count: number;
+  readonly reloadTimes: number;
+  readonly health: InstanceHealth;
+  readonly heartbeat: { readonly at: number; readonly ageMs: number } | null;
+  /** Last pod/process the reconcile loop saw for this instance. */
+  readonly pod: { readonly name: string; readonly phase: string } | null;
+  readonly lastAction: InstanceRecord | null;
+}
+
+/** GET /v1/api/orchestrations/{resource}. */
+export interface OrchestrationView {
+  readonly resource: string;
+  readonly instanceName: string;
+  readonly heartbeat: boolean;
+  readonly heartbeatTimeoutMs: number;
+  readonly instances: readonly InstanceView[];
+  readonly totals: { readonly instances: number; readonly resources: number; readonly capacity: number };
+  readonly generatedAt: number;
+}

@@ -16,9 +16,3 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   await server?.stop();
 }
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    zkConnect: string;
-  }
-}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/** Tunables of the reconcile loop and heartbeats, from the environment. */
+export const SettingsSchema = z.object({
+  /** No heartbeat for this long → the instance is stale (legacy check period: 90 s). */
+  heartbeatTimeoutMs: z.number().int().positive(),
+  /** A pod younger than this is never recycled for silence: it may still be starting. */
+  startupGraceMs: z.number().int().nonnegative(),
+  /** More than this fraction of a kind's instances stale at once → suspect the heartbeat pipeline, recycle none. */
+  fleetSilentFraction: z.number().gt(0).max(1),
+  maxRecyclesPerRun: z.number().int().nonnegative(),
+  /** How long a reconcile or orchestrate lease lasts if its holder dies. */
+  leaseTtlMs: z.number().int().positive(),
+});
+export type Settings = z.infer<typeof SettingsSchema>;
+
+export const DEFAULT_SETTINGS: Settings = {
+  heartbeatTimeoutMs: 90_000,
+  startupGraceMs: 120_000,
+  fleetSilentFraction: 0.5,
+  maxRecyclesPerRun: 3,
+  leaseTtlMs: 60_000,
+};
+
+const ENV_NAMES: Record<keyof Settings, { name: string; scale: number }> = {
+  heartbeatTimeoutMs: { name: 'HEARTBEAT_TIMEOUT_SECONDS', scale: 1000 },
+  startupGraceMs: { name: 'STARTUP_GRACE_SECONDS', scale: 1000 },
+  fleetSilentFraction: { name: 'FLEET_SILENT_FRACTION', scale: 1 },
+  maxRecyclesPerRun: { name: 'MAX_RECYCLES_PER_RUN', scale: 1 },
+  leaseTtlMs: { name: 'LEASE_TTL_SECONDS', scale: 1000 },
+};
+
+/** Reads the settings; a malformed variable is a start-up error naming it. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  const settings: Record<string, number> = { ...DEFAULT_SETTINGS };
+  for (const [key, { name, scale }] of Object.entries(ENV_NAMES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const value = Number(raw);
+    if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got ${JSON.stringify(raw)}`);
+    settings[key] = Math.round(value * scale * 1000) / 1000;
+  }
+  const result = SettingsSchema.safeParse(settings);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const key = String(issue?.path[0]) as keyof Settings;
+    throw new Error(`${ENV_NAMES[key]?.name ?? key} is out of range: ${issue?.message}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,294 @@
+/**
+ * The dashboard: one self-contained HTML page (inline CSS and JS, no external
+ * requests, works offline) served at `/` by the API router. It reads the same
+ * REST API as any client:
+ *
+ * - the kinds from `GET /v1/api/orchestrations` when that route exists, else
+ *   the defaults Thing and Rule;
+ * - `GET /v1/api/orchestrations/{resource}` every 2 s: instances with a
+ *   used/count bar, heartbeat age, pod and phase, last action;
+ * - `POST …/{resource}/orchestrate` with the three legacy options, reporting
+ *   "Orchestration succeeded" or the failure with the server's message, as the
+ *   legacy console did;
+ * - `GET …/{resource}/{id}/instances` for "Which instance runs …?", "N/A" on
+ *   any failure, as the legacy console did.
+ *
+ * Elements the end-to-end test reads carry `data-testid`s; keep them stable.
+ * The client script avoids template literals so it can live in this template.
+ */
+
+const STYLE = `
+:root { color-scheme: light; --fg: #1b1f24; --muted: #4b5563; --line: #d0d7de; --bg: #f6f8fa; --card: #fff;
+  --ok: #116329; --ok-bg: #dafbe1; --bad: #a40e26; --bad-bg: #ffebe9; --warn: #7d4e00; --warn-bg: #fff8c5;
+  --info: #0a3069; --info-bg: #ddf4ff; --bar: #0969da; --bar-full: #6639ba; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
+header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: baseline; justify-content: space-between; padding: .9rem 1.5rem; background: #24292f; color: #fff; }
+header h1 { margin: 0; font-size: 1.2rem; }
+header .meta { font-size: .85rem; color: #d0d7de; }
+header label { color: #fff; }
+main { padding: 1rem 1.5rem 3rem; display: grid; gap: 1.25rem; }
+section.kind { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; }
+section.kind h2 { margin: 0 0 .25rem; font-size: 1.15rem; }
+.summary { color: var(--muted); margin: 0 0 .75rem; }
+.tools { display: flex; flex-wrap: wrap; gap: 1rem 2rem; margin-bottom: 1rem; }
+fieldset { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; margin: 0; }
+legend { font-weight: 600; padding: 0 .3rem; }
+.row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; }
+.field { display: flex; flex-direction: column; font-size: .85rem; color: var(--muted); }
+input { font: inherit; padding: .3rem .45rem; border: 1px solid #8c959f; border-radius: 4px; width: 9.5rem; color: var(--fg); }
+button { font: inherit; padding: .35rem .9rem; border-radius: 4px; border: 1px solid #1f6f3b; background: #1f883d; color: #fff; cursor: pointer; }
+button.secondary { background: #f6f8fa; color: var(--fg); border-color: #8c959f; }
+button:disabled { opacity: .6; cursor: progress; }
+:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
+.result { min-height: 1.4em; margin: .4rem 0 0; font-size: .9rem; }
+.result.ok { color: var(--ok); } .result.bad { color: var(--bad); }
+table { width: 100%; border-collapse: collapse; font-size: .9rem; }
+th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
+th { font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); }
+td.num { font-variant-numeric: tabular-nums; }
+.bar { position: relative; width: 9rem; height: .7rem; background: #eaeef2; border-radius: 4px; overflow: hidden; display: inline-block; vertical-align: middle; margin-right: .5rem; }
+.bar > span { position: absolute; inset: 0 auto 0 0; background: var(--bar); }
+.bar.full > span { background: var(--bar-full); }
+.badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; }
+.badge.healthy, .badge.Running { color: var(--ok); background: var(--ok-bg); }
+.badge.stale, .badge.Failed, .badge.Unknown, .badge.error { color: var(--bad); background: var(--bad-bg); }
+.badge.Pending, .badge.Succeeded, .badge.recycled, .badge.replaced { color: var(--warn); background: var(--warn-bg); }
+.badge.unknown, .badge.not-monitored, .badge.created, .badge.none, .badge.absent { color: var(--info); background: var(--info-bg); }
+.muted { color: var(--muted); font-size: .85rem; }
+.empty { color: var(--muted); padding: .75rem 0; }
+.banner { padding: .6rem 1.5rem; background: var(--bad-bg); color: var(--bad); font-weight: 600; }
+.banner[hidden] { display: none; }
+code { font-size: .85rem; }
+`;
+
+const SCRIPT = `
+(function () {
+  'use strict';
+  var API = '/v1/api/orchestrations';
+  var REFRESH_MS = 2000;
+  var DEFAULT_KINDS = ['Thing', 'Rule'];
+  var kinds = [];
+  var sections = {};
+  var paused = false;
+  var timer = null;
+
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    if (attrs) Object.keys(attrs).forEach(function (key) {
+      var value = attrs[key];
+      if (value === undefined || value === null || value === false) return;
+      if (key === 'text') el.textContent = String(value);
+      else if (key === 'class') el.className = value;
+      else if (key.indexOf('on') === 0) el.addEventListener(key.slice(2), value);
+      else el.setAttribute(key, value === true ? '' : String(value));
+    });
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === undefined || child === null || child === false) continue;
+      el.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return el;
+  }
+
+  function age(ms) {
+    if (ms < 1000) return 'just now';
+    if (ms < 90000) return (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + ' s ago';
+    if (ms < 5400000) return Math.round(ms / 60000) + ' min ago';
+    return Math.round(ms / 3600000) + ' h ago';
+  }
+  function clock(at) { return new Date(at).toLocaleTimeString(); }
+
+  function request(method, path, body) {
+    var init = { method: method, headers: { 'accept': 'application/json' } };
+    if (body !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(body); }
+    return fetch(path, init).then(function (response) {
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        return { ok: response.ok, status: response.status, data: data, text: text };
+      });
+    });
+  }
+  function messageOf(result) {
+    if (result.data && typeof result.data.message === 'string') return result.data.message;
+    return 'HTTP ' + result.status + (result.text ? ': ' + result.text.slice(0, 200) : '');
+  }
+
+  function kindNames(data) {
+    var list = Array.isArray(data) ? data : data && (data.kinds || data.resources || data.orchestrations);
+    if (!Array.isArray(list)) return null;
+    var names = list.map(function (item) { return typeof item === 'string' ? item : item && item.resource; })
+      .filter(function (name) { return typeof name === 'string' && /^[A-Za-z][A-Za-z0-9_]*$/.test(name); });
+    return names.length ? names : null;
+  }
+
+  function setResult(el, ok, text) {
+    el.textContent = text;
+    el.className = 'result ' + (ok ? 'ok' : 'bad');
+    el.setAttribute('data-outcome', ok ? 'success' : 'failure');
+  }
+
+  function buildSection(kind) {
+    var id = function (name) { return name + '-' + kind; };
+    var inputs = {};
+    function option(name, hint) {
+      inputs[name] = h('input', { id: id('opt-' + name), type: 'number', min: '0', step: '1', inputmode: 'numeric', placeholder: hint, 'data-testid': id(name) });
+      return h('label', { class: 'field', for: id('opt-' + name) }, name, inputs[name]);
+    }
+    var orchestrateResult = h('p', { class: 'result', role: 'status', 'aria-live': 'polite', 'data-testid': id('orchestrate-result') });
+    var orchestrateButton = h('button', { type: 'submit', 'data-testid': id('orchestrate') }, 'Orchestrate');
+    var orchestrateForm = h('form', { 'aria-label': 'Orchestrate ' + kind },
+      h('fieldset', null, h('legend', null, 'Orchestrate'),
+        h('div', { class: 'row' }, option('initInstances', 'kind default'), option('maxInstances', '100'), option('resourcePerInstance', '5000'), orchestrateButton),
+        orchestrateResult));
+    orchestrateForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var body = {};
+      for (var name in inputs) {
+        var raw = inputs[name].value.trim();
+        if (raw !== '') body[name] = Number(raw);
+      }
+      orchestrateButton.disabled = true;
+      orchestrateResult.textContent = 'Orchestrating…';
+      orchestrateResult.className = 'result';
+      orchestrateResult.removeAttribute('data-outcome');
+      request('POST', API + '/' + encodeURIComponent(kind) + '/orchestrate', body).then(function (result) {
+        if (result.ok && result.data) {
+          setResult(orchestrateResult, true, 'Orchestration succeeded: ' + result.data.instances + ' instances, ' +
+            result.data.resourcePerInstance + ' per instance, ' + result.data.moved + ' moved');
+        } else setResult(orchestrateResult, false, 'Orchestration failed: ' + messageOf(result));
+        refresh();
+      }, function (error) {
+        setResult(orchestrateResult, false, 'Orchestration failed: ' + error.message);
+      }).then(function () { orchestrateButton.disabled = false; });
+    });
+
+    var locateInput = h('input', { id: id('locate-id'), type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: kind + ' id', 'data-testid': id('locate-input') });
+    var locateResult = h('p', { class: 'result', role: 'status', 'aria-live': 'polite', 'data-testid': id('locate-result') });
+    var locateForm = h('form', { 'aria-label': 'Which instance runs a ' + kind },
+      h('fieldset', null, h('legend', null, 'Which instance runs …?'),
+        h('div', { class: 'row' }, h('label', { class: 'field', for: id('locate-id') }, kind + ' id', locateInput),
+          h('button', { type: 'submit', class: 'secondary', 'data-testid': id('locate') }, 'Find')),
+        locateResult));
+    locateForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var resourceId = locateInput.value.trim();
+      if (!resourceId) { locateInput.focus(); return; }
+      request('GET', API + '/' + encodeURIComponent(kind) + '/' + encodeURIComponent(resourceId) + '/instances').then(function (result) {
+        if (result.ok && result.data && result.data.runIn !== undefined) {
+          setResult(locateResult, true, String(result.data.runIn));
+          locateResult.setAttribute('title', resourceId + ' runs on instance ' + result.data.runIn);
+        } else {
+          setResult(locateResult, false, 'N/A');
+          locateResult.setAttribute('title', messageOf(result));
+        }
+      }, function () { setResult(locateResult, false, 'N/A'); });
+    });
+
+    var summary = h('p', { class: 'summary', 'data-testid': id('summary') }, 'Loading…');
+    var tbody = h('tbody', { 'data-testid': id('instances') });
+    var table = h('table', null,
+      h('caption', { class: 'muted', style: 'text-align:left' }, 'Instances of ' + kind),
+      h('thead', null, h('tr', null,
+        h('th', { scope: 'col' }, 'Instance'), h('th', { scope: 'col' }, 'Used / count'), h('th', { scope: 'col' }, 'Health'),
+        h('th', { scope: 'col' }, 'Last heartbeat'), h('th', { scope: 'col' }, 'Worker (pod / process)'), h('th', { scope: 'col' }, 'Last action'))),
+      tbody);
+    var section = h('section', { class: 'kind', 'aria-labelledby': id('title'), 'data-testid': id('kind') },
+      h('h2', { id: id('title') }, kind), summary,
+      h('div', { class: 'tools' }, orchestrateForm, locateForm), table);
+    return { kind: kind, el: section, summary: summary, tbody: tbody };
+  }
+
+  function renderInstances(view, section) {
+    var kind = view.resource;
+    section.summary.textContent = view.instanceName + ' · ' + view.totals.instances + ' instances · ' + view.totals.resources + ' of ' +
+      view.totals.capacity + ' slots used · ' + (view.heartbeat ? 'heartbeat timeout ' + Math.round(view.heartbeatTimeoutMs / 1000) + ' s' : 'no heartbeats (not monitored)');
+    var rows = view.instances.map(function (instance) {
+      var pct = instance.count > 0 ? Math.min(100, Math.round((instance.used / instance.count) * 100)) : 0;
+      var bar = h('span', { class: 'bar' + (instance.count > 0 && instance.used >= instance.count ? ' full' : ''), role: 'meter',
+        'aria-valuemin': '0', 'aria-valuemax': String(instance.count), 'aria-valuenow': String(instance.used),
+        'aria-label': 'instance ' + instance.id + ' uses ' + instance.used + ' of ' + instance.count });
+      bar.appendChild(h('span', { style: 'width:' + pct + '%' }));
+      var beat = instance.heartbeat;
+      var pod = instance.pod;
+      var last = instance.lastAction;
+      return h('tr', {
+          'data-testid': 'instance-' + kind + '-' + instance.id, 'data-health': instance.health,
+          'data-pod': pod ? pod.name : '', 'data-phase': pod ? pod.phase : '',
+          'data-heartbeat-at': beat ? String(beat.at) : '', 'data-heartbeat-age-ms': beat ? String(beat.ageMs) : '',
+          'data-used': String(instance.used), 'data-count': String(instance.count) },
+        h('th', { scope: 'row' }, instance.id),
+        h('td', { class: 'num' }, bar, instance.used + ' / ' + instance.count),
+        h('td', null, h('span', { class: 'badge ' + instance.health }, instance.health)),
+        h('td', { class: 'num', title: beat ? clock(beat.at) : '' }, beat ? age(beat.ageMs) : (view.heartbeat ? 'never' : '—')),
+        h('td', null, pod ? h('span', null, h('code', null, pod.name), ' ', h('span', { class: 'badge ' + pod.phase }, pod.phase)) : h('span', { class: 'muted' }, 'none yet')),
+        h('td', null, last ? h('span', { title: last.error || last.reason },
+          h('span', { class: 'badge ' + last.action }, last.action), ' ', h('span', { class: 'muted' }, last.reason + ' · ' + clock(last.at))) : h('span', { class: 'muted' }, '—')));
+    });
+    section.tbody.replaceChildren.apply(section.tbody, rows.length ? rows :
+      [h('tr', null, h('td', { colspan: '6', class: 'empty' }, 'No instances yet: the first assigned ' + kind + ' creates one, or press Orchestrate.'))]);
+  }
+
+  var banner = document.getElementById('banner');
+  var lastRefresh = document.getElementById('last-refresh');
+
+  function refresh() {
+    clearTimeout(timer);
+    return Promise.all(kinds.map(function (kind) {
+      return request('GET', API + '/' + encodeURIComponent(kind)).then(function (result) {
+        if (!result.ok || !result.data) throw new Error(kind + ': ' + messageOf(result));
+        renderInstances(result.data, sections[kind]);
+      });
+    })).then(function () {
+      banner.hidden = true;
+      lastRefresh.textContent = 'updated ' + new Date().toLocaleTimeString();
+      lastRefresh.setAttribute('data-at', String(Date.now()));
+    }, function (error) {
+      banner.hidden = false;
+      banner.textContent = 'Cannot reach the API (' + error.message + '); retrying every ' + REFRESH_MS / 1000 + ' s.';
+    }).then(function () {
+      if (!paused) timer = setTimeout(refresh, REFRESH_MS);
+    });
+  }
+
+  document.getElementById('pause').addEventListener('change', function (event) {
+    paused = event.target.checked;
+    if (!paused) refresh(); else clearTimeout(timer);
+  });
+
+  request('GET', API).then(function (result) {
+    return (result.ok && kindNames(result.data)) || DEFAULT_KINDS;
+  }, function () { return DEFAULT_KINDS; }).then(function (names) {
+    kinds = names;
+    var main = document.getElementById('kinds');
+    kinds.forEach(function (kind) {
+      sections[kind] = buildSection(kind);
+      main.appendChild(sections[kind].el);
+    });
+    refresh();
+  });
+})();
+`;
+
+export const renderDashboard = (): string => `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'">
+<title>iota-orchestrator</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<header>
+  <h1>iota-orchestrator</h1>
+  <span class="meta"><span id="last-refresh" data-testid="last-refresh">loading…</span> ·
+    <label><input type="checkbox" id="pause" data-testid="pause" style="width:auto"> pause auto-refresh (every 2 s)</label></span>
+</header>
+<div id="banner" class="banner" role="alert" data-testid="banner" hidden></div>
+<main id="kinds" data-testid="kinds"></main>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;

@@ -1,0 +1,161 @@
+/**
+ * Balanced, minimal-movement rebalance (SPEC §5 "Minimal movement"): every
+ * target instance ends within one of the mean, and the fewest resources
+ * possible change instance, since each move makes two workers reload. Pure.
+ */
+import { CapacityError } from './errors.js';
+import { byNumericId, type Assignment, type Move } from './orchestration.js';
+import { smallestUnusedId } from './placement.js';
+
+export interface RebalanceResult {
+  /** Resource ids per target instance, in numeric instance order. */
+  assignment: Map<string, string[]>;
+  /** The moves that turn the current assignment into `assignment` (see applyPlan). */
+  plan: Move[];
+  /** Ids in the plan. */
+  moved: number;
+  /** The fewest moves any balanced assignment over `targetInstances` instances needs. */
+  minimumMoves: number;
+  /** New instances, in numeric order; they start empty. */
+  added: string[];
+  /** Instances dropped, in numeric order; the plan empties them. */
+  removed: string[];
+}
+
+interface Slot {
+  id: string;
+  ids: readonly string[];
+  quota: number;
+}
+
+/** More resources first, then the lower instance id. */
+const byLoadThenId = (a: Slot, b: Slot): number => b.ids.length - a.ids.length || byNumericId(a, b);
+
+/**
+ * Spreads the resources of `current` (each on at most one instance) over
+ * `targetInstances` instances of `capacity` each.
+ *
+ * Why this is minimal: a resource stays only if its instance survives and has
+ * quota left, so at most Σ min(current_i, quota_i) stay. Giving the surviving
+ * slots and the larger quotas to the fullest instances maximises that sum
+ * (min is monotone and supermodular), and the plan keeps exactly that many.
+ */
+export function rebalance(current: Assignment, targetInstances: number, capacity: number): RebalanceResult {
+  if (!Number.isInteger(targetInstances) || targetInstances < 1) {
+    throw new RangeError(`targetInstances must be a positive integer, got ${targetInstances}`);
+  }
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+  }
+
+  const existing: Slot[] = [...current].map(([id, ids]) => ({ id, ids, quota: 0 }));
+  const total = existing.reduce((sum, slot) => sum + slot.ids.length, 0);
+  if (total > targetInstances * capacity) {
+    throw new CapacityError(Math.ceil(total / capacity), targetInstances);
+  }
+
+  // Everything on a removed instance must move, so the fullest ones survive.
+  const ranked = [...existing].sort(byLoadThenId);
+  const survivors = ranked.slice(0, targetInstances);
+  const removed = ranked.slice(targetInstances).sort(byNumericId);
+  const added: Slot[] = [];
+  const usedIds = existing.map((slot) => slot.id);
+  while (survivors.length + added.length < targetInstances) {
+    const id = smallestUnusedId(usedIds);
+    usedIds.push(id);
+    added.push({ id, ids: [], quota: 0 });
+  }
+
+  const targets = [...survivors, ...added].sort(byLoadThenId);
+  const floor = Math.floor(total / targetInstances);
+  const ceilCount = total % targetInstances;
+  targets.forEach((slot, rank) => {
+    slot.quota = rank < ceilCount ? floor + 1 : floor;
+  });
+  targets.sort(byNumericId);
+
+  const minimumMoves = total - targets.reduce((kept, slot) => kept + Math.min(slot.ids.length, slot.quota), 0);
+
+  // Over-quota instances give up the end of their lists: the most recently placed go first.
+  const sources = [
+    ...removed.map((slot) => ({ id: slot.id, ids: slot.ids, from: 0 })),
+    ...targets
+      .filter((slot) => slot.ids.length > slot.quota)
+      .map((slot) => ({ id: slot.id, ids: slot.ids, from: slot.quota })),
+  ];
+  const destinations = targets.filter((slot) => slot.ids.length < slot.quota);
+
+  const plan: Move[] = [];
+  const incoming = new Map<string, string[][]>();
+  let sourceIndex = 0;
+  for (const destination of destinations) {
+    let missing = destination.quota - destination.ids.length;
+    const chunks: string[][] = [];
+    while (missing > 0) {
+      const source = sources[sourceIndex];
+      // Quotas sum to the total, so the sources hold exactly what the destinations miss.
+      if (!source) throw new Error('rebalance: sources exhausted before destinations were filled');
+      const take = Math.min(missing, source.ids.length - source.from);
+      const ids = source.ids.slice(source.from, source.from + take);
+      plan.push({ from: source.id, to: destination.id, ids });
+      chunks.push(ids);
+      source.from += take;
+      missing -= take;
+      if (source.from === source.ids.length) sourceIndex += 1;
+    }
+    incoming.set(destination.id, chunks);
+  }
+
+  const assignment = new Map<string, string[]>();
+  for (const slot of targets) {
+    const chunks = incoming.get(slot.id);
+    assignment.set(
+      slot.id,
+      chunks ? slot.ids.concat(...chunks) : slot.ids.slice(0, Math.min(slot.ids.length, slot.quota)),
+    );
+  }
+
+  return {
+    assignment,
+    plan,
+    moved: plan.reduce((sum, move) => sum + move.ids.length, 0),
+    minimumMoves,
+    added: added.map((slot) => slot.id),
+    removed: removed.map((slot) => slot.id),
+  };
+}
+
+/**
+ * The assignment after the plan's moves, step by step. A destination missing
+ * from `current` is created; instances are never dropped, so a rebalance's
+ * `removed` instances remain, empty, for the caller to delete.
+ * Throws if a step moves an id that is not on its source at that point.
+ */
+export function applyPlan(current: Assignment, plan: readonly Move[]): Map<string, string[]> {
+  const result = new Map<string, string[]>([...current].map(([id, ids]) => [id, [...ids]]));
+  for (const move of plan) {
+    const leaving = new Set(move.ids);
+    const before = result.get(move.from) ?? [];
+    const after = before.filter((id) => !leaving.has(id));
+    if (before.length - after.length !== leaving.size || leaving.size !== move.ids.length) {
+      throw new Error(`plan step ${move.from} -> ${move.to} moves ids that are not on ${move.from}`);
+    }
+    result.set(move.from, after);
+    result.set(move.to, [...(result.get(move.to) ?? []), ...move.ids]);
+  }
+  return result;
+}
+
+/** Resources on a different instance after than before; ones absent on either side do not count. */
+export function countMoves(before: Assignment, after: Assignment): number {
+  const instanceOf = new Map<string, string>();
+  for (const [instanceId, ids] of before) for (const id of ids) instanceOf.set(id, instanceId);
+  let moves = 0;
+  for (const [instanceId, ids] of after) {
+    for (const id of ids) {
+      const was = instanceOf.get(id);
+      if (was !== undefined && was !== instanceId) moves += 1;
+    }
+  }
+  return moves;
+}

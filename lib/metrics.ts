@@ -1,0 +1,45 @@
+/**
+ * Counters emitted as one CloudWatch Embedded Metric Format line per flush,
+ * so Lambda gets metrics from stdout with no SDK call; locally the same line
+ * is just a log record.
+ */
+export class Metrics {
+  private readonly counters = new Map<string, number>();
+
+  constructor(
+    private readonly namespace = 'IotaOrchestrator',
+    private readonly dimensions: Record<string, string> = {},
+    private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  ) {}
+
+  count(name: string, value = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + value);
+  }
+
+  get(name: string): number {
+    return this.counters.get(name) ?? 0;
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.counters);
+  }
+
+  /** Writes the EMF line and resets; nothing is written when no counter moved. */
+  flush(): void {
+    if (this.counters.size === 0) return;
+    const names = [...this.counters.keys()];
+    this.write(
+      JSON.stringify({
+        _aws: {
+          Timestamp: Date.now(),
+          CloudWatchMetrics: [
+            { Namespace: this.namespace, Dimensions: [Object.keys(this.dimensions)], Metrics: names.map((Name) => ({ Name, Unit: 'Count' })) },
+          ],
+        },
+        ...this.dimensions,
+        ...this.snapshot(),
+      }),
+    );
+    this.counters.clear();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Where things live in the store.
+ *
+ * The legacy layout (SPEC §2) is byte-compatible with what workers read:
+ *   <root>/<Resource>/<id>            {"used":N,"count":M}
+ *   <root>/<Resource>/<id>/resources  {"ids":[...]}
+ *   <root>/<Resource>/<id>/_reload    {"times":K}
+ *   <root>/<Resource>/<id>/tmp        (empty status node)
+ *
+ * Everything new lives under a separate state root, so nothing that lists
+ * `<root>/<Resource>` ever sees a child that is not an instance:
+ *   <state>/<Resource>/index/<resourceId>   "<instanceId>"  (one node per assigned resource)
+ *   <state>/<Resource>/heartbeats/<id>      {"at":ms,"extra":{...}}
+ *   <state>/<Resource>/records/<id>         InstanceRecord
+ *   <state>/leases/<name>                   {"holder":"…","expiresAt":ms}
+ *
+ * The index answers "which instance runs X" with one read at any scale, and
+ * its create-if-absent is what makes a placement unique across processes.
+ */
+export const DEFAULT_ROOT = '/iota/orchestration';
+export const DEFAULT_STATE_ROOT = '/iota/orchestrator';
+
+/** "." and ".." are valid resource ids but not valid znode names. '%' never occurs in an id, so this cannot collide. */
+const encodeName = (id: string): string => (id === '.' ? '%2E' : id === '..' ? '%2E%2E' : id);
+
+export class Layout {
+  constructor(
+    readonly root: string = DEFAULT_ROOT,
+    readonly stateRoot: string = DEFAULT_STATE_ROOT,
+  ) {
+    for (const path of [root, stateRoot]) {
+      if (!/^(\/[A-Za-z0-9._:-]+)+$/.test(path)) throw new Error(`store root must be an absolute path like /iota/orchestration, got ${JSON.stringify(path)}`);
+    }
+  }
+
+  kind = (resource: string): string => `${this.root}/${resource}`;
+  instance = (resource: string, id: string): string => `${this.root}/${resource}/${id}`;
+  resources = (resource: string, id: string): string => `${this.instance(resource, id)}/resources`;
+  reload = (resource: string, id: string): string => `${this.instance(resource, id)}/_reload`;
+  tmp = (resource: string, id: string): string => `${this.instance(resource, id)}/tmp`;
+
+  indexDir = (resource: string): string => `${this.stateRoot}/${resource}/index`;
+  index = (resource: string, resourceId: string): string => `${this.indexDir(resource)}/${encodeName(resourceId)}`;
+  heartbeatsDir = (resource: string): string => `${this.stateRoot}/${resource}/heartbeats`;
+  heartbeat = (resource: string, id: string): string => `${this.heartbeatsDir(resource)}/${id}`;
+  recordsDir = (resource: string): string => `${this.stateRoot}/${resource}/records`;
+  record = (resource: string, id: string): string => `${this.recordsDir(resource)}/${id}`;
+  leasesDir = (): string => `${this.stateRoot}/leases`;
+  lease = (name: string): string => `${this.leasesDir()}/${name}`;
+}
+
+/** The exact bytes workers expect; key order matters for byte-compatibility. */
+export const encodeInstanceData = (used: number, count: number): string => JSON.stringify({ used, count });
+export const encodeResources = (ids: readonly string[]): string => JSON.stringify({ ids });
+export const encodeReload = (times: number): string => JSON.stringify({ times });
