@@ -1,0 +1,365 @@
+/**
+ * InstanceRuntime of local child processes, for running without a cluster.
+ *
+ * All state lives in files (`<stateDir>/pods/<name>.json`), never only in memory: the same
+ * pods are seen by one long-running process (`npm start`) and by separate short invocations
+ * (`sls invoke local -f reconcile`, a fresh process each), and whichever process looks next
+ * finishes a deletion another one began.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KindConfig } from '../config/kinds.js';
+import { InstanceRuntimeError, type InstanceRuntime, type PodInfo, type PodSpec, type PodUsage } from './port.js';
+
+export interface ProcessRuntimeOptions {
+  /** The worker executable; each instance is one child process of it. */
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Added to the inherited environment; INSTANCE_ID, RESOURCE and POD_NAME are set per pod. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly stateDir: string;
+  /** Default `<stateDir>/logs`; one `<name>.log` per pod. */
+  readonly logDir?: string;
+  /** SIGTERM, then SIGKILL after this long. Default 5000. */
+  readonly gracePeriodMs?: number;
+  /** Window between the two /proc samples of `usage()`. Default 200. */
+  readonly usageSampleMs?: number;
+  /**
+   * Whether `close()` stops the children this runtime started (default true, for a clean
+   * `npm start` shutdown). A short invocation that leaves its pods running sets false.
+   */
+  readonly stopOnClose?: boolean;
+}
+
+/** The state file of one pod. */
+export interface ProcessPodState {
+  readonly name: string;
+  readonly resource: string;
+  readonly instanceId: string;
+  readonly pid: number;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  /** `/proc/<pid>/stat` start time (clock ticks since boot), to tell our process from a reused pid. */
+  readonly procStartTicks?: number;
+  /** Epoch ms deletion began. */
+  readonly deletedAt?: number;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** USER_HZ: 100 on every mainstream Linux architecture; not readable without spawning getconf. */
+const CLOCK_TICKS_PER_SECOND = 100;
+const PROC_AVAILABLE = existsSync('/proc/self/stat');
+
+interface ProcStat {
+  readonly state: string;
+  readonly cpuTicks: number;
+  readonly startTicks: number;
+}
+
+/** `/proc/<pid>/stat`, undefined when the process or /proc is absent. */
+function readProcStat(pid: number): ProcStat | undefined {
+  if (!PROC_AVAILABLE) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return {
+    state: fields[0] ?? '?',
+    cpuTicks: Number(fields[11]) + Number(fields[12]),
+    startTicks: Number(fields[19]),
+  };
+}
+
+function readRssBytes(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Signals the pod's process group (the worker and anything it spawned); a vanished group is fine. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+export class ProcessRuntime implements InstanceRuntime {
+  readonly description: string;
+  private readonly options: ProcessRuntimeOptions;
+  private readonly podsDir: string;
+  private readonly logDir: string;
+  private readonly gracePeriodMs: number;
+  private readonly usageSampleMs: number;
+  /** Children started by this runtime: the ones `stopAll` stops. */
+  private readonly children = new Map<string, ChildProcess>();
+
+  constructor(options: ProcessRuntimeOptions) {
+    this.options = options;
+    this.podsDir = join(options.stateDir, 'pods');
+    this.logDir = options.logDir ?? join(options.stateDir, 'logs');
+    this.gracePeriodMs = options.gracePeriodMs ?? 5000;
+    this.usageSampleMs = options.usageSampleMs ?? 200;
+    this.description = `local processes of ${[options.command, ...options.args].join(' ')} (state in ${options.stateDir})`;
+  }
+
+  async create(spec: PodSpec): Promise<'created' | 'exists'> {
+    const path = this.statePath(spec.name);
+    if (existsSync(path)) return 'exists';
+    await mkdir(this.podsDir, { recursive: true });
+    await mkdir(this.logDir, { recursive: true });
+
+    const child = await this.spawnWorker(spec);
+    const pid = child.pid!;
+    child.once('exit', () => {
+      if (this.children.get(spec.name) === child) this.children.delete(spec.name);
+      // A pod being deleted is gone once its process is; one that died on its own stays, Failed.
+      void this.readState(spec.name).then((current) => {
+        if (current?.pid === pid && current.deletedAt !== undefined) return this.removeState(spec.name);
+      });
+    });
+    const procStartTicks = readProcStat(pid)?.startTicks;
+    const state: ProcessPodState = {
+      name: spec.name,
+      resource: spec.kind.resource,
+      instanceId: spec.instanceId,
+      pid,
+      startedAt: Date.now(),
+      ...(procStartTicks !== undefined ? { procStartTicks } : {}),
+    };
+    // Written whole to a temporary file, then linked: link() fails if the name is taken, so
+    // two concurrent creates of one name leave one pod, and no reader sees a half-written file.
+    const temporary = `${path}.${process.pid}.${pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(state));
+    try {
+      await link(temporary, path);
+    } catch (error) {
+      signalGroup(pid, 'SIGKILL');
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+      throw new InstanceRuntimeError(`create ${spec.name}: ${(error as Error).message}`, undefined, { cause: error });
+    } finally {
+      await unlink(temporary).catch(() => undefined);
+    }
+    if (child.exitCode === null && child.signalCode === null) this.children.set(spec.name, child);
+    return 'created';
+  }
+
+  async delete(_kind: KindConfig, name: string): Promise<'deleted' | 'absent'> {
+    const state = await this.readState(name);
+    if (!state) return 'absent';
+    if (!this.isAlive(state)) {
+      await this.removeState(name);
+      return 'deleted';
+    }
+    if (state.deletedAt === undefined) {
+      signalGroup(state.pid, 'SIGTERM');
+      await this.writeState({ ...state, deletedAt: Date.now() });
+      // Unref'd: a short invocation exits without waiting; the next list() finishes the job.
+      setTimeout(() => void this.collect(undefined).catch(() => undefined), this.gracePeriodMs + 10).unref();
+    }
+    return 'deleted';
+  }
+
+  list(kind: KindConfig): Promise<PodInfo[]> {
+    return this.collect(kind);
+  }
+
+  /** The kind's pods (every pod when undefined), finishing deletions on the way. */
+  private async collect(kind: KindConfig | undefined): Promise<PodInfo[]> {
+    const pods: PodInfo[] = [];
+    for (const state of await this.readAll()) {
+      if (kind && state.resource !== kind.resource) continue;
+      if (state.deletedAt !== undefined && (await this.finishDeletion(state))) continue;
+      pods.push({
+        name: state.name,
+        resource: state.resource,
+        instanceId: state.instanceId,
+        // A dead process's exit code is not knowable from another process; Failed is what the monitor needs.
+        phase: this.isAlive(state) ? 'Running' : 'Failed',
+        startedAt: state.startedAt,
+        terminating: state.deletedAt !== undefined,
+      });
+    }
+    return pods;
+  }
+
+  /**
+   * CPU as millicores averaged over two /proc samples `usageSampleMs` apart (resolution
+   * 1000 / (USER_HZ × window s) millicores: 50 at 200 ms), memory as the worker's VmRSS.
+   * The worker process only, not processes it spawned. [] where /proc is absent.
+   */
+  async usage(kind: KindConfig): Promise<PodUsage[]> {
+    if (!PROC_AVAILABLE) return [];
+    const running = (await this.readAll()).filter(
+      (state) => state.resource === kind.resource && state.deletedAt === undefined && this.isAlive(state),
+    );
+    if (running.length === 0) return [];
+    const first = running.map((state) => readProcStat(state.pid));
+    const startedAt = performance.now();
+    await sleep(this.usageSampleMs);
+    const elapsedSeconds = (performance.now() - startedAt) / 1000;
+    const usage: PodUsage[] = [];
+    running.forEach((state, index) => {
+      const before = first[index];
+      const after = readProcStat(state.pid);
+      const memoryBytes = readRssBytes(state.pid);
+      if (!before || !after || memoryBytes === undefined) return;
+      const cpuSeconds = (after.cpuTicks - before.cpuTicks) / CLOCK_TICKS_PER_SECOND;
+      usage.push({
+        name: state.name,
+        instanceId: state.instanceId,
+        cpuMillis: Math.round((cpuSeconds / elapsedSeconds) * 1000),
+        memoryBytes,
+      });
+    });
+    return usage;
+  }
+
+  /** Stops every child this runtime started (SIGTERM, SIGKILL after the grace period) and forgets them. */
+  async stopAll(): Promise<void> {
+    const names = [...this.children.keys()];
+    await Promise.all(
+      names.map(async (name) => {
+        const state = await this.readState(name);
+        const child = this.children.get(name);
+        const pid = state?.pid ?? child?.pid;
+        if (pid === undefined) return;
+        signalGroup(pid, 'SIGTERM');
+        const exited = await this.waitForExit(pid, state, this.gracePeriodMs);
+        if (!exited) {
+          signalGroup(pid, 'SIGKILL');
+          await this.waitForExit(pid, state, 2000);
+        }
+        await this.removeState(name);
+        this.children.delete(name);
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.options.stopOnClose ?? true) await this.stopAll();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private spawnWorker(spec: PodSpec): Promise<ChildProcess> {
+    const log = openSync(join(this.logDir, `${spec.name}.log`), 'a');
+    try {
+      const child = spawn(this.options.command, [...this.options.args], {
+        // Own process group, so delete can signal the worker and its children together.
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: {
+          ...process.env,
+          ...this.options.env,
+          INSTANCE_ID: spec.instanceId,
+          RESOURCE: spec.kind.resource,
+          POD_NAME: spec.name,
+        },
+      });
+      child.unref();
+      return new Promise((resolve, reject) => {
+        child.once('spawn', () => resolve(child));
+        child.once('error', (error) =>
+          reject(new InstanceRuntimeError(`create ${spec.name}: cannot start ${this.options.command}: ${error.message}`, undefined, { cause: error })),
+        );
+      });
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  /** For a pod being deleted: true once it is gone (state removed); SIGKILL once its grace period is over. */
+  private async finishDeletion(state: ProcessPodState): Promise<boolean> {
+    if (this.isAlive(state) && Date.now() >= (state.deletedAt ?? 0) + this.gracePeriodMs) {
+      signalGroup(state.pid, 'SIGKILL');
+      await this.waitForExit(state.pid, state, 1000);
+    }
+    if (this.isAlive(state)) return false;
+    await this.removeState(state.name);
+    return true;
+  }
+
+  /**
+   * Alive and still our process: a zombie counts as dead, and so does a pid now used by
+   * another process (its /proc start time differs). Without /proc only `kill(pid, 0)` is known.
+   */
+  private isAlive(state: Pick<ProcessPodState, 'pid' | 'procStartTicks'>): boolean {
+    try {
+      process.kill(state.pid, 0);
+    } catch {
+      // ESRCH: gone. EPERM: the pid belongs to another user now, so not our worker.
+      return false;
+    }
+    const stat = readProcStat(state.pid);
+    if (!PROC_AVAILABLE) return true;
+    if (!stat || stat.state === 'Z' || stat.state === 'X') return false;
+    return state.procStartTicks === undefined || stat.startTicks === state.procStartTicks;
+  }
+
+  private async waitForExit(pid: number, state: ProcessPodState | undefined, timeoutMs: number): Promise<boolean> {
+    const probe = { pid, procStartTicks: state?.procStartTicks };
+    const deadline = Date.now() + timeoutMs;
+    while (this.isAlive(probe)) {
+      if (Date.now() >= deadline) return false;
+      await sleep(20);
+    }
+    return true;
+  }
+
+  private statePath(name: string): string {
+    if (!DNS_LABEL.test(name)) throw new InstanceRuntimeError(`invalid pod name ${JSON.stringify(name)}`, undefined);
+    return join(this.podsDir, `${name}.json`);
+  }
+
+  private async readState(name: string): Promise<ProcessPodState | undefined> {
+    try {
+      return JSON.parse(await readFile(this.statePath(name), 'utf8')) as ProcessPodState;
+    } catch (error) {
+      if (error instanceof InstanceRuntimeError) throw error;
+      return undefined;
+    }
+  }
+
+  private async readAll(): Promise<ProcessPodState[]> {
+    let files: string[];
+    try {
+      files = await readdir(this.podsDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new InstanceRuntimeError(`list ${this.podsDir}: ${(error as Error).message}`, undefined, { cause: error });
+    }
+    const states = await Promise.all(
+      files
+        .filter((file) => file.endsWith('.json'))
+        .map((file) => file.slice(0, -'.json'.length))
+        .filter((name) => DNS_LABEL.test(name))
+        .map((name) => this.readState(name)),
+    );
+    return states.filter((state): state is ProcessPodState => state !== undefined);
+  }
+
+  private async writeState(state: ProcessPodState): Promise<void> {
+    const path = this.statePath(state.name);
+    const temporary = `${path}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(state));
+    await rename(temporary, path);
+  }
+
+  private async removeState(name: string): Promise<void> {
+    await unlink(this.statePath(name)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+}

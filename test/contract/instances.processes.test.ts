@@ -1,0 +1,277 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_KINDS, type KindConfig } from '../../lib/config/kinds.js';
+import { InstanceRuntimeError, podName, type InstanceRuntime } from '../../lib/instances/port.js';
+import { ProcessRuntime, type ProcessPodState, type ProcessRuntimeOptions } from '../../lib/instances/processes.js';
+import { describeInstanceRuntimeContract } from './instances.contract.js';
+
+const [THING, RULE] = DEFAULT_KINDS as [KindConfig, KindConfig];
+const GRACE_MS = 300;
+/**
+ * A worker that, like a real one draining its work, outlives SIGTERM, so deletion shows a
+ * terminating pod until SIGKILL (the ignored signal is inherited by `sleep`). It says
+ * "ready" once the trap is set: a SIGTERM before that ends it at once, as it would a real
+ * worker still booting, so tests wait for it (`whenReady`) before deleting.
+ */
+const STUBBORN_WORKER = { command: '/bin/sh', args: ['-c', "trap '' TERM; echo ready; while :; do sleep 1; done"] };
+const READY_WORKER = ['-e', 'setInterval(() => {}, 1000)'];
+
+const tempDirs: string[] = [];
+const newStateDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'orch-processes-'));
+  tempDirs.push(dir);
+  return dir;
+};
+
+const runtimeIn = (stateDir: string, overrides: Partial<ProcessRuntimeOptions> = {}): ProcessRuntime =>
+  new ProcessRuntime({ ...STUBBORN_WORKER, stateDir, gracePeriodMs: GRACE_MS, ...overrides });
+
+const stateOf = (stateDir: string, name: string): ProcessPodState =>
+  JSON.parse(readFileSync(join(stateDir, 'pods', `${name}.json`), 'utf8')) as ProcessPodState;
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // Our children are reaped by this process; a zombie would still answer kill(pid, 0).
+  return !/^\d+ \(.*\) Z/.test(existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '');
+};
+
+const logOf = (stateDir: string, name: string): string => {
+  const path = join(stateDir, 'logs', `${name}.log`);
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+};
+
+const whenReady = (stateDir: string, name: string): Promise<void> =>
+  waitUntil(() => logOf(stateDir, name).includes('ready'));
+
+/** The runtime as the contract sees it: create returns once the worker is ready, as a kubelet reports readiness. */
+const readyOnCreate = (runtime: ProcessRuntime, stateDir: string): InstanceRuntime => ({
+  description: runtime.description,
+  async create(spec) {
+    const outcome = await runtime.create(spec);
+    if (outcome === 'created') await whenReady(stateDir, spec.name);
+    return outcome;
+  },
+  delete: (kind, name) => runtime.delete(kind, name),
+  list: (kind) => runtime.list(kind),
+  usage: (kind) => runtime.usage(kind),
+  close: () => runtime.close(),
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+describeInstanceRuntimeContract('local processes', async () => {
+  const stateDir = newStateDir();
+  const runtime = runtimeIn(stateDir);
+  return {
+    runtime: readyOnCreate(runtime, stateDir),
+    async kill(name) {
+      const { pid } = stateOf(stateDir, name);
+      process.kill(pid, 'SIGKILL');
+      await waitUntil(() => !isRunning(pid));
+    },
+    async passGracePeriod() {
+      await sleep(GRACE_MS + 100);
+    },
+    async teardown() {
+      await runtime.stopAll();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('ProcessRuntime', () => {
+  const runtimes: ProcessRuntime[] = [];
+  const track = (runtime: ProcessRuntime): ProcessRuntime => (runtimes.push(runtime), runtime);
+
+  afterEach(async () => {
+    await Promise.all(runtimes.splice(0).map((runtime) => runtime.stopAll()));
+    for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the pods of an earlier runtime to a new one over the same state directory, which can delete them', async () => {
+    // Prepare
+    const stateDir = newStateDir();
+    const first = track(runtimeIn(stateDir, { command: process.execPath, args: READY_WORKER }));
+    const name = podName(THING, '0', 1);
+    await first.create({ kind: THING, instanceId: '0', name });
+    const { pid } = stateOf(stateDir, name);
+
+    // Act
+    const second = track(runtimeIn(stateDir, { command: process.execPath, args: READY_WORKER }));
+    const seen = await second.list(THING);
+    const deleted = await second.delete(THING, name);
+    await waitUntil(() => !isRunning(pid));
+    const after = await second.list(THING);
+
+    // Assess
+    expect(seen).toMatchObject([{ name, instanceId: '0', phase: 'Running', terminating: false }]);
+    expect(deleted).toBe('deleted');
+    expect(after).toEqual([]);
+  });
+
+  it('finishes a deletion begun by an invocation that has since exited', async () => {
+    // Prepare: a separate short-lived process creates and deletes the pod, as `sls invoke local` would.
+    const stateDir = newStateDir();
+    const name = podName(RULE, '1', 1);
+    const script = `
+      import { existsSync, readFileSync } from 'node:fs';
+      import { ProcessRuntime } from ${JSON.stringify(resolve('lib/instances/processes.ts'))};
+      const runtime = new ProcessRuntime({ ...${JSON.stringify(STUBBORN_WORKER)},
+        stateDir: ${JSON.stringify(stateDir)}, gracePeriodMs: ${GRACE_MS}, stopOnClose: false });
+      const kind = { resource: 'Rule', instanceName: 'iota-rules-engine', heartbeat: false, initInstances: 10 };
+      await runtime.create({ kind, instanceId: '1', name: ${JSON.stringify(name)} });
+      const log = ${JSON.stringify(join(stateDir, 'logs', `${name}.log`))};
+      while (!existsSync(log) || !readFileSync(log, 'utf8').includes('ready')) await new Promise((r) => setTimeout(r, 20));
+      await runtime.delete(kind, ${JSON.stringify(name)});
+      await runtime.close();`;
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
+    const { pid } = stateOf(stateDir, name);
+    const next = track(runtimeIn(stateDir));
+
+    // Act
+    const during = await next.list(RULE);
+    await sleep(GRACE_MS + 50);
+    const after = await next.list(RULE);
+
+    // Assess
+    expect(during).toMatchObject([{ name, terminating: true }]);
+    expect(after).toEqual([]);
+    expect(isRunning(pid)).toBe(false);
+  });
+
+  it('leaves no child running after stopAll, even one that ignores SIGTERM', async () => {
+    // Prepare
+    const stateDir = newStateDir();
+    const runtime = track(runtimeIn(stateDir));
+    const names = ['0', '1', '2'].map((id) => podName(THING, id, 1));
+    for (const [id, name] of names.entries()) await runtime.create({ kind: THING, instanceId: String(id), name });
+    await Promise.all(names.map((name) => whenReady(stateDir, name)));
+    const pids = names.map((name) => stateOf(stateDir, name).pid);
+
+    // Act
+    await runtime.stopAll();
+
+    // Assess
+    expect(pids.filter(isRunning)).toEqual([]);
+    expect(await runtime.list(THING)).toEqual([]);
+  });
+
+  it('keeps the pods running on close when told to, for invocations that exit after reconciling', async () => {
+    // Prepare
+    const stateDir = newStateDir();
+    const runtime = runtimeIn(stateDir, { stopOnClose: false });
+    const name = podName(THING, '0', 1);
+    await runtime.create({ kind: THING, instanceId: '0', name });
+
+    // Act
+    await runtime.close();
+
+    // Assess
+    const survivor = track(runtimeIn(stateDir));
+    expect(await survivor.list(THING)).toMatchObject([{ name, phase: 'Running' }]);
+    await survivor.delete(THING, name);
+    process.kill(stateOf(stateDir, name).pid, 'SIGKILL');
+  });
+
+  it('gives the worker its instance id, resource and pod name, and keeps its output in the log directory', async () => {
+    // Prepare
+    const stateDir = newStateDir();
+    const logDir = join(stateDir, 'worker-logs');
+    const runtime = track(
+      runtimeIn(stateDir, {
+        logDir,
+        command: process.execPath,
+        env: { GREETING: 'hello' },
+        args: ['-e', 'console.log([process.env.INSTANCE_ID, process.env.RESOURCE, process.env.POD_NAME, process.env.GREETING].join(" ")); setInterval(() => {}, 1000)'],
+      }),
+    );
+    const name = podName(RULE, '8', 2);
+
+    // Act
+    await runtime.create({ kind: RULE, instanceId: '8', name });
+    const log = join(logDir, `${name}.log`);
+    await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('\n'));
+
+    // Assess
+    expect(readFileSync(log, 'utf8')).toBe(`8 Rule ${name} hello\n`);
+  });
+
+  it('rejects with an InstanceRuntimeError and keeps no pod when the command cannot start', async () => {
+    // Prepare
+    const stateDir = newStateDir();
+    const runtime = track(runtimeIn(stateDir, { command: join(stateDir, 'no-such-worker') }));
+
+    // Act
+    const error = await runtime.create({ kind: THING, instanceId: '0', name: podName(THING, '0', 1) }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(InstanceRuntimeError);
+    expect((error as Error).message).toMatch(/cannot start/);
+    expect(await runtime.list(THING)).toEqual([]);
+  });
+
+  it.skipIf(!existsSync('/proc/self/stat'))('never signals a process that took over the pid of a dead pod', async () => {
+    // Prepare: a state file naming a live process that is not the pod it recorded (other start time).
+    const stateDir = newStateDir();
+    const bystander = spawn(process.execPath, READY_WORKER, { stdio: 'ignore' });
+    await waitUntil(() => bystander.pid !== undefined);
+    const name = podName(THING, '0', 1);
+    const forged: ProcessPodState = { name, resource: 'Thing', instanceId: '0', pid: bystander.pid!, startedAt: 1, procStartTicks: 1 };
+    await mkdir(join(stateDir, 'pods'), { recursive: true });
+    writeFileSync(join(stateDir, 'pods', `${name}.json`), JSON.stringify(forged));
+    const runtime = track(runtimeIn(stateDir));
+
+    try {
+      // Act
+      const listed = await runtime.list(THING);
+      const deleted = await runtime.delete(THING, name);
+
+      // Assess
+      expect(listed).toMatchObject([{ name, phase: 'Failed' }]);
+      expect(deleted).toBe('deleted');
+      expect(isRunning(bystander.pid!)).toBe(true);
+      expect(await runtime.list(THING)).toEqual([]);
+    } finally {
+      bystander.kill('SIGKILL');
+    }
+  });
+
+  it.skipIf(!existsSync('/proc/self/stat'))('reports CPU in millicores and resident memory from /proc', async () => {
+    // Prepare
+    const stateDir = newStateDir();
+    const runtime = track(runtimeIn(stateDir, { usageSampleMs: 500 }));
+    const busy = track(runtimeIn(stateDir, { command: process.execPath, args: ['-e', 'for (;;) {}'], usageSampleMs: 500 }));
+    await runtime.create({ kind: THING, instanceId: '0', name: podName(THING, '0', 1) });
+    await busy.create({ kind: THING, instanceId: '1', name: podName(THING, '1', 1) });
+    await sleep(200);
+
+    // Act
+    const usage = await runtime.usage(THING);
+
+    // Assess
+    const byId = Object.fromEntries(usage.map((u) => [u.instanceId, u]));
+    expect(Object.keys(byId).sort()).toEqual(['0', '1']);
+    // A spinning loop holds up to a core and an idle one almost none; how much the spinner gets
+    // depends on the machine's load, so only the order is asserted.
+    expect(byId['1']!.cpuMillis).toBeGreaterThan(byId['0']!.cpuMillis);
+    // Millicores, not ticks or seconds: never more than the machine's cores.
+    expect(byId['1']!.cpuMillis).toBeLessThanOrEqual(availableParallelism() * 1000 + 50);
+    expect(byId['0']!.memoryBytes).toBeGreaterThan(1024 * 1024);
+  });
+});
