@@ -108,3 +108,20 @@ export async function withRetry<T>(attempt: (attemptNumber: number) => Promise<T
 
 export const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/')) || '/';
 export const joinPath = (...parts: string[]): string => parts.join('/').replace(/\/+/g, '/');
+
+/**
+ * Throws unless `path` is a node path by ZooKeeper's rules (absolute, no
+ * trailing '/', no empty, '.' or '..' segment), so both adapters refuse the
+ * same paths with the same error before touching their backend.
+ */
+export function assertValidPath(path: string): void {
+  const refuse = (problem: string): never => {
+    throw new TypeError(`Invalid node path ${JSON.stringify(path)}: ${problem}`);
+  };
+  if (typeof path !== 'string' || !path.startsWith('/')) refuse('must start with /');
+  if (path === '/') return;
+  if (path.endsWith('/')) refuse('must not end with /');
+  if (path.includes('//')) refuse('must not contain an empty segment');
+  if (/\/\.\.?(\/|$)/.test(path)) refuse('must not contain . or .. segments');
+  if (path.includes('\u0000')) refuse('must not contain NUL');
+}
