@@ -4,6 +4,9 @@
  */
 import { startZooKeeper, type RunningZooKeeper } from '../test/support/zookeeper-server.js';
 
+// Figures, not per-operation logs: quiet unless asked (modules below are loaded after this line).
+process.env.LOG_LEVEL ??= 'warn';
+
 const log = (line: string): void => console.log(line);
 
 let zk: RunningZooKeeper | undefined;

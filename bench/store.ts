@@ -8,9 +8,11 @@
  *
  * Run alone: `npx tsx bench/store.ts` (starts its own ZooKeeper).
  */
+import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_KINDS } from '../lib/config/kinds.js';
 import { encodeInstanceData, encodeReload, encodeResources } from '../lib/orchestration/layout.js';
+import { rootLogger } from '../lib/log.js';
 import { Orchestrator } from '../lib/orchestration/orchestrator.js';
 import type { NodeStore } from '../lib/store/port.js';
 import { ZooKeeperStore } from '../lib/store/zookeeper.js';
@@ -72,6 +74,36 @@ async function placementRate(connect: string, clients: number, separateSessions:
   return { perSecond: placements / seconds, placements };
 }
 
+/** `clients` OS processes, each with its own session, as concurrent Lambdas would be; same start time for all. */
+async function processRate(connect: string, mode: 'port' | 'raw', clients: number, roots: { root: string; stateRoot: string }): Promise<number> {
+  const startAt = Date.now() + 2500;
+  const counts = await Promise.all(
+    Array.from(
+      { length: clients },
+      (_, client) =>
+        new Promise<number>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', 'bench/support/client-process.ts'], {
+            env: {
+              ...process.env,
+              BENCH_MODE: mode,
+              BENCH_CLIENT: String(client),
+              BENCH_START_AT: String(startAt),
+              BENCH_DURATION_MS: String(DURATION_MS),
+              ZK_CONNECT: connect,
+              ZK_ROOT: roots.root,
+              ZK_STATE_ROOT: roots.stateRoot,
+            },
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let out = '';
+          child.stdout.on('data', (chunk) => (out += chunk));
+          child.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`bench client exited ${code}`))));
+        }),
+    ),
+  );
+  return counts.reduce((a, b) => a + b, 0) / (DURATION_MS / 1000);
+}
+
 export async function benchPlacementThroughput(connect: string, log: Log = console.log): Promise<void> {
   log('');
   log(`## Placements through the store port vs raw setData (local ZooKeeper, ${INSTANCES} instances, ${DURATION_MS} ms per figure)`);
@@ -85,16 +117,27 @@ export async function benchPlacementThroughput(connect: string, log: Log = conso
     const placed = await placementRate(connect, clients, separate);
     // A placement's multi carries ~4 small nodes plus the instance's id list; the raw write gets a payload of the same order.
     const raw = await rawSetDataRate({ connect, concurrency: clients, durationMs: DURATION_MS, payload: 'x'.repeat(256), sessions });
-    const ratio = placed.perSecond / raw.opsPerSecond;
-    log(
-      `${String(clients).padStart(7)}  ${String(sessions).padStart(8)}  ${placed.perSecond.toFixed(0).padStart(12)}  ${raw.opsPerSecond.toFixed(0).padStart(13)}  ${ratio.toFixed(2).padStart(5)}   ${ratio >= 0.7 ? 'PASS' : 'FAIL'}`,
-    );
+    log(row(`${clients}`, `${sessions}`, placed.perSecond, raw.opsPerSecond));
   }
+  // Eight OS processes with a session each: the shape of eight concurrent Lambda invocations.
+  const roots = freshRoots();
+  const seeder = await ZooKeeperStore.connect({ connect });
+  await seedInstances(seeder, new Orchestrator({ store: seeder, kinds: DEFAULT_KINDS, ...roots }));
+  await seeder.close();
+  const portRate = await processRate(connect, 'port', 8, roots);
+  const rawRate = await processRate(connect, 'raw', 8, roots);
+  log(row('8 procs', '8', portRate, rawRate));
 }
+
+const row = (clients: string, sessions: string, port: number, raw: number): string => {
+  const ratio = port / raw;
+  return `${clients.padStart(7)}  ${sessions.padStart(8)}  ${port.toFixed(0).padStart(12)}  ${raw.toFixed(0).padStart(13)}  ${ratio.toFixed(2).padStart(5)}   ${ratio >= 0.7 ? 'PASS' : 'FAIL'}`;
+};
 
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 export async function benchLocateLatency(connect: string, log: Log = console.log, total = Number(process.env.BENCH_LOCATE_RESOURCES ?? 500_000)): Promise<void> {
+  if (total <= 0) return;
   log('');
   log(`## GET …/{id}/instances at ${total.toLocaleString('en-US')} assigned resources over ${INSTANCES} instances (local ZooKeeper)`);
   log('layout: one index node per resource, <state>/<Resource>/index/<id> → "<instanceId>": one getData per lookup at any scale');
@@ -140,6 +183,7 @@ export async function benchLocateLatency(connect: string, log: Log = console.log
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  rootLogger.level = process.env.LOG_LEVEL ?? 'warn';
   const zk = await startZooKeeper();
   try {
     await benchPlacementThroughput(zk.connect);

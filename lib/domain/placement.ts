@@ -16,11 +16,13 @@ export interface PlacementOptions {
 }
 
 /**
- * The instance a new resource goes to: the least used instance with room.
- * Ties go to the highest rendezvous score of (resourceId, instanceId), so
- * concurrent writers placing different ids spread over the tied instances
- * instead of all contending for the same znode. When every instance is full,
- * a new instance with the smallest unused id.
+ * The instance a new resource goes to: "power of two choices". The id's two
+ * highest rendezvous scores among the instances with room are its candidates
+ * and the less used of the two wins. Balance stays within a few resources of
+ * the mean, and, unlike "the least used instance", writers placing different
+ * ids from the same (possibly stale) view pick different instances instead of
+ * all racing for the one znode that is least used. When every instance is
+ * full, a new instance with the smallest unused id.
  */
 export function choosePlacement(
   instances: readonly InstanceState[],
@@ -32,23 +34,21 @@ export function choosePlacement(
   const preferred = exclude ? withRoom.filter((instance) => !exclude.has(instance.id)) : withRoom;
   const candidates = preferred.length > 0 ? preferred : withRoom;
 
-  let best: InstanceState | undefined;
-  let bestScore = 0;
-  for (const candidate of candidates) {
-    const score = rendezvousScore(resourceId, candidate.id);
-    if (
-      best === undefined ||
-      candidate.used < best.used ||
-      (candidate.used === best.used &&
-        (score > bestScore || (score === bestScore && byNumericId(candidate, best) < 0)))
-    ) {
-      best = candidate;
-      bestScore = score;
-    }
+  let first: { instance: InstanceState; score: number } | undefined;
+  let second: { instance: InstanceState; score: number } | undefined;
+  for (const instance of candidates) {
+    const scored = { instance, score: rendezvousScore(resourceId, instance.id) };
+    if (!first || outranks(scored, first)) [first, second] = [scored, first];
+    else if (!second || outranks(scored, second)) second = scored;
   }
-  if (best) return { instanceId: best.id, isNew: false };
-  return { instanceId: smallestUnusedId(instances.map((instance) => instance.id)), isNew: true };
+  if (!first) return { instanceId: smallestUnusedId(instances.map((instance) => instance.id)), isNew: true };
+  const best = second && second.instance.used < first.instance.used ? second : first;
+  return { instanceId: best.instance.id, isNew: false };
 }
+
+/** Higher score first; equal scores (vanishingly rare) by lower instance id, so the result never depends on input order. */
+const outranks = (a: { instance: InstanceState; score: number }, b: { instance: InstanceState; score: number }): boolean =>
+  a.score > b.score || (a.score === b.score && byNumericId(a.instance, b.instance) < 0);
 
 /** The smallest non-negative integer, in decimal, that is not among `ids`. */
 export function smallestUnusedId(ids: Iterable<string>): string {

@@ -55,6 +55,8 @@ const BATCH = 500;
 const MULTI_BUDGET_BYTES = 600_000;
 const RETRY = { attempts: 30, baseDelayMs: 4, maxDelayMs: 400 } as const;
 const ORCHESTRATE_REPLANS = 5;
+/** Placement multis one process keeps in flight per kind, on disjoint instances. */
+const PARALLEL_MULTIS = 4;
 
 const parseJson = (node: VersionedNode | undefined): Record<string, unknown> => {
   if (!node || node.data === '') return {};
@@ -81,8 +83,10 @@ export class Orchestrator {
   private readonly logger: Logger;
   private readonly heartbeatTimeoutMs: number;
   private readonly cache = new Map<string, Map<string, Cached>>();
-  /** Instances this process is writing right now, so concurrent calls pick different ones. */
-  private readonly inFlight = new Map<string, Set<string>>();
+  private readonly placementQueues = new Map<string, PlacementQueue>();
+  /** Instances whose `_reload` changed since they were cached (watch fired): refreshed before the next write to them. */
+  private readonly stale = new Map<string, Set<string>>();
+  private readonly watching = new Map<string, Set<string>>();
   private readonly prepared = new Map<string, Promise<void>>();
 
   constructor(deps: OrchestratorDeps) {
@@ -115,7 +119,10 @@ export class Orchestrator {
     const fresh = new Map<string, Cached>();
     ids.forEach((id, i) => {
       const cached = this.toCached(id, nodes[3 * i], nodes[3 * i + 1], nodes[3 * i + 2]);
-      if (cached) fresh.set(id, cached);
+      if (cached) {
+        fresh.set(id, cached);
+        this.watchInstance(resource, id);
+      }
     });
     this.cache.set(resource, fresh);
     return [...fresh.values()].map((c) => c.state);
@@ -134,36 +141,97 @@ export class Orchestrator {
     const kind = this.kind(resource);
     assertResourceIds(ids);
     await this.prepare(resource);
-    const assigned: Placement[] = [];
-    const alreadyAssigned: Placement[] = [];
-    const createdInstances: string[] = [];
-    for (const batch of chunks(unique(ids), BATCH)) {
-      let pending = batch;
-      await withRetry(async () => {
-        if (pending.length === 0) return;
+    const results = await Promise.all(chunks(unique(ids), BATCH).map((batch) => this.enqueuePlacement(kind, batch)));
+    const result: AssignResult = {
+      assigned: results.flatMap((r) => r.assigned),
+      alreadyAssigned: results.flatMap((r) => r.alreadyAssigned),
+      createdInstances: results.flatMap((r) => r.createdInstances),
+    };
+    if (result.assigned.length > 0) this.logger.info({ resource, assigned: result.assigned.length, createdInstances: result.createdInstances }, 'assigned');
+    return result;
+  }
+
+  /**
+   * Group commit: while placement multis are in flight (a few at once, on
+   * disjoint instances, so a process never races itself), concurrent assign
+   * calls of this process queue up and the next multi carries them all.
+   */
+  private enqueuePlacement(kind: KindConfig, ids: readonly string[]): Promise<AssignResult> {
+    let queue = this.placementQueues.get(kind.resource);
+    if (!queue) this.placementQueues.set(kind.resource, (queue = { waiting: [], drainers: 0, writing: new Set() }));
+    const promise = new Promise<AssignResult>((resolve, reject) => queue.waiting.push({ ids, resolve, reject }));
+    if (queue.drainers < PARALLEL_MULTIS) void this.drainPlacements(kind, queue);
+    return promise;
+  }
+
+  private async drainPlacements(kind: KindConfig, queue: PlacementQueue): Promise<void> {
+    queue.drainers++;
+    try {
+      while (queue.waiting.length > 0) {
+        const group: PlacementRequest[] = [queue.waiting.shift()!];
+        let size = group[0]!.ids.length;
+        while (queue.waiting.length > 0 && size + queue.waiting[0]!.ids.length <= BATCH) {
+          size += queue.waiting[0]!.ids.length;
+          group.push(queue.waiting.shift()!);
+        }
         try {
-          for (;;) {
-            const outcome = await this.placeBatch(kind, pending);
-            assigned.push(...outcome.placements);
-            createdInstances.push(...outcome.created);
-            pending = outcome.rest;
-            if (pending.length === 0) break;
+          const outcome = await this.placeIds(kind, unique(group.flatMap((request) => request.ids)), queue.writing);
+          // Each id is "assigned" to the first request that asked for it; any other asker sees it already placed.
+          const claimed = new Set<string>();
+          const firstOnInstance = new Map(outcome.created.map((id) => [id, outcome.placements.find((p) => p.instanceId === id)?.id]));
+          for (const request of group) {
+            const assigned: Placement[] = [];
+            const alreadyAssigned: Placement[] = [];
+            for (const id of request.ids) {
+              const placed = outcome.placed.get(id);
+              if (placed !== undefined && !claimed.has(id)) {
+                claimed.add(id);
+                assigned.push({ id, instanceId: placed });
+              } else {
+                alreadyAssigned.push({ id, instanceId: placed ?? outcome.already.get(id)! });
+              }
+            }
+            const createdInstances = [...firstOnInstance].filter(([, first]) => first !== undefined && assigned.some((p) => p.id === first)).map(([id]) => id);
+            request.resolve({ assigned, alreadyAssigned, createdInstances });
           }
         } catch (error) {
-          if (!isConflict(error)) throw error;
-          // Ids placed meanwhile (a redelivery, or a racing writer) are done; place the rest.
-          const owners = await this.owners(resource, pending);
-          const placed = pending.filter((id) => owners.has(id));
-          for (const id of placed) alreadyAssigned.push({ id, instanceId: owners.get(id)! });
-          pending = pending.filter((id) => !owners.has(id));
-          if (pending.length === 0) return;
-          if (placed.length === 0) await this.refresh(resource, error);
-          throw error;
+          for (const request of group) request.reject(error);
         }
-      }, RETRY);
+      }
+    } finally {
+      queue.drainers--;
     }
-    if (assigned.length > 0) this.logger.info({ resource, assigned: assigned.length, createdInstances }, 'assigned');
-    return { assigned, alreadyAssigned, createdInstances };
+  }
+
+  /** Places ids (one multi per instance-sized chunk), retrying conflicts; ids found already placed are reported as such. */
+  private async placeIds(kind: KindConfig, ids: readonly string[], writing: Set<string>): Promise<{ placements: Placement[]; placed: Map<string, string>; already: Map<string, string>; created: string[] }> {
+    const resource = kind.resource;
+    const placements: Placement[] = [];
+    const already = new Map<string, string>();
+    const created: string[] = [];
+    let pending = ids;
+    await withRetry(async () => {
+      if (pending.length === 0) return;
+      try {
+        while (pending.length > 0) {
+          const outcome = await this.placeBatch(kind, pending, writing);
+          placements.push(...outcome.placements);
+          created.push(...outcome.created);
+          pending = outcome.rest;
+        }
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        // Ids placed meanwhile (a redelivery, or a racing writer) are done; place the rest.
+        const owners = await this.owners(resource, pending);
+        for (const id of pending) if (owners.has(id)) already.set(id, owners.get(id)!);
+        const before = pending.length;
+        pending = pending.filter((id) => !owners.has(id));
+        if (pending.length === 0) return;
+        if (pending.length === before) await this.refresh(resource, error);
+        throw error;
+      }
+    }, RETRY);
+    return { placements, placed: new Map(placements.map((p) => [p.id, p.instanceId])), already, created };
   }
 
   /**
@@ -172,10 +240,10 @@ export class Orchestrator {
    * create then rewrites one list per chunk instead of every list in the kind.
    * What does not fit the transaction budget is left for the next multi.
    */
-  private async placeBatch(kind: KindConfig, ids: readonly string[]): Promise<{ placements: Placement[]; created: string[]; rest: string[] }> {
+  private async placeBatch(kind: KindConfig, ids: readonly string[], writing: Set<string>): Promise<{ placements: Placement[]; created: string[]; rest: string[] }> {
     const resource = kind.resource;
     const cached = await this.cached(resource);
-    const busy = this.busy(resource);
+    const stale = this.staleSet(resource);
     const next = new Map<string, InstanceState>();
     const created: string[] = [];
     const placements: Placement[] = [];
@@ -185,7 +253,11 @@ export class Orchestrator {
     while (remaining.length > 0 && bytes < MULTI_BUDGET_BYTES) {
       const states = [...cached.values()].map((c) => next.get(c.state.id) ?? c.state);
       for (const state of next.values()) if (!cached.has(state.id)) states.push(state);
-      const choice = choosePlacement(states, remaining[0]!, { exclude: busy });
+      const choice = choosePlacement(states, remaining[0]!, { exclude: writing });
+      if (stale.has(choice.instanceId) && !next.has(choice.instanceId)) {
+        await this.refreshInstance(resource, choice.instanceId);
+        continue;
+      }
       const current = next.get(choice.instanceId) ?? cached.get(choice.instanceId)?.state ?? newInstance(choice.instanceId, defaultCount);
       if (choice.isNew && !next.has(choice.instanceId)) created.push(choice.instanceId);
       const take = remaining.slice(0, Math.max(1, current.count - current.used));
@@ -199,24 +271,25 @@ export class Orchestrator {
       for (const id of take) placements.push({ id, instanceId: choice.instanceId });
       bytes += after.ids.reduce((sum, id) => sum + id.length + 3, 0) + take.length * 64;
     }
-    const touched = [...next.keys()];
-    touched.forEach((id) => busy.add(id));
-    try {
-      const ops: WriteOp[] = [];
-      for (const [instanceId, state] of next) {
-        const before = cached.get(instanceId);
-        // A multi changes each list once: one _reload bump per instance per multi.
-        const after = before ? { ...state, reloadTimes: before.state.reloadTimes + 1 } : { ...state, reloadTimes: 0 };
-        next.set(instanceId, after);
-        ops.push(...(before ? this.updateOps(resource, before, after) : this.createOps(resource, after)));
-      }
-      for (const { id, instanceId } of placements) ops.push({ op: 'create', path: this.layout.index(resource, id), data: instanceId });
-      await this.store.commit(ops);
-      for (const [instanceId, state] of next) this.remember(resource, instanceId, state, cached.get(instanceId));
-      return { placements, created, rest: remaining };
-    } finally {
-      touched.forEach((id) => busy.delete(id));
+    const ops: WriteOp[] = [];
+    for (const [instanceId, state] of next) {
+      const before = cached.get(instanceId);
+      // A multi changes each list once: one _reload bump per instance per multi.
+      const after = before ? { ...state, reloadTimes: before.state.reloadTimes + 1 } : { ...state, reloadTimes: 0 };
+      next.set(instanceId, after);
+      ops.push(...(before ? this.updateOps(resource, before, after) : this.createOps(resource, after)));
     }
+    for (const { id, instanceId } of placements) ops.push({ op: 'create', path: this.layout.index(resource, id), data: instanceId });
+    // Other multis of this process in flight meanwhile steer clear of these instances.
+    const touched = [...next.keys()];
+    touched.forEach((id) => writing.add(id));
+    try {
+      await this.store.commit(ops);
+    } finally {
+      touched.forEach((id) => writing.delete(id));
+    }
+    for (const [instanceId, state] of next) this.remember(resource, instanceId, state, cached.get(instanceId));
+    return { placements, created, rest: remaining };
   }
 
   /** New instances get the count the kind's instances already have (legacy reused `count`), else the legacy default. */
@@ -247,7 +320,7 @@ export class Orchestrator {
         const next = new Map<string, InstanceState>();
         for (const [instanceId, gone] of groups) {
           let before = cached.get(instanceId);
-          if (!before || gone.some((id) => !before!.state.ids.includes(id))) before = await this.refreshInstance(resource, instanceId);
+          if (!before || this.staleSet(resource).has(instanceId) || gone.some((id) => !before!.state.ids.includes(id))) before = await this.refreshInstance(resource, instanceId);
           if (!before) throw new ConflictError('NoNode', this.layout.instance(resource, instanceId), `instance ${instanceId} vanished`);
           const after = withRemoved(before.state, gone);
           next.set(instanceId, after);
@@ -534,10 +607,28 @@ export class Orchestrator {
     return this.cache.get(resource)!;
   }
 
-  private busy(resource: string): Set<string> {
-    let set = this.inFlight.get(resource);
-    if (!set) this.inFlight.set(resource, (set = new Set()));
+  private staleSet(resource: string): Set<string> {
+    let set = this.stale.get(resource);
+    if (!set) this.stale.set(resource, (set = new Set()));
     return set;
+  }
+
+  /**
+   * Watches an instance's `_reload` (every list change bumps it) so a cached
+   * copy that another process made stale is re-read before we write from it,
+   * instead of failing a compare-and-set first. Correctness never depends on
+   * this (versions do); it only saves conflicts.
+   */
+  private watchInstance(resource: string, id: string): void {
+    this.staleSet(resource).delete(id);
+    let watched = this.watching.get(resource);
+    if (!watched) this.watching.set(resource, (watched = new Set()));
+    if (watched.has(id)) return;
+    watched.add(id);
+    this.store.watch(this.layout.reload(resource, id), () => {
+      watched.delete(id);
+      this.staleSet(resource).add(id);
+    });
   }
 
   private toCached(id: string, node?: VersionedNode, resources?: VersionedNode, reload?: VersionedNode): Cached | undefined {
@@ -563,6 +654,7 @@ export class Orchestrator {
       if (cached) map.set(id, cached);
       else map.delete(id);
     }
+    if (cached) this.watchInstance(resource, id);
     return cached;
   }
 
@@ -573,9 +665,11 @@ export class Orchestrator {
     else this.cache.delete(resource);
   }
 
+  /** Our own commit succeeded: the cache holds exactly what the store has (its watch fired for our write; re-arm it). */
   private remember(resource: string, id: string, state: InstanceState, before: Cached | undefined): void {
     const map = this.cache.get(resource);
     if (!map) return;
+    this.watchInstance(resource, id);
     map.set(id, {
       state,
       versions: before
@@ -628,6 +722,19 @@ export class Orchestrator {
     });
     return out;
   }
+}
+
+interface PlacementRequest {
+  readonly ids: readonly string[];
+  resolve(result: AssignResult): void;
+  reject(error: unknown): void;
+}
+interface PlacementQueue {
+  readonly waiting: PlacementRequest[];
+  /** Drain loops running; each has at most one multi in flight. */
+  drainers: number;
+  /** Instances some drain loop is writing right now. */
+  readonly writing: Set<string>;
 }
 
 const summarize = (instances: readonly InstanceState[]): InstanceSummary[] => instances.map(({ id, used, count }) => ({ id, used, count }));

@@ -47,6 +47,27 @@ describe('choosePlacement', () => {
     expect(chosen.size).toBe(8);
   });
 
+  it('keeps sequential placements within a few resources of the mean', () => {
+    let instances = Array.from({ length: 20 }, (_, i) => newInstance(String(i), 1000));
+
+    for (let i = 0; i < 2000; i++) {
+      const { instanceId } = choosePlacement(instances, `thing-${i}`);
+      instances = instances.map((s) => (s.id === instanceId ? withAdded(s, [`thing-${i}`]) : s));
+    }
+
+    const loads = instances.map((s) => s.used);
+    expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(4);
+  });
+
+  it('sends different ids to different instances even when one instance is clearly least used', () => {
+    // Writers sharing one stale view must not all race for the same znode.
+    const instances = Array.from({ length: 100 }, (_, i) => instance(String(i), i, 200));
+
+    const chosen = new Set(Array.from({ length: 8 }, (_, i) => choosePlacement(instances, `thing-${i}`).instanceId));
+
+    expect(chosen.size).toBeGreaterThanOrEqual(6);
+  });
+
   it('chooses the same instance for the same id whatever the order of the instances', () => {
     const instances = Array.from({ length: 8 }, (_, i) => instance(String(i), 0, 10));
 

@@ -1,0 +1,303 @@
+/**
+ * Alerts the orchestrator raises on its own: the heartbeat pipeline looks
+ * down (fleet silent), or more instances are silent than one run may recycle
+ * (recycle storm). Every publisher logs each alert; with `KAFKA_BROKERS` set
+ * they also go to the platform's Kafka topic `Alert` (SPEC §6).
+ *
+ * Wire format on `Alert` (one JSON message per alert, key
+ * `iota-orchestrator/<type>/<resource>` so one kind's alerts stay ordered on
+ * one partition). The platform's alert schema is not part of our contract, so
+ * the message is self-describing: a consumer needs only `source`, `type`,
+ * `level`, `content` and `time`; `detail` is the alert exactly as raised.
+ * ```json
+ * {
+ *   "source": "iota-orchestrator",
+ *   "type": "fleet-silent",
+ *   "level": "critical",
+ *   "resource": "Thing",
+ *   "title": "Thing workers silent",
+ *   "content": "7 of 10 Thing instances sent no heartbeat within the timeout at once; none recycled: the heartbeat pipeline is suspected",
+ *   "time": "2024-05-01T08:00:00.000Z",
+ *   "detail": {"type":"fleet-silent","resource":"Thing","stale":7,"total":10,"at":1714550400000,"instances":["0","1","2","3","4","5","6"]}
+ * }
+ * ```
+ * A failure to publish is logged and reported in the outcome; it never
+ * throws, so the reconcile loop is never stopped by Kafka.
+ */
+import type { Logger } from './log.js';
+import { loggerFor } from './log.js';
+
+/** More than the allowed fraction of a kind's instances are silent together: suspect the pipeline, not the pods. */
+export interface FleetSilentAlert {
+  readonly type: 'fleet-silent';
+  readonly resource: string;
+  readonly stale: number;
+  readonly total: number;
+  readonly at: number;
+  readonly instances: readonly string[];
+}
+
+/** More instances are silent than one run may recycle; the rest wait for the next runs. */
+export interface RecycleStormAlert {
+  readonly type: 'recycle-storm';
+  readonly resource: string;
+  readonly silent: number;
+  readonly recycled: number;
+  readonly limit: number;
+  readonly at: number;
+  readonly deferred: readonly string[];
+}
+
+export type OrchestratorAlert = FleetSilentAlert | RecycleStormAlert;
+
+export interface PublishOutcome {
+  /** Alerts written to the log (always all of them). */
+  readonly logged: number;
+  /** Alerts acknowledged by Kafka. */
+  readonly delivered: number;
+  readonly failed: number;
+  readonly error?: string | undefined;
+}
+
+export interface AlertPublisher {
+  readonly description: string;
+  /** Never rejects: a delivery failure is logged and counted in the outcome. */
+  publish(alerts: readonly OrchestratorAlert[]): Promise<PublishOutcome>;
+  close(): Promise<void>;
+}
+
+export const ALERT_SOURCE = 'iota-orchestrator';
+export const DEFAULT_ALERT_TOPIC = 'Alert';
+
+export interface AlertMessage {
+  readonly source: typeof ALERT_SOURCE;
+  readonly type: OrchestratorAlert['type'];
+  readonly level: 'warning' | 'critical';
+  readonly resource: string;
+  readonly title: string;
+  readonly content: string;
+  /** ISO 8601 time the alert was raised. */
+  readonly time: string;
+  readonly detail: OrchestratorAlert;
+}
+
+/** The message published for an alert (see the wire format above). */
+export function alertMessage(alert: OrchestratorAlert): AlertMessage {
+  const base = { source: ALERT_SOURCE, type: alert.type, resource: alert.resource, time: new Date(alert.at).toISOString(), detail: alert } as const;
+  switch (alert.type) {
+    case 'fleet-silent':
+      return {
+        ...base,
+        level: 'critical',
+        title: `${alert.resource} workers silent`,
+        content:
+          `${alert.stale} of ${alert.total} ${alert.resource} instances sent no heartbeat within the timeout at once; ` +
+          'none recycled: the heartbeat pipeline is suspected',
+      };
+    case 'recycle-storm':
+      return {
+        ...base,
+        level: 'warning',
+        title: `${alert.resource} recycle storm`,
+        content:
+          `${alert.silent} ${alert.resource} instances are silent; ${alert.recycled} recycled this run (limit ${alert.limit}), ` +
+          `${alert.deferred.length} deferred to the next runs`,
+      };
+  }
+}
+
+export const alertKey = (alert: OrchestratorAlert): string => `${ALERT_SOURCE}/${alert.type}/${alert.resource}`;
+
+/** Logs every alert at warn level; the default when Kafka is not configured. */
+export class LogAlertPublisher implements AlertPublisher {
+  readonly description = 'log only';
+  constructor(private readonly logger: Logger = loggerFor('alerts')) {}
+
+  async publish(alerts: readonly OrchestratorAlert[]): Promise<PublishOutcome> {
+    for (const alert of alerts) {
+      const message = alertMessage(alert);
+      this.logger.warn({ alert: message }, `alert ${message.type}: ${message.content}`);
+    }
+    return { logged: alerts.length, delivered: 0, failed: 0 };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Keeps alerts in memory (and logs them): for tests and the local runtime's dashboard. */
+export class MemoryAlertPublisher implements AlertPublisher {
+  readonly description = 'in memory';
+  readonly alerts: OrchestratorAlert[] = [];
+  private readonly log: LogAlertPublisher;
+  constructor(logger?: Logger) {
+    this.log = new LogAlertPublisher(logger);
+  }
+
+  async publish(alerts: readonly OrchestratorAlert[]): Promise<PublishOutcome> {
+    const outcome = await this.log.publish(alerts);
+    this.alerts.push(...alerts);
+    return { ...outcome, delivered: alerts.length };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The part of a kafkajs producer we use; lets tests and other clients stand in. */
+export interface AlertProducer {
+  connect(): Promise<void>;
+  send(record: { topic: string; messages: Array<{ key: string; value: string }>; acks?: number; timeout?: number }): Promise<unknown>;
+  disconnect(): Promise<void>;
+}
+
+export interface KafkaAlertOptions {
+  readonly producer: () => Promise<AlertProducer>;
+  readonly topic?: string;
+  readonly description?: string;
+  readonly logger?: Logger;
+  /** Upper bound for connect + send, so a Kafka outage cannot eat the Lambda's time. Default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+/** Logs every alert and sends it to Kafka; connects on first use and reconnects after a failure. */
+export class KafkaAlertPublisher implements AlertPublisher {
+  readonly description: string;
+  private readonly topic: string;
+  private readonly logger: Logger;
+  private readonly log: LogAlertPublisher;
+  private readonly timeoutMs: number;
+  private connected: Promise<AlertProducer> | undefined;
+
+  constructor(private readonly options: KafkaAlertOptions) {
+    this.topic = options.topic ?? DEFAULT_ALERT_TOPIC;
+    this.logger = options.logger ?? loggerFor('alerts');
+    this.log = new LogAlertPublisher(this.logger);
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.description = options.description ?? `kafka topic ${this.topic}`;
+  }
+
+  async publish(alerts: readonly OrchestratorAlert[]): Promise<PublishOutcome> {
+    const logged = await this.log.publish(alerts);
+    if (alerts.length === 0) return logged;
+    const messages = alerts.map((alert) => ({ key: alertKey(alert), value: JSON.stringify(alertMessage(alert)) }));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no acknowledgement within ${this.timeoutMs} ms`)), this.timeoutMs);
+      });
+      await Promise.race([
+        (async () => {
+          const producer = await this.producer();
+          await producer.send({ topic: this.topic, messages, acks: -1, timeout: this.timeoutMs });
+        })(),
+        deadline,
+      ]);
+      return { ...logged, delivered: alerts.length };
+    } catch (error) {
+      const message = (error as Error).message;
+      // Drop the producer: the next publish connects afresh instead of reusing a broken one.
+      const broken = this.connected;
+      this.connected = undefined;
+      void broken?.then((producer) => producer.disconnect()).catch(() => undefined);
+      this.logger.error({ err: error, topic: this.topic, alerts: alerts.length }, `alerts not published to Kafka: ${message}`);
+      return { ...logged, failed: alerts.length, error: message };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    const connected = this.connected;
+    this.connected = undefined;
+    if (connected) await connected.then((producer) => producer.disconnect()).catch(() => undefined);
+  }
+
+  private producer(): Promise<AlertProducer> {
+    this.connected ??= (async () => {
+      const producer = await this.options.producer();
+      await producer.connect();
+      return producer;
+    })();
+    return this.connected;
+  }
+}
+
+export type SaslSettings =
+  | { readonly mechanism: 'plain'; readonly username: string; readonly password: string }
+  | { readonly mechanism: 'scram-sha-256'; readonly username: string; readonly password: string }
+  | { readonly mechanism: 'scram-sha-512'; readonly username: string; readonly password: string };
+
+export interface KafkaSettings {
+  readonly brokers: string[];
+  readonly clientId: string;
+  readonly topic: string;
+  readonly ssl: boolean;
+  readonly sasl: SaslSettings | undefined;
+}
+
+/**
+ * `KAFKA_BROKERS` (comma-separated host:port), `KAFKA_ALERT_TOPIC` (default
+ * Alert), `KAFKA_CLIENT_ID`, `KAFKA_SSL` (true/false), and for SASL
+ * `KAFKA_SASL_MECHANISM` (plain | scram-sha-256 | scram-sha-512) with
+ * `KAFKA_SASL_USERNAME` / `KAFKA_SASL_PASSWORD`. Undefined when no brokers are set.
+ */
+export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | undefined {
+  const raw = env.KAFKA_BROKERS?.trim();
+  if (!raw) return undefined;
+  const brokers = raw.split(',').map((broker) => broker.trim()).filter(Boolean);
+  for (const broker of brokers) {
+    if (!/^[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(broker)) throw new Error(`KAFKA_BROKERS must be comma-separated host:port, got ${JSON.stringify(broker)}`);
+  }
+  const ssl = (env.KAFKA_SSL ?? 'false').toLowerCase();
+  if (ssl !== 'true' && ssl !== 'false') throw new Error(`KAFKA_SSL must be true or false, got ${JSON.stringify(env.KAFKA_SSL)}`);
+  let sasl: KafkaSettings['sasl'];
+  const mechanism = env.KAFKA_SASL_MECHANISM?.toLowerCase();
+  if (mechanism) {
+    if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
+      throw new Error(`KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512, got ${JSON.stringify(env.KAFKA_SASL_MECHANISM)}`);
+    }
+    const username = env.KAFKA_SASL_USERNAME;
+    const password = env.KAFKA_SASL_PASSWORD;
+    if (!username) throw new Error('KAFKA_SASL_USERNAME is not set (needed with KAFKA_SASL_MECHANISM)');
+    if (!password) throw new Error('KAFKA_SASL_PASSWORD is not set (needed with KAFKA_SASL_MECHANISM)');
+    sasl = { mechanism, username, password };
+  }
+  const topic = env.KAFKA_ALERT_TOPIC?.trim() || DEFAULT_ALERT_TOPIC;
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new Error(`KAFKA_ALERT_TOPIC is not a valid topic name: ${JSON.stringify(topic)}`);
+  return { brokers, clientId: env.KAFKA_CLIENT_ID?.trim() || ALERT_SOURCE, topic, ssl: ssl === 'true', sasl };
+}
+
+/** A kafkajs producer, imported only when Kafka is configured. */
+export async function kafkajsProducer(settings: KafkaSettings): Promise<AlertProducer> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({
+    clientId: settings.clientId,
+    brokers: settings.brokers,
+    ssl: settings.ssl,
+    ...(settings.sasl ? { sasl: settings.sasl } : {}),
+    connectionTimeout: 3000,
+    requestTimeout: 5000,
+    retry: { retries: 2 },
+    logLevel: logLevel.NOTHING,
+  });
+  return kafka.producer({ allowAutoTopicCreation: false });
+}
+
+/** Kafka when `KAFKA_BROKERS` is set, else log only. A malformed variable is a start-up error naming it. */
+export function alertPublisherFromEnv(env: NodeJS.ProcessEnv = process.env, logger: Logger = loggerFor('alerts')): AlertPublisher {
+  const settings = kafkaSettingsFromEnv(env);
+  if (!settings) return new LogAlertPublisher(logger);
+  return new KafkaAlertPublisher({
+    producer: () => kafkajsProducer(settings),
+    topic: settings.topic,
+    description: `kafka topic ${settings.topic} on ${settings.brokers.join(',')}`,
+    logger,
+  });
+}
+
+let shared: AlertPublisher | undefined;
+
+/** One publisher per process (one Kafka connection per Lambda container), made on first use. */
+export function sharedAlertPublisher(): AlertPublisher {
+  shared ??= alertPublisherFromEnv(process.env);
+  return shared;
+}
