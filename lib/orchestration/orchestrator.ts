@@ -112,8 +112,7 @@ export class Orchestrator {
 
   /** The orchestration of a kind, fresh from the store (and refreshes the cache). */
   async read(resource: string): Promise<InstanceState[]> {
-    this.kind(resource);
-    const ids = (await this.store.children(this.layout.kind(resource))).filter((id) => INSTANCE_ID.test(id)).sort(byNumericId);
+    const ids = await this.instanceIds(resource);
     const paths = ids.flatMap((id) => [this.layout.instance(resource, id), this.layout.resources(resource, id), this.layout.reload(resource, id)]);
     const nodes = await this.store.getMany(paths);
     const fresh = new Map<string, Cached>();
@@ -126,6 +125,12 @@ export class Orchestrator {
     });
     this.cache.set(resource, fresh);
     return [...fresh.values()].map((c) => c.state);
+  }
+
+  /** The kind's instance ids without their lists: what reconcile needs, one cheap read at any scale. */
+  async instanceIds(resource: string): Promise<string[]> {
+    this.kind(resource);
+    return (await this.store.children(this.layout.kind(resource))).filter((id) => INSTANCE_ID.test(id)).sort(byNumericId);
   }
 
   async locate(resource: string, id: string): Promise<string | undefined> {
@@ -450,6 +455,7 @@ export class Orchestrator {
         { op: 'remove', path: this.layout.resources(resource, id), version: gone.versions.resources },
         { op: 'remove', path: this.layout.instance(resource, id), version: gone.versions.node },
       ]);
+      await this.forget(resource, id);
     }
     this.cache.delete(resource);
     return moved;
@@ -551,6 +557,15 @@ export class Orchestrator {
       const node = await this.store.get(path);
       await this.store.commit([node ? { op: 'set', path, data, version: node.version } : { op: 'create', path, data }]);
     }, RETRY);
+  }
+
+  /** Drops what we kept about an instance that no longer exists; its pod is then an orphan for reconcile. */
+  private async forget(resource: string, instanceId: string): Promise<void> {
+    for (const path of [this.layout.heartbeat(resource, instanceId), this.layout.record(resource, instanceId)]) {
+      await this.store.commit([{ op: 'remove', path, version: ANY_VERSION }]).catch((error: unknown) => {
+        if (!(isConflict(error) && error.reason === 'NoNode')) throw error;
+      });
+    }
   }
 
   // ---------------------------------------------------------------- leases

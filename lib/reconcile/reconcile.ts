@@ -205,7 +205,7 @@ async function reconcileKind(context: KindContext): Promise<{ report: KindReport
   const orchestrator = app.orchestrator;
 
   const [state, heartbeats, records, pods] = await Promise.allSettled([
-    orchestrator.read(resource),
+    orchestrator.instanceIds(resource),
     kind.heartbeat ? orchestrator.heartbeats(resource) : Promise.resolve(new Map<string, { at: number }>()),
     orchestrator.records(resource),
     runtime.list(kind),
@@ -229,7 +229,7 @@ async function reconcileKind(context: KindContext): Promise<{ report: KindReport
     kind,
     settings: app.settings,
     now: now(),
-    instanceIds: state.value.map((instance) => instance.id),
+    instanceIds: state.value,
     heartbeats: heartbeats.value,
     pods: pods.value,
     records: records.value,

@@ -119,6 +119,8 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   it('shrinks: a removed instance hands its resources to the survivors and disappears', async () => {
     await orchestrator.assign('Thing', Array.from({ length: 30 }, (_, i) => `t${i}`));
     await orchestrator.orchestrate('Thing', { initInstances: 6 }, 'op');
+    await orchestrator.recordHeartbeats([{ resource: 'Thing', instanceId: '5', at: clock }]);
+    await orchestrator.writeRecord('Thing', '5', { action: 'created', reason: 'no pod', pod: 'iota-dac-5-g1', generation: 1, at: clock });
 
     const result = await orchestrator.orchestrate('Thing', { initInstances: 5 }, 'op');
 
@@ -127,6 +129,8 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
     expect(after.reduce((sum, i) => sum + i.used, 0)).toBe(30);
     expect(result.moved).toBe(5);
     expect(await workerView('5')).toEqual({ data: undefined, resources: undefined, reload: undefined, tmp: undefined });
+    expect((await orchestrator.heartbeats('Thing')).has('5')).toBe(false);
+    expect((await orchestrator.records('Thing')).has('5')).toBe(false);
   });
 
   it('refuses a second orchestrate while the first holds the lease', async () => {
