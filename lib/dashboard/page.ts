@@ -52,8 +52,8 @@ td.num { font-variant-numeric: tabular-nums; }
 .bar.full > span { background: var(--bar-full); }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; }
 .badge.healthy, .badge.Running { color: var(--ok); background: var(--ok-bg); }
-.badge.stale, .badge.Failed, .badge.Unknown, .badge.error { color: var(--bad); background: var(--bad-bg); }
-.badge.Pending, .badge.Succeeded, .badge.recycled, .badge.replaced { color: var(--warn); background: var(--warn-bg); }
+.badge.stale, .badge.Failed, .badge.error { color: var(--bad); background: var(--bad-bg); }
+.badge.Pending, .badge.Unknown, .badge.Succeeded, .badge.recycled, .badge.replaced { color: var(--warn); background: var(--warn-bg); }
 .badge.unknown, .badge.not-monitored, .badge.created, .badge.none, .badge.absent { color: var(--info); background: var(--info-bg); }
 .muted { color: var(--muted); font-size: .85rem; }
 .empty { color: var(--muted); padding: .75rem 0; }

@@ -1,0 +1,76 @@
+/**
+ * The local instance runtime: one child process of the reference worker
+ * (bin/iota-worker.ts) per instance, run by the current node with the tsx
+ * loader, its state in `<ORCH_DATA_DIR>/instances` and its logs in
+ * `<ORCH_DATA_DIR>/logs`. `WORKER_COMMAND` runs another worker instead (any
+ * language; docs/worker-contract.md).
+ */
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { InstanceRuntime } from '../instances/port.js';
+import { ProcessRuntime, type ProcessRuntimeOptions } from '../instances/processes.js';
+
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const WORKER_SCRIPT = join(PACKAGE_ROOT, 'bin', 'iota-worker.ts');
+export const DEFAULT_DATA_DIR = '.data';
+
+/**
+ * Variables a worker needs to find the store, the broker and its settings.
+ * Passed explicitly because the orchestrator may run with an environment it
+ * built itself (npm start's local defaults) rather than its own process.env.
+ */
+const WORKER_ENV = [
+  'ZK_CONNECT',
+  'ZK_ROOT',
+  'ZK_SESSION_TIMEOUT_MS',
+  'ZK_AUTH',
+  'MQTT_URL',
+  'KAFKA_BROKERS',
+  'HEARTBEAT_TOPIC',
+  'HEARTBEAT_INTERVAL',
+] as const;
+
+/** The absolute data directory, so workers find the same store whatever their working directory. */
+export const dataDirOf = (env: NodeJS.ProcessEnv): string => resolve(env.ORCH_DATA_DIR || DEFAULT_DATA_DIR);
+
+/** `node --import <tsx loader> bin/iota-worker.ts`, independent of the working directory. */
+export function referenceWorkerCommand(): { command: string; args: string[] } {
+  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return { command: process.execPath, args: ['--import', tsxLoader, WORKER_SCRIPT] };
+}
+
+/** `WORKER_COMMAND` split on whitespace (no shell, no quoting: keep paths free of spaces). */
+export function workerCommandFromEnv(env: NodeJS.ProcessEnv): { command: string; args: string[] } {
+  const custom = env.WORKER_COMMAND?.trim();
+  if (!custom) return referenceWorkerCommand();
+  const [command, ...args] = custom.split(/\s+/);
+  return { command: command!, args };
+}
+
+export function processRuntimeOptionsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<ProcessRuntimeOptions> = {}): ProcessRuntimeOptions {
+  const dataDir = dataDirOf(env);
+  const workerEnv: Record<string, string> = {
+    ORCH_DATA_DIR: dataDir,
+    // Worker logs go to their own files: keep them informative whatever the console's level.
+    LOG_LEVEL: env.WORKER_LOG_LEVEL || 'info',
+  };
+  for (const name of WORKER_ENV) {
+    const value = env[name];
+    if (value !== undefined && value !== '') workerEnv[name] = value;
+  }
+  return {
+    ...workerCommandFromEnv(env),
+    env: workerEnv,
+    stateDir: join(dataDir, 'instances'),
+    logDir: join(dataDir, 'logs'),
+    // A short invocation (a local `reconcile` run) leaves its workers running, as pods outlive
+    // a Lambda; `npm start` asks for the opposite so Ctrl-C leaves nothing behind.
+    stopOnClose: false,
+    ...overrides,
+  };
+}
+
+export async function processRuntimeFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<ProcessRuntimeOptions> = {}): Promise<InstanceRuntime> {
+  return new ProcessRuntime(processRuntimeOptionsFromEnv(env, overrides));
+}

@@ -1,0 +1,150 @@
+/**
+ * The local HTTP front door: real HTTP requests become the API Gateway HTTP
+ * API v2 events a Lambda gets, and handler results become real responses.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../../lib/app.js';
+import { HttpApiEventSchema } from '../../../lib/handlers/events.js';
+import { handleHttp, MAX_BODY_BYTES } from '../../../lib/handlers/http.js';
+import { apiGatewayTime, startHttpServer, toHttpApiEvent, type LocalHttpServer } from '../../../lib/local/http-server.js';
+
+describe('request to HTTP API v2 event', () => {
+  const input = {
+    method: 'post',
+    url: '/v1/api/orchestrations/Thing/orchestrate?plan=full&x=1&x=2',
+    headers: { 'content-type': ['application/json'], 'x-multi': ['a', 'b'], cookie: ['a=1; b=2'], host: ['127.0.0.1:9281'] },
+    body: '{"initInstances":3}',
+    sourceIp: '127.0.0.1',
+    requestId: 'req-1',
+    now: Date.UTC(2025, 10, 21, 10, 4, 5),
+  };
+
+  it('keeps the raw path and query, lower-cases and joins headers, moves cookies, decodes parameters', () => {
+    const event = toHttpApiEvent(input);
+
+    expect(event).toMatchObject({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/v1/api/orchestrations/Thing/orchestrate',
+      rawQueryString: 'plan=full&x=1&x=2',
+      headers: { 'content-type': 'application/json', 'x-multi': 'a,b', host: '127.0.0.1:9281' },
+      cookies: ['a=1', 'b=2'],
+      queryStringParameters: { plan: 'full', x: '1,2' },
+      body: '{"initInstances":3}',
+      isBase64Encoded: false,
+      requestContext: { requestId: 'req-1', http: { method: 'POST', path: '/v1/api/orchestrations/Thing/orchestrate', sourceIp: '127.0.0.1' }, time: '21/Nov/2025:10:04:05 +0000' },
+    });
+    expect(event.headers.cookie).toBeUndefined();
+    expect(HttpApiEventSchema.safeParse(event).success).toBe(true);
+  });
+
+  it('has no body key and no query parameters when the request has none', () => {
+    const event = toHttpApiEvent({ ...input, method: 'GET', url: '/', body: '', headers: {} });
+
+    expect('body' in event).toBe(false);
+    expect(event.queryStringParameters).toBeUndefined();
+    expect(event.rawQueryString).toBe('');
+  });
+
+  it('formats requestContext.time as API Gateway does', () => {
+    expect(apiGatewayTime(Date.UTC(2024, 0, 2, 3, 4, 5))).toBe('02/Jan/2024:03:04:05 +0000');
+  });
+});
+
+describe('local HTTP server', () => {
+  let server: LocalHttpServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  const serve = async (handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>, bodyLimitBytes?: number) => {
+    server = await startHttpServer(handler, { port: 0, ...(bodyLimitBytes ? { bodyLimitBytes } : {}) });
+    return server.url;
+  };
+
+  it('hands the handler the request and writes back its status, headers, cookies and base64 body', async () => {
+    const seen: APIGatewayProxyEventV2[] = [];
+    const url = await serve(async (event) => {
+      seen.push(event);
+      return { statusCode: 201, headers: { 'X-Answer': 42 }, cookies: ['s=1; Path=/'], body: Buffer.from('binary\u0000ok').toString('base64'), isBase64Encoded: true };
+    });
+
+    const response = await fetch(`${url}/some/path?q=1`, { method: 'PUT', body: 'hello', headers: { 'X-Custom': 'Yes' } });
+
+    expect(response.status).toBe(201);
+    expect(response.headers.get('x-answer')).toBe('42');
+    expect(response.headers.get('set-cookie')).toBe('s=1; Path=/');
+    expect(Buffer.from(await response.arrayBuffer()).toString()).toBe('binary\u0000ok');
+    expect(seen[0]).toMatchObject({ rawPath: '/some/path', rawQueryString: 'q=1', body: 'hello', headers: { 'x-custom': 'Yes' }, requestContext: { http: { method: 'PUT' } } });
+  });
+
+  it('answers 413 without calling the handler for a body over the transport limit', async () => {
+    let calls = 0;
+    const url = await serve(async () => {
+      calls++;
+      return { statusCode: 200 };
+    }, 1024);
+
+    const response = await fetch(`${url}/`, { method: 'POST', body: 'x'.repeat(4096) });
+
+    expect(response.status).toBe(413);
+    expect(calls).toBe(0);
+  });
+
+  it('answers 500 with a generic message when the handler throws, as API Gateway does', async () => {
+    const url = await serve(async () => {
+      throw new Error('secret detail');
+    });
+
+    const response = await fetch(`${url}/`);
+
+    expect(response.status).toBe(500);
+    expect(await response.text()).not.toContain('secret detail');
+  });
+});
+
+describe('local HTTP server with the real API handler', () => {
+  let dir: string;
+  let app: App;
+  let server: LocalHttpServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'iota-http-'));
+    app = await createApp({ ORCH_DATA_DIR: dir });
+    server = await startHttpServer((event) => handleHttp(app, event), { port: 0 });
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the dashboard page at /', async () => {
+    const response = await fetch(`${server.url}/`);
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await response.text()).toContain('data-testid="kinds"');
+  });
+
+  it('routes API paths to the use cases: assign, then locate', async () => {
+    const assigned = await fetch(`${server.url}/v1/api/orchestrations/Thing/resources`, { method: 'POST', body: JSON.stringify({ ids: ['t-http'] }) });
+    const located = await fetch(`${server.url}/v1/api/orchestrations/Thing/t-http/instances`);
+
+    expect(assigned.status).toBe(200);
+    expect(await located.json()).toEqual({ runIn: '0' });
+  });
+
+  it("leaves the body limit to the handler, which answers 413 with the API's error shape", async () => {
+    const response = await fetch(`${server.url}/v1/api/orchestrations/Thing/orchestrate`, { method: 'POST', body: ' '.repeat(MAX_BODY_BYTES + 1) });
+
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+  });
+});
