@@ -273,10 +273,11 @@ export function decide(input: ReconcileInput): ReconcileDecision {
           : 'no pod';
       const outcome = replaced ? 'replaced' : 'created';
       actions.push({ type: 'create', instanceId, name, generation: nextGeneration, outcome, reason });
-      record = { action: outcome, reason, pod: name, generation: nextGeneration, at: now };
+      // A pod just created is Pending until observed otherwise (Kubernetes' own first phase).
+      record = { action: outcome, reason, pod: name, generation: nextGeneration, at: now, phase: 'Pending' };
     } else if (candidate) {
       actions.push({ type: 'recycle', instanceId, oldName: keeper.name, name, generation: nextGeneration, reason: candidate.reason });
-      record = { action: 'recycled', reason: candidate.reason, pod: name, generation: nextGeneration, at: now };
+      record = { action: 'recycled', reason: candidate.reason, pod: name, generation: nextGeneration, at: now, phase: 'Pending' };
     } else {
       record = observedRecord(instance, now);
     }

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The local system end to end, in a real Chromium: `npm start` on free ports,
  * cm/notify creates over real MQTT, the dashboard showing them, Orchestrate

@@ -51,7 +51,7 @@ describe('decide: pods for every instance', () => {
       { type: 'create', instanceId: '0', name: 'iota-rules-engine-0-g1', generation: 1, outcome: 'created', reason: 'no pod' },
     ]);
     expect(decision.records).toEqual([
-      { instanceId: '0', record: { action: 'created', reason: 'no pod', pod: 'iota-rules-engine-0-g1', generation: 1, at: NOW } },
+      { instanceId: '0', record: { action: 'created', reason: 'no pod', pod: 'iota-rules-engine-0-g1', generation: 1, at: NOW, phase: 'Pending' } },
     ]);
   });
 
@@ -102,7 +102,7 @@ describe('decide: pods for every instance', () => {
     expect(decision.records).toEqual([
       {
         instanceId: '0',
-        record: { action: 'replaced', reason: `pod iota-rules-engine-0-g1 is ${phase}`, pod: 'iota-rules-engine-0-g2', generation: 2, at: NOW },
+        record: { action: 'replaced', reason: `pod iota-rules-engine-0-g1 is ${phase}`, pod: 'iota-rules-engine-0-g2', generation: 2, at: NOW, phase: 'Pending' },
       },
     ]);
   });
@@ -241,7 +241,7 @@ describe('decide: silent instances', () => {
 
     const reason = 'no heartbeat for 95 s (timeout 90 s); pod iota-dac-2-g1 up 600 s';
     expect(decision.actions).toEqual([{ type: 'recycle', instanceId: '2', oldName: 'iota-dac-2-g1', name: 'iota-dac-2-g2', generation: 2, reason }]);
-    expect(decision.records).toContainEqual({ instanceId: '2', record: { action: 'recycled', reason, pod: 'iota-dac-2-g2', generation: 2, at: NOW } });
+    expect(decision.records).toContainEqual({ instanceId: '2', record: { action: 'recycled', reason, pod: 'iota-dac-2-g2', generation: 2, at: NOW, phase: 'Pending' } });
     expect(decision.silent).toEqual(['2']);
     expect(decision.alerts).toEqual([]);
   });
