@@ -1,0 +1,96 @@
+/**
+ * The envelopes AWS hands our Lambda functions, as zod schemas. Each is as
+ * strict as the handler needs and no stricter: AWS adds fields over time, so
+ * objects are loose; what we read is checked.
+ *
+ * Golden samples of each live in test/fixtures/ and events/.
+ */
+import { z } from 'zod';
+
+/* ------------------------------------------------------------------ MSK */
+
+/**
+ * One Kafka record as the MSK event source delivers it. `value` is base64;
+ * a tombstone has none. Parsed one record at a time, so a record of the wrong
+ * shape is counted as malformed without failing its batch.
+ */
+export const MskRecordSchema = z.looseObject({
+  topic: z.string(),
+  partition: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  timestamp: z.number().optional(),
+  timestampType: z.string().optional(),
+  key: z.string().nullable().optional(),
+  value: z.string().nullable().optional(),
+  headers: z.array(z.record(z.string(), z.array(z.number().int()))).optional(),
+});
+export type MskRecord = z.infer<typeof MskRecordSchema>;
+
+/** The batch: records grouped by "topic-partition". Records themselves stay unknown here. */
+export const MskEventSchema = z.looseObject({
+  eventSource: z.enum(['aws:kafka', 'SelfManagedKafka']),
+  eventSourceArn: z.string().optional(),
+  bootstrapServers: z.string().optional(),
+  records: z.record(z.string(), z.array(z.unknown())),
+});
+export type MskEvent = z.infer<typeof MskEventSchema>;
+
+/* ----------------------------------------------------- HTTP API (v2.0) */
+
+const stringMap = z.record(z.string(), z.string());
+
+/** API Gateway HTTP API, payload format version 2.0. */
+export const HttpApiEventSchema = z.looseObject({
+  version: z.literal('2.0'),
+  routeKey: z.string(),
+  rawPath: z.string().startsWith('/'),
+  rawQueryString: z.string().default(''),
+  headers: stringMap.default({}),
+  queryStringParameters: stringMap.optional(),
+  pathParameters: stringMap.optional(),
+  body: z.string().optional(),
+  isBase64Encoded: z.boolean().default(false),
+  requestContext: z.looseObject({
+    requestId: z.string().min(1),
+    http: z.looseObject({
+      method: z.string().min(1),
+      path: z.string().startsWith('/'),
+    }),
+  }),
+});
+export type HttpApiEvent = z.infer<typeof HttpApiEventSchema>;
+
+/* ------------------------------------------------ EventBridge schedule */
+
+/** The event an EventBridge `rate(...)`/`cron(...)` schedule delivers. */
+export const ScheduledEventSchema = z.looseObject({
+  version: z.string(),
+  id: z.string(),
+  'detail-type': z.literal('Scheduled Event'),
+  source: z.literal('aws.events'),
+  account: z.string(),
+  time: z.iso.datetime(),
+  region: z.string(),
+  resources: z.array(z.string()),
+  detail: z.record(z.string(), z.unknown()),
+});
+export type ScheduledEvent = z.infer<typeof ScheduledEventSchema>;
+
+/* ------------------------------------------------------------- issues */
+
+export interface FieldIssue {
+  /** Dotted path of the offending field, e.g. "ids.3" or "k.id"; "" for the whole value. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** zod issues as `{path, message}` pairs, for logs and 400 bodies. */
+export const fieldIssues = (error: z.ZodError, prefix: readonly PropertyKey[] = []): FieldIssue[] =>
+  error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path].map(String).join('.'),
+    message: issue.message,
+  }));
+
+/** The first issue as one line: "k.id: resource id must be …". */
+export const describeIssues = (issues: readonly FieldIssue[]): string =>
+  issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join('; ');

@@ -1,0 +1,313 @@
+/**
+ * cm/notify: the platform's data layer says a row was created, changed or
+ * deleted. We assign, reload or unassign the orchestrated resource it names.
+ *
+ * Which side names the orchestrated resource (and what happens to it):
+ *
+ * 1. The message's table `t` is a configured kind (Thing, Rule, ...): the
+ *    resource is the message's own row(s):
+ *      c, bc → assign;   d, bd → unassign;   u, bu → reload.
+ *    With a `trigger` the row changed because a related row changed, so
+ *    c/bc reload rather than assign; an id that turns out to be on no
+ *    instance is assigned after all, since a created row must end up placed.
+ *    d/bd with a trigger still unassign: a deleted row is deleted whatever
+ *    caused it.
+ * 2. Otherwise, the trigger's table is a configured kind: the trigger names the
+ *    resource (e.g. `{"o":"c","t":"Layout",…,"trigger":{"o":"u","t":"Thing","k":{"id":…}}}`),
+ *    and its owner is reloaded, whatever the ops. A trigger never assigns or
+ *    unassigns: the row's own create/delete message does that.
+ * 3. Neither is a kind (ProtocolMeta, DeviceMeta, ...): ignored, debug log.
+ *
+ * Failure policy: a message we cannot understand (not JSON, a missing field,
+ * an invalid id) is logged, counted and answered with a `malformed` outcome,
+ * never thrown: IoT and Lambda would only retry it into the dead-letter queue,
+ * unchanged. A store that is unreachable (StoreUnavailableError), or a race
+ * that outlived its retries (ConflictError), is thrown, so Lambda's async
+ * retries and then the on-failure destination keep the message.
+ */
+import { z } from 'zod';
+import type { App } from '../app.js';
+import { findKind, type KindConfig } from '../config/kinds.js';
+import { InvalidResourceIdError } from '../domain/errors.js';
+import { RESOURCE_ID_PATTERN } from '../domain/resource-id.js';
+import { Metrics } from '../metrics.js';
+import type { AssignResult, ReloadResult, UnassignResult } from '../orchestration/types.js';
+import { describeIssues, fieldIssues } from './events.js';
+
+/* --------------------------------------------------------------- schema */
+
+const RESOURCE_ID_RULE = 'resource id must be 1-128 characters of [A-Za-z0-9._:-]';
+
+/** An id as the platform sends it: a string, or a non-negative integer we turn into one. */
+const ResourceIdSchema = z.preprocess(
+  (value) => (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value),
+  z.string({ error: RESOURCE_ID_RULE }).regex(RESOURCE_ID_PATTERN, RESOURCE_ID_RULE),
+);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `"id"` or `{"id": "id"}`; the schema is chosen by shape so an issue names `k` or `k.id`, not "invalid union". */
+const KeyRefSchema = z.unknown().transform((value, ctx) => {
+  const [candidate, path] = isObject(value) ? [value.id, ['id']] : [value, []];
+  const result = ResourceIdSchema.safeParse(candidate);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [...path, ...issue.path] });
+  return z.NEVER;
+});
+
+/**
+ * `where.id` of a bulk update/delete: one id, a list, or an operator object.
+ * Sequelize serialises `Op.in` as `{"in": [...]}` in some versions and
+ * `{"$in": [...]}` in others (the symbol itself is lost in JSON); `eq` likewise.
+ */
+const WhereIdSchema = z.unknown().transform((value, ctx) => {
+  const list = (items: unknown[], path: PropertyKey[]): string[] => {
+    const result = z.array(KeyRefSchema).safeParse(items);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [...path, ...issue.path] });
+    return [];
+  };
+  if (Array.isArray(value)) return list(value, []);
+  if (isObject(value)) {
+    for (const operator of ['in', '$in', 'eq', '$eq'] as const) {
+      if (!(operator in value)) continue;
+      const operand = value[operator];
+      return list(Array.isArray(operand) ? operand : [operand], [operator]);
+    }
+    ctx.addIssue({ code: 'custom', message: 'expected an id, a list of ids, or {"in": [...]}', path: [] });
+    return z.NEVER;
+  }
+  return list([value], []);
+});
+
+const MessageSideSchema = z.looseObject({
+  o: z.string({ error: 'operation "o" is required' }).min(1),
+  t: z.string({ error: 'table "t" is required' }).min(1),
+});
+
+/** The envelope every cm/notify message shares; the fields that carry ids are read per op. */
+export const NotifyMessageSchema = MessageSideSchema.extend({
+  trigger: MessageSideSchema.optional(),
+});
+export type NotifyMessage = z.infer<typeof NotifyMessageSchema>;
+
+export type ParsedNotify =
+  | { readonly ok: true; readonly message: NotifyMessage }
+  | { readonly ok: false; readonly field: string; readonly reason: string };
+
+/** Validates an already JSON-parsed message's envelope. */
+export function validateNotifyMessage(value: unknown): ParsedNotify {
+  const result = NotifyMessageSchema.safeParse(value);
+  if (result.success) return { ok: true, message: result.data };
+  const issues = fieldIssues(result.error);
+  return { ok: false, field: issues[0]?.path ?? '', reason: describeIssues(issues) };
+}
+
+/** One MQTT payload (UTF-8 JSON) → a validated message envelope, or why not. */
+export function parseNotifyPayload(raw: string | Buffer | Uint8Array): ParsedNotify {
+  const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, field: '', reason: `payload is not JSON: ${(error as Error).message}` };
+  }
+  return validateNotifyMessage(value);
+}
+
+/* ----------------------------------------------------------------- plan */
+
+export type NotifyOp = 'c' | 'u' | 'd' | 'bc' | 'bu' | 'bd';
+const SINGLE_OPS: ReadonlySet<string> = new Set(['c', 'u', 'd']);
+const BULK_OPS: ReadonlySet<string> = new Set(['bc', 'bu', 'bd']);
+const isNotifyOp = (op: string): op is NotifyOp => SINGLE_OPS.has(op) || BULK_OPS.has(op);
+
+/** What one message asks of the orchestrator. Pure: decided from the message and the configured kinds. */
+export type NotifyPlan =
+  | {
+      readonly action: 'assign' | 'unassign' | 'reload';
+      readonly resource: string;
+      readonly ids: readonly string[];
+      /** Which side of the message named the resource. */
+      readonly via: 'message' | 'trigger';
+      /** Reload, then assign any id that is on no instance (a created row reached us through a trigger). */
+      readonly assignUnplaced: boolean;
+    }
+  /** A bulk op that names no ids (e.g. a bulkCreate without keys): only a catalog reconcile can tell. */
+  | { readonly action: 'reconcile-needed'; readonly resource: string; readonly op: NotifyOp; readonly reason: string }
+  | { readonly action: 'ignore'; readonly reason: string }
+  | { readonly action: 'malformed'; readonly field: string; readonly reason: string };
+
+type IdsOrIssue = { ids: string[] | undefined } | { field: string; reason: string };
+
+/**
+ * The ids a message side names, read as its op defines: `k` (else
+ * `instance.id`) for c/u/d, `keys` for bc, `where.id` for bu/bd.
+ * `ids: undefined` when a bulk op names none.
+ */
+function idsOf(side: Record<string, unknown>, op: NotifyOp, prefix: string): IdsOrIssue {
+  const parse = (schema: z.ZodType<unknown>, value: unknown, path: string): IdsOrIssue => {
+    const result = schema.safeParse(value);
+    if (result.success) {
+      const ids = (Array.isArray(result.data) ? result.data : [result.data]) as string[];
+      return { ids: [...new Set(ids)] };
+    }
+    const issues = fieldIssues(result.error, [prefix + path].filter(Boolean));
+    return { field: issues[0]?.path ?? path, reason: describeIssues(issues) };
+  };
+  if (SINGLE_OPS.has(op)) {
+    if (side.k !== undefined && side.k !== null) return parse(KeyRefSchema, side.k, 'k');
+    const instance = side.instance;
+    if (isObject(instance) && instance.id !== undefined) return parse(ResourceIdSchema, instance.id, 'instance.id');
+    return { field: `${prefix}k`, reason: `${prefix}k: required (the row's key, {"id": …})` };
+  }
+  if (op === 'bc') {
+    if (side.keys === undefined || side.keys === null || (Array.isArray(side.keys) && side.keys.length === 0)) return { ids: undefined };
+    if (!Array.isArray(side.keys)) return { field: `${prefix}keys`, reason: `${prefix}keys: expected an array of ids or {"id": …} objects` };
+    return parse(z.array(KeyRefSchema), side.keys, 'keys');
+  }
+  const where = side.where;
+  if (!isObject(where) || where.id === undefined || where.id === null) return { ids: undefined };
+  return parse(WhereIdSchema, where.id, 'where.id');
+}
+
+/** Decides what a validated message asks for (see the module comment for the rules). */
+export function planNotify(message: NotifyMessage, kinds: readonly KindConfig[]): NotifyPlan {
+  const messageKind = findKind(kinds, message.t);
+  const trigger = message.trigger;
+  const triggerKind = trigger ? findKind(kinds, trigger.t) : undefined;
+
+  if (messageKind) {
+    const op = message.o;
+    if (!isNotifyOp(op)) return { action: 'ignore', reason: `operation "${op}" on ${message.t} does not change orchestration` };
+    const found = idsOf(message, op, '');
+    if ('field' in found) return { action: 'malformed', field: found.field, reason: found.reason };
+    const resource = messageKind.resource;
+    if (found.ids === undefined) {
+      return { action: 'reconcile-needed', resource, op, reason: `"${op}" on ${resource} names no ids; a catalog reconcile must find them` };
+    }
+    const base = { resource, ids: found.ids, via: 'message' as const };
+    if (op === 'd' || op === 'bd') return { ...base, action: 'unassign', assignUnplaced: false };
+    if (op === 'u' || op === 'bu') return { ...base, action: 'reload', assignUnplaced: false };
+    return trigger ? { ...base, action: 'reload', assignUnplaced: true } : { ...base, action: 'assign', assignUnplaced: false };
+  }
+
+  if (trigger && triggerKind) {
+    // The trigger's own op tells how to read its ids; an op we do not know is read as a single-row key.
+    const op = isNotifyOp(trigger.o) ? trigger.o : 'u';
+    const found = idsOf(trigger, op, 'trigger.');
+    if ('field' in found) return { action: 'malformed', field: found.field, reason: found.reason };
+    if (found.ids === undefined) {
+      return { action: 'reconcile-needed', resource: triggerKind.resource, op, reason: `trigger "${trigger.o}" on ${trigger.t} names no ids` };
+    }
+    return { action: 'reload', resource: triggerKind.resource, ids: found.ids, via: 'trigger', assignUnplaced: false };
+  }
+
+  return { action: 'ignore', reason: `table ${message.t} is not an orchestrated kind` };
+}
+
+/* -------------------------------------------------------------- execute */
+
+export type NotifyOutcome =
+  | { readonly status: 'assigned'; readonly resource: string; readonly ids: readonly string[]; readonly result: AssignResult }
+  | { readonly status: 'unassigned'; readonly resource: string; readonly ids: readonly string[]; readonly result: UnassignResult }
+  | {
+      readonly status: 'reloaded';
+      readonly resource: string;
+      readonly ids: readonly string[];
+      readonly via: 'message' | 'trigger';
+      readonly result: ReloadResult;
+      /** Ids the reload found on no instance and that were assigned instead (created rows, see planNotify). */
+      readonly assigned?: AssignResult;
+    }
+  | { readonly status: 'reconcile-needed'; readonly resource: string; readonly reason: string }
+  | { readonly status: 'ignored'; readonly reason: string }
+  | { readonly status: 'malformed'; readonly field: string; readonly reason: string };
+
+/** Counter names, one EMF metric each. */
+export const NOTIFY_METRICS = {
+  messages: 'NotifyMessages',
+  malformed: 'NotifyMalformed',
+  ignored: 'NotifyIgnored',
+  reconcileNeeded: 'NotifyReconcileNeeded',
+  assigned: 'NotifyAssignedIds',
+  unassigned: 'NotifyUnassignedIds',
+  reloaded: 'NotifyReloadedInstances',
+  redelivered: 'NotifyRedeliveredIds',
+} as const;
+
+const summary = (message: unknown): Record<string, unknown> =>
+  isObject(message) ? { o: message.o, t: message.t } : { type: typeof message };
+
+/**
+ * Handles one cm/notify message: an object (the IoT rule event), or the raw
+ * MQTT payload as a string/Buffer. Returns what was done; throws only when
+ * the store is unavailable (see the module comment).
+ */
+export async function handleNotifyMessage(app: App, message: unknown, metrics: Metrics = new Metrics()): Promise<NotifyOutcome> {
+  const log = app.logger.child({ handler: 'notify' });
+  metrics.count(NOTIFY_METRICS.messages);
+
+  const malformed = (field: string, reason: string): NotifyOutcome => {
+    metrics.count(NOTIFY_METRICS.malformed);
+    log.warn({ message: summary(message), field, reason }, 'malformed cm/notify message dropped');
+    return { status: 'malformed', field, reason };
+  };
+
+  const parsed = typeof message === 'string' || message instanceof Uint8Array ? parseNotifyPayload(message) : validateNotifyMessage(message);
+  if (!parsed.ok) return malformed(parsed.field, parsed.reason);
+
+  const plan = planNotify(parsed.message, app.kinds);
+  switch (plan.action) {
+    case 'malformed':
+      return malformed(plan.field, plan.reason);
+    case 'ignore':
+      metrics.count(NOTIFY_METRICS.ignored);
+      log.debug({ message: summary(parsed.message), reason: plan.reason }, 'cm/notify message ignored');
+      return { status: 'ignored', reason: plan.reason };
+    case 'reconcile-needed':
+      metrics.count(NOTIFY_METRICS.reconcileNeeded);
+      log.warn({ message: summary(parsed.message), resource: plan.resource, reason: plan.reason }, 'cm/notify names no ids: catalog reconcile needed');
+      return { status: 'reconcile-needed', resource: plan.resource, reason: plan.reason };
+    default:
+      break;
+  }
+
+  const { resource, ids } = plan;
+  if (ids.length === 0) {
+    metrics.count(NOTIFY_METRICS.ignored);
+    return { status: 'ignored', reason: `${plan.action} of an empty id list` };
+  }
+  try {
+    if (plan.action === 'assign') {
+      const result = await app.orchestrator.assign(resource, ids);
+      metrics.count(NOTIFY_METRICS.assigned, result.assigned.length);
+      metrics.count(NOTIFY_METRICS.redelivered, result.alreadyAssigned.length);
+      // A redelivery changes nothing: debug, so at-least-once delivery does not double the info log.
+      log[result.assigned.length > 0 ? 'info' : 'debug']({ resource, assigned: result.assigned, alreadyAssigned: result.alreadyAssigned.length, createdInstances: result.createdInstances }, 'assigned');
+      return { status: 'assigned', resource, ids, result };
+    }
+    if (plan.action === 'unassign') {
+      const result = await app.orchestrator.unassign(resource, ids);
+      metrics.count(NOTIFY_METRICS.unassigned, result.removed.length);
+      metrics.count(NOTIFY_METRICS.redelivered, result.notAssigned.length);
+      log[result.removed.length > 0 ? 'info' : 'debug']({ resource, removed: result.removed, notAssigned: result.notAssigned.length }, 'unassigned');
+      return { status: 'unassigned', resource, ids, result };
+    }
+    const result = await app.orchestrator.reload(resource, ids);
+    metrics.count(NOTIFY_METRICS.reloaded, result.reloaded.length);
+    log.info({ resource, via: plan.via, reloaded: result.reloaded, notAssigned: result.notAssigned }, 'reloaded');
+    if (plan.assignUnplaced && result.notAssigned.length > 0) {
+      const assigned = await app.orchestrator.assign(resource, result.notAssigned);
+      metrics.count(NOTIFY_METRICS.assigned, assigned.assigned.length);
+      log.info({ resource, assigned: assigned.assigned }, 'assigned rows created through a trigger');
+      return { status: 'reloaded', resource, ids, via: plan.via, result, assigned };
+    }
+    return { status: 'reloaded', resource, ids, via: plan.via, result };
+  } catch (error) {
+    // Our own validation runs first, so this is a rule of the use case we did not mirror: still the message's fault.
+    if (error instanceof InvalidResourceIdError) return malformed('id', error.message);
+    throw error;
+  }
+}
