@@ -247,54 +247,57 @@ export class Orchestrator {
    */
   private async placeBatch(kind: KindConfig, ids: readonly string[], writing: Set<string>): Promise<{ placements: Placement[]; created: string[]; rest: string[] }> {
     const resource = kind.resource;
-    const cached = await this.cached(resource);
     const stale = this.staleSet(resource);
+    /** Per instance written: the exact cached snapshot its new content is built from, whose versions the compare-and-set uses. */
+    const base = new Map<string, Cached | undefined>();
     const next = new Map<string, InstanceState>();
     const created: string[] = [];
     const placements: Placement[] = [];
-    const defaultCount = this.newInstanceCount(cached);
     let remaining = [...ids];
     let bytes = 0;
-    while (remaining.length > 0 && bytes < MULTI_BUDGET_BYTES) {
-      const states = [...cached.values()].map((c) => next.get(c.state.id) ?? c.state);
-      for (const state of next.values()) if (!cached.has(state.id)) states.push(state);
-      const choice = choosePlacement(states, remaining[0]!, { exclude: writing });
-      if (stale.has(choice.instanceId) && !next.has(choice.instanceId)) {
-        await this.refreshInstance(resource, choice.instanceId);
-        continue;
-      }
-      const current = next.get(choice.instanceId) ?? cached.get(choice.instanceId)?.state ?? newInstance(choice.instanceId, defaultCount);
-      if (choice.isNew && !next.has(choice.instanceId)) created.push(choice.instanceId);
-      const take = remaining.slice(0, Math.max(1, current.count - current.used));
-      // Already on the chosen instance as far as we know: settle it through the index like any other redelivery.
-      const held = new Set(current.ids);
-      const duplicate = take.find((id) => held.has(id));
-      if (duplicate !== undefined) throw new ConflictError('NodeExists', this.layout.index(resource, duplicate), `${duplicate} is already assigned`);
-      remaining = remaining.slice(take.length);
-      const after = withAdded(current, take);
-      next.set(choice.instanceId, after);
-      for (const id of take) placements.push({ id, instanceId: choice.instanceId });
-      bytes += after.ids.reduce((sum, id) => sum + id.length + 3, 0) + take.length * 64;
-    }
-    const ops: WriteOp[] = [];
-    for (const [instanceId, state] of next) {
-      const before = cached.get(instanceId);
-      // A multi changes each list once: one _reload bump per instance per multi.
-      const after = before ? { ...state, reloadTimes: before.state.reloadTimes + 1 } : { ...state, reloadTimes: 0 };
-      next.set(instanceId, after);
-      ops.push(...(before ? this.updateOps(resource, before, after) : this.createOps(resource, after)));
-    }
-    for (const { id, instanceId } of placements) ops.push({ op: 'create', path: this.layout.index(resource, id), data: instanceId });
-    // Other multis of this process in flight meanwhile steer clear of these instances.
-    const touched = [...next.keys()];
-    touched.forEach((id) => writing.add(id));
     try {
+      while (remaining.length > 0 && bytes < MULTI_BUDGET_BYTES) {
+        const cached = await this.cached(resource);
+        const states = [...cached.values()].map((c) => next.get(c.state.id) ?? c.state);
+        for (const [id, state] of next) if (!cached.has(id)) states.push(state);
+        const choice = choosePlacement(states, remaining[0]!, { exclude: writing });
+        if (!next.has(choice.instanceId)) {
+          if (stale.has(choice.instanceId)) {
+            await this.refreshInstance(resource, choice.instanceId);
+            continue;
+          }
+          base.set(choice.instanceId, cached.get(choice.instanceId));
+          // Claimed from here on: other multis of this process in flight steer clear of it.
+          writing.add(choice.instanceId);
+          if (choice.isNew) created.push(choice.instanceId);
+        }
+        const current = next.get(choice.instanceId) ?? base.get(choice.instanceId)?.state ?? newInstance(choice.instanceId, this.newInstanceCount(cached));
+        const take = remaining.slice(0, Math.max(1, current.count - current.used));
+        // Already on the chosen instance as far as we know: settle it through the index like any other redelivery.
+        const held = new Set(current.ids);
+        const duplicate = take.find((id) => held.has(id));
+        if (duplicate !== undefined) throw new ConflictError('NodeExists', this.layout.index(resource, duplicate), `${duplicate} is already assigned`);
+        remaining = remaining.slice(take.length);
+        const after = withAdded(current, take);
+        next.set(choice.instanceId, after);
+        for (const id of take) placements.push({ id, instanceId: choice.instanceId });
+        bytes += after.ids.reduce((sum, id) => sum + id.length + 3, 0) + take.length * 64;
+      }
+      const ops: WriteOp[] = [];
+      for (const [instanceId, state] of next) {
+        const before = base.get(instanceId);
+        // A multi changes each list once: one _reload bump per instance per multi.
+        const after = before ? { ...state, reloadTimes: before.state.reloadTimes + 1 } : { ...state, reloadTimes: 0 };
+        next.set(instanceId, after);
+        ops.push(...(before ? this.updateOps(resource, before, after) : this.createOps(resource, after)));
+      }
+      for (const { id, instanceId } of placements) ops.push({ op: 'create', path: this.layout.index(resource, id), data: instanceId });
       await this.store.commit(ops);
+      for (const [instanceId, state] of next) this.remember(resource, instanceId, state, base.get(instanceId));
+      return { placements, created, rest: remaining };
     } finally {
-      touched.forEach((id) => writing.delete(id));
+      for (const id of base.keys()) writing.delete(id);
     }
-    for (const [instanceId, state] of next) this.remember(resource, instanceId, state, cached.get(instanceId));
-    return { placements, created, rest: remaining };
   }
 
   /** New instances get the count the kind's instances already have (legacy reused `count`), else the legacy default. */
@@ -322,13 +325,17 @@ export class Orchestrator {
         }
         const cached = await this.cached(resource);
         const ops: WriteOp[] = [];
-        const next = new Map<string, InstanceState>();
+        const next = new Map<string, { before: Cached; after: InstanceState }>();
         for (const [instanceId, gone] of groups) {
           let before = cached.get(instanceId);
-          if (!before || this.staleSet(resource).has(instanceId) || gone.some((id) => !before!.state.ids.includes(id))) before = await this.refreshInstance(resource, instanceId);
+          const holdsAll = (c: Cached): boolean => {
+            const held = new Set(c.state.ids);
+            return gone.every((id) => held.has(id));
+          };
+          if (!before || this.staleSet(resource).has(instanceId) || !holdsAll(before)) before = await this.refreshInstance(resource, instanceId);
           if (!before) throw new ConflictError('NoNode', this.layout.instance(resource, instanceId), `instance ${instanceId} vanished`);
           const after = withRemoved(before.state, gone);
-          next.set(instanceId, after);
+          next.set(instanceId, { before, after });
           ops.push(...this.updateOps(resource, before, after));
         }
         for (const id of present) ops.push({ op: 'remove', path: this.layout.index(resource, id), version: index.get(id)!.version });
@@ -340,7 +347,7 @@ export class Orchestrator {
             throw error;
           }
         }
-        for (const [instanceId, state] of next) this.remember(resource, instanceId, state, cached.get(instanceId));
+        for (const [instanceId, { before, after }] of next) this.remember(resource, instanceId, after, before);
         for (const id of present) removed.push({ id, instanceId: index.get(id)!.instanceId });
         notAssigned.push(...batch.filter((id) => !index.has(id)));
       }, RETRY);
@@ -680,10 +687,19 @@ export class Orchestrator {
     else this.cache.delete(resource);
   }
 
-  /** Our own commit succeeded: the cache holds exactly what the store has (its watch fired for our write; re-arm it). */
+  /**
+   * Our own commit succeeded on top of `before`: cache exactly what the store
+   * now has (its watch fired for our write; re-arm it). If the cache moved on
+   * meanwhile (another call of this process refreshed or wrote the instance),
+   * our view is not the latest: mark it stale so the next use re-reads.
+   */
   private remember(resource: string, id: string, state: InstanceState, before: Cached | undefined): void {
     const map = this.cache.get(resource);
     if (!map) return;
+    if (map.get(id) !== before) {
+      this.staleSet(resource).add(id);
+      return;
+    }
     this.watchInstance(resource, id);
     map.set(id, {
       state,
