@@ -5,13 +5,12 @@
  * store failure throws, and the next tick simply runs again.
  */
 import type { Context } from 'aws-lambda';
-import { sharedApp } from '../lib/app.js';
+import { withSharedApp } from '../lib/handlers/lambda.js';
 import { reconcile, summarizeReport, type ReconcileSummary } from '../lib/reconcile/reconcile.js';
 import { parseReconcileTrigger } from '../lib/reconcile/trigger.js';
 
 export async function handler(event: unknown, context?: Partial<Pick<Context, 'awsRequestId'>>): Promise<ReconcileSummary & { trigger: string }> {
   const trigger = parseReconcileTrigger(event);
-  const app = await sharedApp();
-  const report = await reconcile(app, context?.awsRequestId ? { holder: `lambda/${context.awsRequestId}` } : {});
+  const report = await withSharedApp((app) => reconcile(app, context?.awsRequestId ? { holder: `lambda/${context.awsRequestId}` } : {}));
   return { trigger: `${trigger.source} ${trigger['detail-type']} ${trigger.time}`, ...summarizeReport(report) };
 }

@@ -5,14 +5,32 @@
  * `<ORCH_DATA_DIR>/logs`. `WORKER_COMMAND` runs another worker instead (any
  * language; docs/worker-contract.md).
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InstanceRuntime } from '../instances/port.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from '../instances/processes.js';
 
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const WORKER_SCRIPT = join(PACKAGE_ROOT, 'bin', 'iota-worker.ts');
+const WORKER_RELATIVE = join('bin', 'iota-worker.ts');
+
+/**
+ * The checkout holding bin/iota-worker.ts: the nearest ancestor of this module
+ * that has it, else of the working directory. A bundle (`sls invoke local`
+ * runs one from .esbuild/) lives elsewhere than its sources.
+ */
+function findPackageRoot(): string {
+  const starts = [dirname(fileURLToPath(import.meta.url)), process.cwd()];
+  for (const start of starts) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      if (existsSync(join(dir, WORKER_RELATIVE))) return dir;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return resolve(starts[0]!, '..', '..');
+}
+
+export const WORKER_SCRIPT = join(findPackageRoot(), WORKER_RELATIVE);
 export const DEFAULT_DATA_DIR = '.data';
 
 /**
