@@ -16,17 +16,18 @@ import { createApp, type App } from '../lib/app.js';
 import { handleHeartbeatRecords, type HeartbeatRecordInput } from '../lib/handlers/heartbeat.js';
 import { handleNotifyMessage } from '../lib/handlers/notify.js';
 import { rootLogger } from '../lib/log.js';
-import { encodeInstanceData, encodeReload, encodeResources, Layout } from '../lib/orchestration/layout.js';
+import { Layout } from '../lib/orchestration/layout.js';
 import type { NodeStore, VersionedNode, WriteOp } from '../lib/store/port.js';
 import { ZooKeeperStore } from '../lib/store/zookeeper.js';
 import { startZooKeeper } from '../test/support/zookeeper-server.js';
+import { BENCH_INSTANCES, seedInstances } from './support/seed.js';
 import { rawSetDataRate } from './zk-raw.js';
 
 type Log = (line: string) => void;
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
 const CLIENTS = 8;
-const INSTANCES = 100;
+const INSTANCES = BENCH_INSTANCES;
 const HEARTBEAT_RECORDS = 10_000;
 
 const silent = rootLogger.child({}, { level: 'silent' });
@@ -56,20 +57,6 @@ function countingCommits(inner: NodeStore): NodeStore & { commits: number } {
     close: () => inner.close(),
   };
   return counted;
-}
-
-/** 100 empty instances of 5000 in the legacy layout, so placements spread as in production. */
-async function seedInstances(store: NodeStore, layout: Layout): Promise<void> {
-  await store.ensurePath(layout.kind('Thing'));
-  for (let id = 0; id < INSTANCES; id++) {
-    const i = String(id);
-    await store.commit([
-      { op: 'create', path: layout.instance('Thing', i), data: encodeInstanceData(0, 5000) },
-      { op: 'create', path: layout.tmp('Thing', i), data: '' },
-      { op: 'create', path: layout.reload('Thing', i), data: encodeReload(0) },
-      { op: 'create', path: layout.resources('Thing', i), data: encodeResources([]) },
-    ]);
-  }
 }
 
 const appOn = async (env: NodeJS.ProcessEnv, store?: NodeStore): Promise<App> =>

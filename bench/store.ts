@@ -11,39 +11,25 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_KINDS } from '../lib/config/kinds.js';
-import { encodeInstanceData, encodeReload, encodeResources } from '../lib/orchestration/layout.js';
 import { rootLogger } from '../lib/log.js';
+import { Layout } from '../lib/orchestration/layout.js';
 import { Orchestrator } from '../lib/orchestration/orchestrator.js';
 import type { NodeStore } from '../lib/store/port.js';
 import { ZooKeeperStore } from '../lib/store/zookeeper.js';
 import { startZooKeeper } from '../test/support/zookeeper-server.js';
+import { BENCH_INSTANCES, seedInstances } from './support/seed.js';
 import { rawSetDataRate } from './zk-raw.js';
 
 type Log = (line: string) => void;
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
-const INSTANCES = 100;
+const INSTANCES = BENCH_INSTANCES;
 
 let rootCounter = 0;
 const freshRoots = () => {
   const root = `/bench-${process.pid}-${rootCounter++}`;
   return { root: `${root}/orchestration`, stateRoot: `${root}/orchestrator` };
 };
-
-/** 100 empty instances of 5000, written straight into the legacy layout. */
-async function seedInstances(store: NodeStore, orchestrator: Orchestrator): Promise<void> {
-  const layout = orchestrator.layout;
-  await store.ensurePath(layout.kind('Thing'));
-  for (let id = 0; id < INSTANCES; id++) {
-    const i = String(id);
-    await store.commit([
-      { op: 'create', path: layout.instance('Thing', i), data: encodeInstanceData(0, 5000) },
-      { op: 'create', path: layout.tmp('Thing', i), data: '' },
-      { op: 'create', path: layout.reload('Thing', i), data: encodeReload(0) },
-      { op: 'create', path: layout.resources('Thing', i), data: encodeResources([]) },
-    ]);
-  }
-}
 
 /** `clients` loops each placing one new resource per call for the duration; each client is a separate connection when `sessions` says so. */
 async function placementRate(connect: string, clients: number, separateSessions: boolean): Promise<{ perSecond: number; placements: number }> {
@@ -55,7 +41,7 @@ async function placementRate(connect: string, clients: number, separateSessions:
     stores.push(store);
     orchestrators.push(new Orchestrator({ store, kinds: DEFAULT_KINDS, ...roots }));
   }
-  await seedInstances(stores[0]!, orchestrators[0]!);
+  await seedInstances(stores[0]!, orchestrators[0]!.layout);
   await Promise.all(orchestrators.map((o) => o.read('Thing')));
   let placements = 0;
   const started = performance.now();
@@ -122,7 +108,7 @@ export async function benchPlacementThroughput(connect: string, log: Log = conso
   // Eight OS processes with a session each: the shape of eight concurrent Lambda invocations.
   const roots = freshRoots();
   const seeder = await ZooKeeperStore.connect({ connect });
-  await seedInstances(seeder, new Orchestrator({ store: seeder, kinds: DEFAULT_KINDS, ...roots }));
+  await seedInstances(seeder, new Layout(roots.root, roots.stateRoot));
   await seeder.close();
   const portRate = await processRate(connect, 'port', 8, roots);
   const rawRate = await processRate(connect, 'raw', 8, roots);
@@ -143,7 +129,7 @@ export async function benchLocateLatency(connect: string, log: Log = console.log
   log('layout: one index node per resource, <state>/<Resource>/index/<id> → "<instanceId>": one getData per lookup at any scale');
   const store = await ZooKeeperStore.connect({ connect });
   const orchestrator = new Orchestrator({ store, kinds: DEFAULT_KINDS, ...freshRoots() });
-  await seedInstances(store, orchestrator);
+  await seedInstances(store, orchestrator.layout);
   await orchestrator.read('Thing');
   const started = performance.now();
   const batch = 2000;
