@@ -152,7 +152,8 @@ export class Orchestrator {
       alreadyAssigned: results.flatMap((r) => r.alreadyAssigned),
       createdInstances: results.flatMap((r) => r.createdInstances),
     };
-    if (result.assigned.length > 0) this.logger.info({ resource, assigned: result.assigned.length, createdInstances: result.createdInstances }, 'assigned');
+    // Callers log the outcome with their context (message, request); here only for debugging.
+    this.logger.debug({ resource, assigned: result.assigned.length, createdInstances: result.createdInstances }, 'assigned');
     return result;
   }
 
@@ -352,7 +353,7 @@ export class Orchestrator {
         notAssigned.push(...batch.filter((id) => !index.has(id)));
       }, RETRY);
     }
-    if (removed.length > 0) this.logger.info({ resource, removed: removed.length }, 'unassigned');
+    this.logger.debug({ resource, removed: removed.length }, 'unassigned');
     return { removed, notAssigned };
   }
 
@@ -416,7 +417,7 @@ export class Orchestrator {
         }
       }
       const after = summarize(await this.read(resource));
-      this.logger.info({ resource, instances, resourcePerInstance: capacity, moved }, 'orchestrated');
+      this.logger.debug({ resource, instances, resourcePerInstance: capacity, moved }, 'orchestrated');
       return { resource, instances, resourcePerInstance: capacity, before, after, moved, minimumMoves: first.minimumMoves, plan: first.plan };
     } finally {
       await this.releaseLease(lease);
