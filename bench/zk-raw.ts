@@ -20,6 +20,12 @@ export interface RawSetDataOptions {
   readonly payload: string;
   /** Client connections the workers are spread over (round robin). Default 1. */
   readonly sessions?: number;
+  /**
+   * Instead of one setData, each write is the shape of a placement: one
+   * transaction of three setData (node, resources, _reload) and one create
+   * (the index entry). The floor for any atomic placement on the legacy layout.
+   */
+  readonly placementShape?: boolean;
 }
 
 const promised = <T>(start: (done: (error: unknown, value: T) => void) => void): Promise<T> =>
@@ -63,6 +69,11 @@ export async function rawSetDataRate(options: RawSetDataOptions): Promise<{ opsP
   try {
     await promised<string>((done) => first.mkdirp(root, done));
     await Promise.all(paths.map((path) => promised<string>((done) => first.create(path, data, done))));
+    if (options.placementShape) {
+      for (const path of paths) {
+        for (const child of ['resources', '_reload', 'index']) await promised<string>((done) => first.create(`${path}/${child}`, data, done));
+      }
+    }
 
     let ops = 0;
     const started = performance.now();
@@ -70,8 +81,20 @@ export async function rawSetDataRate(options: RawSetDataOptions): Promise<{ opsP
     await Promise.all(
       paths.map(async (path, worker) => {
         const client = clients[worker % sessions] ?? first;
-        while (performance.now() < deadline) {
-          await promised<zookeeper.Stat>((done) => client.setData(path, data, -1, done));
+        for (let n = 0; performance.now() < deadline; n++) {
+          if (options.placementShape) {
+            await promised<unknown>((done) =>
+              client
+                .transaction()
+                .setData(path, data, -1)
+                .setData(`${path}/resources`, data, -1)
+                .setData(`${path}/_reload`, data, -1)
+                .create(`${path}/index/${n}`, data)
+                .commit(done),
+            );
+          } else {
+            await promised<zookeeper.Stat>((done) => client.setData(path, data, -1, done));
+          }
           ops += 1;
         }
       }),
@@ -79,6 +102,7 @@ export async function rawSetDataRate(options: RawSetDataOptions): Promise<{ opsP
     const elapsedMs = performance.now() - started;
     return { ops, opsPerSecond: ops / (elapsedMs / 1000) };
   } finally {
+    // Best effort (placement-shaped nodes have children and stay): the server is thrown away after the run.
     await Promise.all(paths.map((path) => promised<void>((done) => first.remove(path, -1, (error) => done(error, undefined))).catch(() => undefined)));
     await promised<void>((done) => first.remove(root, -1, (error) => done(error, undefined))).catch(() => undefined);
     await Promise.all(clients.map(closeClient));

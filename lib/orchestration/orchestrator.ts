@@ -57,6 +57,8 @@ const RETRY = { attempts: 30, baseDelayMs: 4, maxDelayMs: 400 } as const;
 const ORCHESTRATE_REPLANS = 5;
 /** Placement multis one process keeps in flight per kind, on disjoint instances. */
 const PARALLEL_MULTIS = 4;
+/** How long one conflict keeps this process watching the instances it caches. */
+const CONTENDED_MS = 60_000;
 
 const parseJson = (node: VersionedNode | undefined): Record<string, unknown> => {
   if (!node || node.data === '') return {};
@@ -87,6 +89,8 @@ export class Orchestrator {
   /** Instances whose `_reload` changed since they were cached (watch fired): refreshed before the next write to them. */
   private readonly stale = new Map<string, Set<string>>();
   private readonly watching = new Map<string, Set<string>>();
+  /** Until when another writer counts as active (see watchInstance). */
+  private contendedUntil = 0;
   private readonly prepared = new Map<string, Promise<void>>();
 
   constructor(deps: OrchestratorDeps) {
@@ -174,6 +178,9 @@ export class Orchestrator {
     queue.drainers++;
     try {
       while (queue.waiting.length > 0) {
+        // One macrotask: callers whose last placement just completed enqueue their next one and ride this multi.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (queue.waiting.length === 0) break;
         const group: PlacementRequest[] = [queue.waiting.shift()!];
         let size = group[0]!.ids.length;
         while (queue.waiting.length > 0 && size + queue.waiting[0]!.ids.length <= BATCH) {
@@ -639,11 +646,14 @@ export class Orchestrator {
   /**
    * Watches an instance's `_reload` (every list change bumps it) so a cached
    * copy that another process made stale is re-read before we write from it,
-   * instead of failing a compare-and-set first. Correctness never depends on
-   * this (versions do); it only saves conflicts.
+   * instead of failing a compare-and-set first. Only while another writer has
+   * been seen lately (a conflict): a watch costs a notification and a re-arm
+   * per write, which a lone writer would pay for nothing. Correctness never
+   * depends on this (versions do); it only saves conflicts.
    */
   private watchInstance(resource: string, id: string): void {
     this.staleSet(resource).delete(id);
+    if (Date.now() >= this.contendedUntil) return;
     let watched = this.watching.get(resource);
     if (!watched) this.watching.set(resource, (watched = new Set()));
     if (watched.has(id)) return;
@@ -683,6 +693,7 @@ export class Orchestrator {
 
   /** After a conflict: re-read just the instance that failed when the store says which, else everything. */
   private async refresh(resource: string, error: ConflictError): Promise<void> {
+    this.contendedUntil = Date.now() + CONTENDED_MS;
     const match = error.path?.match(/^(.*)\/([0-9]+)(?:\/(?:resources|_reload|tmp))?$/);
     if (match && match[1] === this.layout.kind(resource) && error.reason === 'BadVersion') await this.refreshInstance(resource, match[2]!);
     else this.cache.delete(resource);
