@@ -234,6 +234,11 @@ export class Orchestrator {
         }
       } catch (error) {
         if (!isConflict(error)) throw error;
+        // Only an index entry that exists means an id is placed already; anything else is a stale instance.
+        if (!(error.reason === 'NodeExists' && error.path?.startsWith(`${this.layout.indexDir(resource)}/`))) {
+          await this.refresh(resource, error);
+          throw error;
+        }
         // Ids placed meanwhile (a redelivery, or a racing writer) are done; place the rest.
         const owners = await this.owners(resource, pending);
         for (const id of pending) if (owners.has(id)) already.set(id, owners.get(id)!);
@@ -270,11 +275,13 @@ export class Orchestrator {
         for (const [id, state] of next) if (!cached.has(id)) states.push(state);
         const choice = choosePlacement(states, remaining[0]!, { exclude: writing });
         if (!next.has(choice.instanceId)) {
-          if (stale.has(choice.instanceId)) {
-            await this.refreshInstance(resource, choice.instanceId);
-            continue;
+          let snapshot = cached.get(choice.instanceId);
+          if (snapshot && stale.has(choice.instanceId)) {
+            // Re-read and write it at once while it still has room: choosing again would mean another read.
+            snapshot = await this.refreshInstance(resource, choice.instanceId);
+            if (!snapshot || snapshot.state.used >= snapshot.state.count) continue;
           }
-          base.set(choice.instanceId, cached.get(choice.instanceId));
+          base.set(choice.instanceId, snapshot);
           // Claimed from here on: other multis of this process in flight steer clear of it.
           writing.add(choice.instanceId);
           if (choice.isNew) created.push(choice.instanceId);
@@ -693,7 +700,15 @@ export class Orchestrator {
 
   /** After a conflict: re-read just the instance that failed when the store says which, else everything. */
   private async refresh(resource: string, error: ConflictError): Promise<void> {
+    const wasContended = Date.now() < this.contendedUntil;
     this.contendedUntil = Date.now() + CONTENDED_MS;
+    if (!wasContended) {
+      // Another writer just showed up: anything cached while unwatched may be stale. Watch it all from now on.
+      for (const id of this.cache.get(resource)?.keys() ?? []) {
+        this.watchInstance(resource, id);
+        this.staleSet(resource).add(id);
+      }
+    }
     const match = error.path?.match(/^(.*)\/([0-9]+)(?:\/(?:resources|_reload|tmp))?$/);
     if (match && match[1] === this.layout.kind(resource) && error.reason === 'BadVersion') await this.refreshInstance(resource, match[2]!);
     else this.cache.delete(resource);
