@@ -3,6 +3,7 @@
  * reconcile loop. Implemented by `Orchestrator` in ./orchestrator.ts on top of
  * the store port; every method is safe to call twice and from many processes.
  */
+import type { OrchestrateOptionsInput } from '../domain/options.js';
 import type { InstanceState, Move } from '../domain/orchestration.js';
 
 export interface Placement {
@@ -31,11 +32,6 @@ export interface ReloadResult {
   readonly notAssigned: readonly string[];
 }
 
-export interface OrchestrateOptionsInput {
-  readonly initInstances?: number | undefined;
-  readonly maxInstances?: number | undefined;
-  readonly resourcePerInstance?: number | undefined;
-}
 
 export interface InstanceSummary {
   readonly id: string;
@@ -92,7 +88,7 @@ export interface Lease {
   readonly version: number;
 }
 
-export type { InstanceState };
+export type { InstanceState, OrchestrateOptionsInput };
 
 /** Health of one instance as the API and dashboard show it. */
 export type InstanceHealth = 'healthy' | 'stale' | 'unknown' | 'not-monitored';
