@@ -113,6 +113,8 @@ export async function startMain(options: StartMainOptions = {}): Promise<Running
       MQTT_PORT: String(mqttPort),
       ORCH_DATA_DIR: dataDir,
       LOG_FORMAT: 'json',
+      // The harness reads the console's info events ("started", …): whatever level the caller runs at.
+      LOG_LEVEL: 'info',
       RECONCILE_INTERVAL: '1',
       HEARTBEAT_INTERVAL: '1',
       ZK_CONNECT: undefined,
