@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { INSTANCE_ID } from '../domain/orchestration.js';
+import { DEFAULT_ROOT, ROOT_PATH } from '../orchestration/layout.js';
 
 /** A worker setting is missing or malformed; names the variable so the fix is obvious. */
 export class WorkerConfigError extends Error {
@@ -36,11 +37,10 @@ export const WORKER_DEFAULTS = {
   heartbeatIntervalSeconds: 3,
   mqttUrl: 'mqtt://127.0.0.1:1883',
   topic: 'HeartBeat',
-  root: '/iota/orchestration',
+  root: DEFAULT_ROOT,
 } as const;
 
 const RESOURCE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
-const ROOT_PATH = /^(\/[A-Za-z0-9._:-]+)+$/;
 
 function required(env: NodeJS.ProcessEnv, names: readonly string[]): string {
   for (const name of names) {

@@ -12,6 +12,7 @@
  * for `resources`.
  */
 import { EventEmitter } from 'node:events';
+import { Layout } from '../orchestration/layout.js';
 import type { NodeStore } from '../store/port.js';
 import { WORKER_DEFAULTS } from './config.js';
 import type { HeartbeatMessage, HeartbeatSender } from './heartbeat-sender.js';
@@ -114,8 +115,8 @@ class Worker extends EventEmitter implements RunningWorker {
     this.instanceId = options.instanceId;
     this.resource = options.resource;
     this.podName = options.podName;
-    const instancePath = `${options.root ?? WORKER_DEFAULTS.root}/${options.resource}/${options.instanceId}`;
-    this.paths = { resources: `${instancePath}/resources`, reload: `${instancePath}/_reload` };
+    const layout = new Layout(options.root ?? WORKER_DEFAULTS.root);
+    this.paths = { resources: layout.resources(options.resource, options.instanceId), reload: layout.reload(options.resource, options.instanceId) };
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
   }

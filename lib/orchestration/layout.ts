@@ -19,6 +19,8 @@
  */
 export const DEFAULT_ROOT = '/iota/orchestration';
 export const DEFAULT_STATE_ROOT = '/iota/orchestrator';
+/** What a store root may look like: an absolute path of znode-safe segments. */
+export const ROOT_PATH = /^(\/[A-Za-z0-9._:-]+)+$/;
 
 /** "." and ".." are valid resource ids but not valid znode names. '%' never occurs in an id, so this cannot collide. */
 const encodeName = (id: string): string => (id === '.' ? '%2E' : id === '..' ? '%2E%2E' : id);
@@ -29,7 +31,7 @@ export class Layout {
     readonly stateRoot: string = DEFAULT_STATE_ROOT,
   ) {
     for (const path of [root, stateRoot]) {
-      if (!/^(\/[A-Za-z0-9._:-]+)+$/.test(path)) throw new Error(`store root must be an absolute path like /iota/orchestration, got ${JSON.stringify(path)}`);
+      if (!ROOT_PATH.test(path)) throw new Error(`store root must be an absolute path like /iota/orchestration, got ${JSON.stringify(path)}`);
     }
   }
 
