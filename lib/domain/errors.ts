@@ -29,10 +29,13 @@ export class CapacityError extends DomainError {
   }
 }
 
+/** The resource id rule as users read it in error messages (the pattern is in resource-id.ts). */
+export const RESOURCE_ID_RULE = 'resource id must be 1-128 characters of [A-Za-z0-9._:-]';
+
 export class InvalidResourceIdError extends DomainError {
   override readonly name = 'InvalidResourceIdError';
   readonly code = 'INVALID_RESOURCE_ID';
   constructor(readonly resourceId: unknown) {
-    super(`resource id must be 1-128 characters of [A-Za-z0-9._:-], got ${JSON.stringify(resourceId)}`);
+    super(`${RESOURCE_ID_RULE}, got ${JSON.stringify(resourceId)}`);
   }
 }

@@ -1,5 +1,7 @@
 import { InvalidResourceIdError } from './errors.js';
 
+export { RESOURCE_ID_RULE } from './errors.js';
+
 export const RESOURCE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export const isResourceId = (value: unknown): value is string =>

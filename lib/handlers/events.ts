@@ -6,6 +6,7 @@
  * Golden samples of each live in test/fixtures/ and events/.
  */
 import { z } from 'zod';
+import { RESOURCE_ID_PATTERN, RESOURCE_ID_RULE } from '../domain/resource-id.js';
 
 /* ------------------------------------------------------------------ MSK */
 
@@ -94,3 +95,6 @@ export const fieldIssues = (error: z.ZodError, prefix: readonly PropertyKey[] = 
 /** The first issue as one line: "k.id: resource id must be …". */
 export const describeIssues = (issues: readonly FieldIssue[]): string =>
   issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join('; ');
+
+/** A resource id at any boundary: the domain's rule, with the domain's wording. */
+export const ResourceIdSchema = z.string({ error: RESOURCE_ID_RULE }).regex(RESOURCE_ID_PATTERN, RESOURCE_ID_RULE);

@@ -8,10 +8,9 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { z } from 'zod';
 import type { App } from '../app.js';
 import { renderDashboard } from '../dashboard/page.js';
-import { RESOURCE_ID_PATTERN } from '../domain/resource-id.js';
 import type { Logger } from '../log.js';
 import type { OrchestrateResult } from '../orchestration/types.js';
-import { fieldIssues, HttpApiEventSchema, type HttpApiEvent } from './events.js';
+import { fieldIssues, HttpApiEventSchema, ResourceIdSchema, type HttpApiEvent } from './events.js';
 import { HttpError, invalidRequest, jsonResponse, toErrorResponse } from './http-errors.js';
 
 /** Bodies above this are refused before they are decoded or parsed. */
@@ -19,8 +18,6 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** Ids per POST/DELETE …/resources request (one instance holds at most 5000). */
 export const MAX_IDS_PER_REQUEST = 10_000;
 
-const RESOURCE_ID_RULE = 'resource id must be 1-128 characters of [A-Za-z0-9._:-]';
-const ResourceIdSchema = z.string({ error: RESOURCE_ID_RULE }).regex(RESOURCE_ID_PATTERN, RESOURCE_ID_RULE);
 
 /** Absent or null fields take the legacy defaults; ranges are the domain's to check (InvalidOptionError). */
 const optionalNumber = z.number({ error: 'expected a number' }).nullish().transform((value) => value ?? undefined);

@@ -29,19 +29,16 @@ import { z } from 'zod';
 import type { App } from '../app.js';
 import { findKind, type KindConfig } from '../config/kinds.js';
 import { InvalidResourceIdError } from '../domain/errors.js';
-import { RESOURCE_ID_PATTERN } from '../domain/resource-id.js';
 import { Metrics } from '../metrics.js';
 import type { AssignResult, ReloadResult, UnassignResult } from '../orchestration/types.js';
-import { describeIssues, fieldIssues } from './events.js';
+import { describeIssues, fieldIssues, ResourceIdSchema } from './events.js';
 
 /* --------------------------------------------------------------- schema */
 
-const RESOURCE_ID_RULE = 'resource id must be 1-128 characters of [A-Za-z0-9._:-]';
-
 /** An id as the platform sends it: a string, or a non-negative integer we turn into one. */
-const ResourceIdSchema = z.preprocess(
+const NotifyResourceIdSchema = z.preprocess(
   (value) => (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value),
-  z.string({ error: RESOURCE_ID_RULE }).regex(RESOURCE_ID_PATTERN, RESOURCE_ID_RULE),
+  ResourceIdSchema,
 );
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -50,7 +47,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 /** `"id"` or `{"id": "id"}`; the schema is chosen by shape so an issue names `k` or `k.id`, not "invalid union". */
 const KeyRefSchema = z.unknown().transform((value, ctx) => {
   const [candidate, path] = isObject(value) ? [value.id, ['id']] : [value, []];
-  const result = ResourceIdSchema.safeParse(candidate);
+  const result = NotifyResourceIdSchema.safeParse(candidate);
   if (result.success) return result.data;
   for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [...path, ...issue.path] });
   return z.NEVER;
@@ -159,7 +156,7 @@ function idsOf(side: Record<string, unknown>, op: NotifyOp, prefix: string): Ids
   if (SINGLE_OPS.has(op)) {
     if (side.k !== undefined && side.k !== null) return parse(KeyRefSchema, side.k, 'k');
     const instance = side.instance;
-    if (isObject(instance) && instance.id !== undefined) return parse(ResourceIdSchema, instance.id, 'instance.id');
+    if (isObject(instance) && instance.id !== undefined) return parse(NotifyResourceIdSchema, instance.id, 'instance.id');
     return { field: `${prefix}k`, reason: `${prefix}k: required (the row's key, {"id": …})` };
   }
   if (op === 'bc') {
