@@ -4,7 +4,7 @@
  * `--help`. Local defaults differ from the Lambda ones only where a laptop
  * wants faster feedback (heartbeat timeout, start-up grace, reconcile interval).
  */
-import { dataDirOf } from './process-runtime-config.js';
+import { dataDirOf, DEFAULT_DATA_DIR } from '../store/open.js';
 
 export interface EnvVariable {
   readonly name: string;
@@ -20,7 +20,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { group: 'local', name: 'PORT', localDefault: '9281', description: 'HTTP API and dashboard port on 127.0.0.1 (the legacy port); 0 picks a free one' },
   { group: 'local', name: 'MQTT_PORT', localDefault: '1883', description: 'port of the embedded MQTT broker on 127.0.0.1; 0 picks a free one' },
   { group: 'local', name: 'RECONCILE_INTERVAL', localDefault: '10', description: 'seconds between reconcile runs (Lambda: every minute)' },
-  { group: 'store', name: 'ORCH_DATA_DIR', localDefault: '.data', description: 'embedded SQLite store, worker state files and worker logs' },
+  { group: 'store', name: 'ORCH_DATA_DIR', localDefault: DEFAULT_DATA_DIR, description: 'embedded SQLite store, worker state files and worker logs' },
   { group: 'store', name: 'ZK_CONNECT', localDefault: undefined, description: 'ZooKeeper connect string (host:port,...); set = ZooKeeper instead of SQLite' },
   { group: 'store', name: 'ZK_SESSION_TIMEOUT_MS', localDefault: undefined, description: 'ZooKeeper session timeout (store adapter default when unset)' },
   { group: 'store', name: 'ZK_AUTH', localDefault: undefined, description: 'ZooKeeper digest auth "user:password"' },

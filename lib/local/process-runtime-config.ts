@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InstanceRuntime } from '../instances/port.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from '../instances/processes.js';
+import { dataDirOf } from '../store/open.js';
 
 const WORKER_RELATIVE = join('bin', 'iota-worker.ts');
 
@@ -31,7 +32,6 @@ function findPackageRoot(): string {
 }
 
 export const WORKER_SCRIPT = join(findPackageRoot(), WORKER_RELATIVE);
-export const DEFAULT_DATA_DIR = '.data';
 
 /**
  * Variables a worker needs to find the store, the broker and its settings.
@@ -49,8 +49,6 @@ const WORKER_ENV = [
   'HEARTBEAT_INTERVAL',
 ] as const;
 
-/** The absolute data directory, so workers find the same store whatever their working directory. */
-export const dataDirOf = (env: NodeJS.ProcessEnv): string => resolve(env.ORCH_DATA_DIR || DEFAULT_DATA_DIR);
 
 /** `node --import <tsx loader> bin/iota-worker.ts`, independent of the working directory. */
 export function referenceWorkerCommand(): { command: string; args: string[] } {

@@ -8,6 +8,9 @@ import { ZooKeeperStore, zooKeeperOptionsFromEnv } from './zookeeper.js';
 
 export const DEFAULT_DATA_DIR = '.data';
 
+/** The absolute data directory, so every process (workers too) finds the same store whatever its working directory. */
+export const dataDirOf = (env: NodeJS.ProcessEnv): string => resolve(env.ORCH_DATA_DIR?.trim() || DEFAULT_DATA_DIR);
+
 export async function openStore(env: NodeJS.ProcessEnv = process.env): Promise<NodeStore> {
   if (env.ZK_CONNECT?.trim()) return ZooKeeperStore.connect(zooKeeperOptionsFromEnv(env));
   // A deployed function has no disk worth keeping and no native module in its bundle: say what is missing.
@@ -16,5 +19,5 @@ export async function openStore(env: NodeJS.ProcessEnv = process.env): Promise<N
   }
   // Loaded only here, so a Lambda bundle configured for ZooKeeper never loads the native module.
   const { SqliteStore } = await import('./sqlite.js');
-  return SqliteStore.open({ dataDir: resolve(env.ORCH_DATA_DIR?.trim() || DEFAULT_DATA_DIR) });
+  return SqliteStore.open({ dataDir: dataDirOf(env) });
 }
