@@ -4,6 +4,7 @@
  * `--help`. Local defaults differ from the Lambda ones only where a laptop
  * wants faster feedback (heartbeat timeout, start-up grace, reconcile interval).
  */
+import { DEFAULT_ROOT, DEFAULT_STATE_ROOT } from '../orchestration/layout.js';
 import { dataDirOf, DEFAULT_DATA_DIR } from '../store/open.js';
 
 export interface EnvVariable {
@@ -24,8 +25,8 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { group: 'store', name: 'ZK_CONNECT', localDefault: undefined, description: 'ZooKeeper connect string (host:port,...); set = ZooKeeper instead of SQLite' },
   { group: 'store', name: 'ZK_SESSION_TIMEOUT_MS', localDefault: undefined, description: 'ZooKeeper session timeout (store adapter default when unset)' },
   { group: 'store', name: 'ZK_AUTH', localDefault: undefined, description: 'ZooKeeper digest auth "user:password"' },
-  { group: 'store', name: 'ZK_ROOT', localDefault: '/iota/orchestration', description: 'legacy layout root the workers read' },
-  { group: 'store', name: 'ZK_STATE_ROOT', localDefault: '/iota/orchestrator', description: "the orchestrator's own nodes (index, heartbeats, records, leases)" },
+  { group: 'store', name: 'ZK_ROOT', localDefault: DEFAULT_ROOT, description: 'legacy layout root the workers read' },
+  { group: 'store', name: 'ZK_STATE_ROOT', localDefault: DEFAULT_STATE_ROOT, description: "the orchestrator's own nodes (index, heartbeats, records, leases)" },
   { group: 'messaging', name: 'MQTT_URL', localDefault: undefined, description: 'external MQTT broker (e.g. mqtt://127.0.0.1:1883); set = no embedded broker' },
   { group: 'messaging', name: 'KAFKA_BROKERS', localDefault: undefined, description: 'host:port,...; set = heartbeats over Kafka topic HeartBeat instead of MQTT' },
   { group: 'messaging', name: 'KAFKA_GROUP_ID', localDefault: 'iota-orchestrator', description: 'consumer group of the HeartBeat consumer (one group for all kinds)' },
