@@ -487,7 +487,7 @@ export class Orchestrator {
 
   async describe(resource: string): Promise<OrchestrationView> {
     const kind = this.kind(resource);
-    const [instances, heartbeats, records] = await Promise.all([this.read(resource), this.heartbeats(resource), this.records(resource)]);
+    const [instances, heartbeats, records] = await Promise.all([this.summaries(resource), this.heartbeats(resource), this.records(resource)]);
     const now = this.now();
     const views: InstanceView[] = instances.map((instance) => {
       const beat = heartbeats.get(instance.id);
@@ -517,6 +517,21 @@ export class Orchestrator {
       },
       generatedAt: now,
     };
+  }
+
+  /**
+   * Counters of every instance without their id lists: the dashboard polls
+   * this, and at 500k resources the lists are megabytes it does not show.
+   */
+  private async summaries(resource: string): Promise<Array<InstanceSummary & { reloadTimes: number }>> {
+    const ids = await this.instanceIds(resource);
+    const nodes = await this.store.getMany(ids.flatMap((id) => [this.layout.instance(resource, id), this.layout.reload(resource, id)]));
+    return ids.flatMap((id, i) => {
+      const node = nodes[2 * i];
+      if (!node) return [];
+      const data = parseJson(node);
+      return [{ id, used: int(data.used), count: int(data.count), reloadTimes: int(parseJson(nodes[2 * i + 1]).times) }];
+    });
   }
 
   // ---------------------------------------------------------------- heartbeats
