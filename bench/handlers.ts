@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { createApp, type App } from '../lib/app.js';
 import { handleHeartbeatRecords, type HeartbeatRecordInput } from '../lib/handlers/heartbeat.js';
 import { handleNotifyMessage } from '../lib/handlers/notify.js';
-import { rootLogger } from '../lib/log.js';
+import { silentLogger } from '../lib/log.js';
 import { Layout } from '../lib/orchestration/layout.js';
 import type { NodeStore, VersionedNode, WriteOp } from '../lib/store/port.js';
 import { ZooKeeperStore } from '../lib/store/zookeeper.js';
@@ -30,7 +30,7 @@ const CLIENTS = 8;
 const INSTANCES = BENCH_INSTANCES;
 const HEARTBEAT_RECORDS = 10_000;
 
-const silent = rootLogger.child({}, { level: 'silent' });
+const silent = silentLogger();
 let rootCounter = 0;
 const freshEnv = (connect: string) => {
   const root = `/bench-handlers-${process.pid}-${rootCounter++}`;

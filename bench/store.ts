@@ -11,9 +11,9 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_KINDS } from '../lib/config/kinds.js';
-import { rootLogger } from '../lib/log.js';
 import { Layout } from '../lib/orchestration/layout.js';
-import { Orchestrator } from '../lib/orchestration/orchestrator.js';
+import { silentLogger } from '../lib/log.js';
+import { createOrchestration, type Orchestration } from '../lib/orchestration/index.js';
 import type { NodeStore } from '../lib/store/port.js';
 import { ZooKeeperStore } from '../lib/store/zookeeper.js';
 import { startZooKeeper } from '../test/support/zookeeper-server.js';
@@ -35,11 +35,11 @@ const freshRoots = () => {
 async function placementRate(connect: string, clients: number, separateSessions: boolean): Promise<{ perSecond: number; placements: number }> {
   const roots = freshRoots();
   const stores: NodeStore[] = [];
-  const orchestrators: Orchestrator[] = [];
+  const orchestrators: Orchestration[] = [];
   for (let i = 0; i < (separateSessions ? clients : 1); i++) {
     const store = await ZooKeeperStore.connect({ connect });
     stores.push(store);
-    orchestrators.push(new Orchestrator({ store, kinds: DEFAULT_KINDS, ...roots }));
+    orchestrators.push(createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS, ...roots }));
   }
   await seedInstances(stores[0]!, orchestrators[0]!.layout);
   await Promise.all(orchestrators.map((o) => o.read('Thing')));
@@ -134,7 +134,7 @@ export async function benchLocateLatency(connect: string, log: Log = console.log
   log(`## GET …/{id}/instances at ${total.toLocaleString('en-US')} assigned resources over ${INSTANCES} instances (local ZooKeeper)`);
   log('layout: one index node per resource, <state>/<Resource>/index/<id> → "<instanceId>": one getData per lookup at any scale');
   const store = await ZooKeeperStore.connect({ connect });
-  const orchestrator = new Orchestrator({ store, kinds: DEFAULT_KINDS, ...freshRoots() });
+  const orchestrator = createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS, ...freshRoots() });
   await seedInstances(store, orchestrator.layout);
   await orchestrator.read('Thing');
   const started = performance.now();
@@ -175,7 +175,6 @@ export async function benchLocateLatency(connect: string, log: Log = console.log
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  rootLogger.level = process.env.LOG_LEVEL ?? 'warn';
   const zk = await startZooKeeper();
   try {
     await benchPlacementThroughput(zk.connect);

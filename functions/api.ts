@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { handleHttp } from '../lib/handlers/http.js';
 import { toErrorResponse } from '../lib/handlers/http-errors.js';
 import { withSharedApp } from '../lib/handlers/lambda.js';
-import { loggerFor } from '../lib/log.js';
+import { createLogger } from '../lib/log.js';
 
 export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   try {
@@ -16,6 +16,6 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<APIGateway
   } catch (error) {
     // Only the App's creation can get here (handleHttp answers every error itself).
     const requestId = event?.requestContext?.requestId || randomUUID();
-    return toErrorResponse(error, { requestId, logger: loggerFor('api') });
+    return toErrorResponse(error, { requestId, logger: createLogger({ bindings: { component: 'api' } }) });
   }
 }

@@ -1,16 +1,28 @@
 /**
  * EventBridge schedule `rate(1 minute)` → this function: one reconcile run
- * (recycle silent instances, recreate dead pods, remove orphans). A run that
- * finds another one holding the lease returns `status: "skipped"`; only a
- * store failure throws, and the next tick simply runs again.
+ * (recycle silent instances, recreate dead pods, remove orphans). Outcomes:
+ * `done`, `partial` (some kinds failed; the next tick retries them) and
+ * `skipped` return; `failed` (no kind could be reconciled) throws, so the
+ * invocation shows as an error. A malformed trigger can never succeed: it is
+ * logged and dropped, not retried.
  */
 import type { Context } from 'aws-lambda';
 import { withSharedApp } from '../lib/handlers/lambda.js';
 import { reconcile, summarizeReport, type ReconcileSummary } from '../lib/reconcile/reconcile.js';
-import { parseReconcileTrigger } from '../lib/reconcile/trigger.js';
+import { parseReconcileTrigger, ReconcileFailedError } from '../lib/reconcile/trigger.js';
 
-export async function handler(event: unknown, context?: Partial<Pick<Context, 'awsRequestId'>>): Promise<ReconcileSummary & { trigger: string }> {
-  const trigger = parseReconcileTrigger(event);
-  const report = await withSharedApp((app) => reconcile(app, context?.awsRequestId ? { holder: `lambda/${context.awsRequestId}` } : {}));
-  return { trigger: `${trigger.source} ${trigger['detail-type']} ${trigger.time}`, ...summarizeReport(report) };
+export type ReconcileResponse = (ReconcileSummary & { trigger: string }) | { status: 'dropped'; reason: string };
+
+export async function handler(event: unknown, context?: Partial<Pick<Context, 'awsRequestId'>>): Promise<ReconcileResponse> {
+  return withSharedApp(async (app) => {
+    const trigger = parseReconcileTrigger(event);
+    if (!trigger.ok) {
+      app.logger.error({ handler: 'reconcile', field: trigger.field, reason: trigger.reason }, 'malformed reconcile trigger dropped');
+      return { status: 'dropped', reason: `${trigger.field}: ${trigger.reason}` };
+    }
+    const report = await reconcile(app, context?.awsRequestId ? { holder: `lambda/${context.awsRequestId}` } : {});
+    if (report.status === 'failed') throw new ReconcileFailedError(report.failedKinds, report.errors.map((error) => error.message));
+    const { source, 'detail-type': detailType, time } = trigger.trigger;
+    return { trigger: `${source} ${detailType} ${time}`, ...summarizeReport(report) };
+  });
 }

@@ -24,8 +24,7 @@
  * A failure to publish is logged and reported in the outcome; it never
  * throws, so the reconcile loop is never stopped by Kafka.
  */
-import type { Logger } from './log.js';
-import { loggerFor } from './log.js';
+import { silentLogger, type Logger } from './log.js';
 
 /** More than the allowed fraction of a kind's instances are silent together: suspect the pipeline, not the pods. */
 export interface FleetSilentAlert {
@@ -111,7 +110,7 @@ export const alertKey = (alert: OrchestratorAlert): string => `${ALERT_SOURCE}/$
 /** Logs every alert at warn level; the default when Kafka is not configured. */
 export class LogAlertPublisher implements AlertPublisher {
   readonly description = 'log only';
-  constructor(private readonly logger: Logger = loggerFor('alerts')) {}
+  constructor(private readonly logger: Logger) {}
 
   async publish(alerts: readonly OrchestratorAlert[]): Promise<PublishOutcome> {
     for (const alert of alerts) {
@@ -129,7 +128,7 @@ export class MemoryAlertPublisher implements AlertPublisher {
   readonly description = 'in memory';
   readonly alerts: OrchestratorAlert[] = [];
   private readonly log: LogAlertPublisher;
-  constructor(logger?: Logger) {
+  constructor(logger: Logger = silentLogger()) {
     this.log = new LogAlertPublisher(logger);
   }
 
@@ -153,7 +152,7 @@ export interface KafkaAlertOptions {
   readonly producer: () => Promise<AlertProducer>;
   readonly topic?: string;
   readonly description?: string;
-  readonly logger?: Logger;
+  readonly logger: Logger;
   /** Upper bound for connect + send, so a Kafka outage cannot eat the Lambda's time. Default 10 s. */
   readonly timeoutMs?: number;
 }
@@ -169,7 +168,7 @@ export class KafkaAlertPublisher implements AlertPublisher {
 
   constructor(private readonly options: KafkaAlertOptions) {
     this.topic = options.topic ?? DEFAULT_ALERT_TOPIC;
-    this.logger = options.logger ?? loggerFor('alerts');
+    this.logger = options.logger;
     this.log = new LogAlertPublisher(this.logger);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.description = options.description ?? `kafka topic ${this.topic}`;
@@ -283,7 +282,7 @@ export async function kafkajsProducer(settings: KafkaSettings): Promise<AlertPro
 }
 
 /** Kafka when `KAFKA_BROKERS` is set, else log only. A malformed variable is a start-up error naming it. */
-export function alertPublisherFromEnv(env: NodeJS.ProcessEnv = process.env, logger: Logger = loggerFor('alerts')): AlertPublisher {
+export function alertPublisherFromEnv(env: NodeJS.ProcessEnv, logger: Logger): AlertPublisher {
   const settings = kafkaSettingsFromEnv(env);
   if (!settings) return new LogAlertPublisher(logger);
   return new KafkaAlertPublisher({
@@ -292,12 +291,4 @@ export function alertPublisherFromEnv(env: NodeJS.ProcessEnv = process.env, logg
     description: `kafka topic ${settings.topic} on ${settings.brokers.join(',')}`,
     logger,
   });
-}
-
-let shared: AlertPublisher | undefined;
-
-/** One publisher per process (one Kafka connection per Lambda container), made on first use. */
-export function sharedAlertPublisher(): AlertPublisher {
-  shared ??= alertPublisherFromEnv(process.env);
-  return shared;
 }

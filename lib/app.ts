@@ -1,23 +1,29 @@
 /**
  * The composition root: builds the adapters from the environment once and
- * hands them to the use cases. Lambda handlers share one App per container
- * (`sharedApp`), created on first invocation, never at import time; tests and
- * the local runtime build their own with `createApp` and injected parts.
+ * hands them to the use cases. The App owns every shared part (clock, logger,
+ * alert publisher, store, runtime); nothing in lib/ keeps a process-global.
+ * Lambda handlers share one App per container (`sharedApp`), created on first
+ * invocation, never at import time; tests and the local runtime build their
+ * own with `createApp` and injected parts.
  */
+import { alertPublisherFromEnv, type AlertPublisher } from './alerts.js';
+import { systemClock, type Clock } from './clock.js';
 import { kindsFromEnv, type KindConfig } from './config/kinds.js';
 import { settingsFromEnv, type Settings } from './config/settings.js';
 import type { InstanceRuntime } from './instances/port.js';
-import { loggerFor, type Logger } from './log.js';
-import { Orchestrator } from './orchestration/orchestrator.js';
+import { createLogger, type Logger } from './log.js';
+import { createOrchestration, type Orchestration } from './orchestration/index.js';
 import { openStore } from './store/open.js';
 import type { NodeStore } from './store/port.js';
 
 export interface App {
   readonly store: NodeStore;
-  readonly orchestrator: Orchestrator;
+  readonly orchestrator: Orchestration;
   readonly kinds: readonly KindConfig[];
   readonly settings: Settings;
+  readonly clock: Clock;
   readonly logger: Logger;
+  readonly alerts: AlertPublisher;
   /** The instance runtime, created on first use (only reconcile needs it). */
   runtime(): Promise<InstanceRuntime>;
   close(): Promise<void>;
@@ -28,23 +34,26 @@ export interface AppParts {
   kinds?: readonly KindConfig[];
   settings?: Settings;
   runtime?: InstanceRuntime | (() => Promise<InstanceRuntime>);
-  now?: () => number;
+  clock?: Clock;
   logger?: Logger;
+  alerts?: AlertPublisher;
 }
 
 export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: AppParts = {}): Promise<App> {
   const kinds = parts.kinds ?? kindsFromEnv(env);
   const settings = parts.settings ?? settingsFromEnv(env);
-  const logger = parts.logger ?? loggerFor('app');
+  const clock = parts.clock ?? systemClock;
+  const logger = parts.logger ?? createLogger({ env });
+  const alerts = parts.alerts ?? alertPublisherFromEnv(env, logger.child({ component: 'alerts' }));
   const store = parts.store ?? (await openStore(env));
-  const orchestrator = new Orchestrator({
+  const orchestrator = createOrchestration({
     store,
     kinds,
+    settings,
+    clock,
+    logger,
     root: env.ZK_ROOT || undefined,
     stateRoot: env.ZK_STATE_ROOT || undefined,
-    heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
-    now: parts.now,
-    logger,
   });
   let runtime: Promise<InstanceRuntime> | undefined;
   const runtimeFactory =
@@ -54,10 +63,13 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
     orchestrator,
     kinds,
     settings,
+    clock,
     logger,
+    alerts,
     runtime: () => (runtime ??= runtimeFactory()),
     async close() {
       if (runtime) await (await runtime).close();
+      await alerts.close();
       await store.close();
     },
   };

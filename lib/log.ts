@@ -1,18 +1,28 @@
 /**
- * Structured JSON logs (pino). One logger per process; children carry the
- * component name. `LOG_LEVEL` sets the level (default info; silent in tests
- * unless LOG_LEVEL is set).
+ * Structured JSON logs (pino). Nothing is built at import time: each entry
+ * point (the App, a worker process, a bench) creates its logger once and
+ * hands it down; components take children of it.
  */
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-const defaultLevel = process.env.VITEST && !process.env.LOG_LEVEL ? 'silent' : (process.env.LOG_LEVEL ?? 'info');
+export interface LoggerOptions {
+  /** pino level; default `LOG_LEVEL` of `env`, else info. */
+  readonly level?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Fields on every line, e.g. the component. */
+  readonly bindings?: Record<string, unknown>;
+}
 
-export const rootLogger: Logger = pino({
-  level: defaultLevel,
-  base: { service: 'iota-orchestrator' },
-  timestamp: pino.stdTimeFunctions.isoTime,
-});
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const env = options.env ?? process.env;
+  return pino({
+    level: options.level ?? (env.LOG_LEVEL || 'info'),
+    base: { service: 'iota-orchestrator', ...options.bindings },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
 
-export const loggerFor = (component: string): Logger => rootLogger.child({ component });
+/** A logger that writes nothing: for benches and callers that want none. */
+export const silentLogger = (): Logger => pino({ level: 'silent' });

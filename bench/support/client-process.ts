@@ -8,11 +8,10 @@
  */
 import zookeeper from 'node-zookeeper-client';
 import { DEFAULT_KINDS } from '../../lib/config/kinds.js';
-import { rootLogger } from '../../lib/log.js';
-import { Orchestrator } from '../../lib/orchestration/orchestrator.js';
+import { silentLogger } from '../../lib/log.js';
+import { createOrchestration, type Orchestration } from '../../lib/orchestration/index.js';
 import { ZooKeeperStore } from '../../lib/store/zookeeper.js';
 
-rootLogger.level = 'warn';
 const env = process.env;
 const client = Number(env.BENCH_CLIENT ?? 0);
 const startAt = Number(env.BENCH_START_AT);
@@ -22,7 +21,7 @@ let writes = 0;
 
 if (env.BENCH_MODE === 'port') {
   const store = await ZooKeeperStore.connect({ connect: env.ZK_CONNECT! });
-  const orchestrator = new Orchestrator({ store, kinds: DEFAULT_KINDS, root: env.ZK_ROOT, stateRoot: env.ZK_STATE_ROOT });
+  const orchestrator = createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS, root: env.ZK_ROOT, stateRoot: env.ZK_STATE_ROOT });
   await orchestrator.read('Thing');
   await waitForStart();
   const deadline = Date.now() + durationMs;

@@ -7,7 +7,7 @@
  * configuration error, 1 when the store cannot be read at start-up. A
  * non-zero exit shows as a failed pod/process and the orchestrator replaces it.
  */
-import { loggerFor } from '../log.js';
+import { createLogger } from '../log.js';
 import { openStore } from '../store/open.js';
 import { WorkerConfigError, workerSettingsFromEnv } from './config.js';
 import { openHeartbeatSender } from './heartbeat-sender.js';
@@ -24,7 +24,7 @@ export async function runWorkerProcess(env: NodeJS.ProcessEnv = process.env): Pr
     process.stderr.write(`iota-worker: ${error.message}\n`);
     return EXIT.badConfig;
   }
-  const log = loggerFor('worker').child({ podName: settings.podName });
+  const log = createLogger({ env, bindings: { component: 'worker', podName: settings.podName } });
   // Listening from the start, so a stop requested during start-up still ends in a clean exit.
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
     // `on`, not `once`: a second signal during the graceful stop must not kill the process half-way.

@@ -9,8 +9,14 @@ export const SettingsSchema = z.object({
   /** More than this fraction of a kind's instances stale at once → suspect the heartbeat pipeline, recycle none. */
   fleetSilentFraction: z.number().gt(0).max(1),
   maxRecyclesPerRun: z.number().int().nonnegative(),
-  /** How long a reconcile or orchestrate lease lasts if its holder dies. */
+  /** How long a reconcile lease lasts if its holder dies. */
   leaseTtlMs: z.number().int().positive(),
+  /**
+   * How long an orchestrate lease lasts between renewals. Below the API
+   * timeout (29 s): an orchestrate whose caller gave up blocks the next one
+   * for no longer than that.
+   */
+  orchestrateLeaseTtlMs: z.number().int().positive(),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 
@@ -20,6 +26,7 @@ export const DEFAULT_SETTINGS: Settings = {
   fleetSilentFraction: 0.5,
   maxRecyclesPerRun: 3,
   leaseTtlMs: 60_000,
+  orchestrateLeaseTtlMs: 25_000,
 };
 
 const ENV_NAMES: Record<keyof Settings, { name: string; scale: number }> = {
@@ -28,6 +35,7 @@ const ENV_NAMES: Record<keyof Settings, { name: string; scale: number }> = {
   fleetSilentFraction: { name: 'FLEET_SILENT_FRACTION', scale: 1 },
   maxRecyclesPerRun: { name: 'MAX_RECYCLES_PER_RUN', scale: 1 },
   leaseTtlMs: { name: 'LEASE_TTL_SECONDS', scale: 1000 },
+  orchestrateLeaseTtlMs: { name: 'ORCHESTRATE_LEASE_SECONDS', scale: 1000 },
 };
 
 /** Reads the settings; a malformed variable is a start-up error naming it. */

@@ -15,6 +15,7 @@ import type { App } from '../app.js';
 import { findKind } from '../config/kinds.js';
 import { INSTANCE_ID } from '../domain/orchestration.js';
 import { Metrics } from '../metrics.js';
+import { newestPerInstance } from '../orchestration/heartbeats.js';
 import type { HeartbeatInput } from '../orchestration/types.js';
 import { describeIssues, fieldIssues, MskEventSchema, MskRecordSchema } from './events.js';
 
@@ -120,20 +121,14 @@ export function coalesceHeartbeats(
   beats: ReadonlyArray<{ resource: string; instanceId: string; extra: Record<string, unknown>; timestamp?: number | undefined }>,
   now: number,
 ): HeartbeatInput[] {
-  const newest = new Map<string, HeartbeatInput>();
-  for (const beat of beats) {
-    const at = beat.timestamp !== undefined && Number.isFinite(beat.timestamp) && beat.timestamp > 0 ? Math.min(beat.timestamp, now) : now;
-    const key = `${beat.resource}/${beat.instanceId}`;
-    const previous = newest.get(key);
-    if (previous && previous.at > at) continue;
-    newest.set(key, {
+  return newestPerInstance(
+    beats.map((beat) => ({
       resource: beat.resource,
       instanceId: beat.instanceId,
-      at,
+      at: beat.timestamp !== undefined && Number.isFinite(beat.timestamp) && beat.timestamp > 0 ? Math.min(beat.timestamp, now) : now,
       ...(Object.keys(beat.extra).length > 0 ? { extra: beat.extra } : {}),
-    });
-  }
-  return [...newest.values()];
+    })),
+  );
 }
 
 const position = (record: { topic?: unknown; partition?: unknown; offset?: unknown }): string =>

@@ -95,11 +95,11 @@ async function main(): Promise<void> {
   // The console lines tell the story; the components' own logs only speak up for problems unless LOG_LEVEL asks for more.
   const explicitLevel = Boolean(process.env.LOG_LEVEL);
   if (config.logFormat === 'pretty' && !explicitLevel) process.env.LOG_LEVEL = 'warn';
-  const { loggerFor } = await import('../log.js');
+  const { createLogger } = await import('../log.js');
   const { startLocalSystem } = await import('./system.js');
   const out = createConsole({
     format: config.logFormat,
-    logger: loggerFor('local'),
+    logger: createLogger({ bindings: { component: 'local' } }),
     color: process.stdout.isTTY === true && !process.env.NO_COLOR,
   });
 

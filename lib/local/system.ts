@@ -12,7 +12,7 @@ import { handleHttp } from '../handlers/http.js';
 import { handleNotifyMessage, type NotifyOutcome } from '../handlers/notify.js';
 import type { InstanceRuntime } from '../instances/port.js';
 import { ProcessRuntime } from '../instances/processes.js';
-import { loggerFor } from '../log.js';
+import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { reconcile, type ReconcileReport } from '../reconcile/reconcile.js';
 import { StoreUnavailableError } from '../store/port.js';
@@ -227,7 +227,7 @@ export async function startLocalSystem(config: LocalConfig, out: LocalConsole, o
 
     const processes = isProcessesRuntime(env) ? new ProcessRuntime(processRuntimeOptionsFromEnv(env, { stopOnClose: true })) : undefined;
     const runtime: InstanceRuntime = processes ?? (await runtimeFromEnv(env));
-    const componentLogger = options.componentLogLevel ? loggerFor('app').child({}, { level: options.componentLogLevel }) : loggerFor('app');
+    const componentLogger = createLogger({ env, level: options.componentLogLevel, bindings: { component: 'app' } });
     const app = await createApp(env, { runtime, logger: componentLogger });
     cleanups.push(() => app.close());
     await app.orchestrator.ping();

@@ -25,3 +25,16 @@ export class LeaseHeldError extends Error {
     super(`${lease} is held by ${holder} until ${new Date(expiresAt).toISOString()}`);
   }
 }
+
+/** A lease expired and was taken over while its holder was still working: the holder must stop. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  readonly code = 'LEASE_LOST';
+  readonly retryable = true;
+  constructor(
+    readonly lease: string,
+    readonly holder: string,
+  ) {
+    super(`${lease} was taken over while ${holder} still worked under it`);
+  }
+}

@@ -1,10 +1,15 @@
 /**
  * What the use cases offer the handlers (functions/), the local runtime and the
- * reconcile loop. Implemented by `Orchestrator` in ./orchestrator.ts on top of
- * the store port; every method is safe to call twice and from many processes.
+ * reconcile loop: the `Orchestration` interface and its data. Implemented by
+ * the modules of this folder, assembled in ./index.ts; every method is safe to
+ * call twice and from many processes.
  */
+import type { KindConfig } from '../config/kinds.js';
 import type { OrchestrateOptionsInput } from '../domain/options.js';
 import type { InstanceState, Move } from '../domain/orchestration.js';
+import type { Layout } from './layout.js';
+import type { z } from 'zod';
+import type { InstanceRecordSchema } from './stored.js';
 
 export interface Placement {
   readonly id: string;
@@ -45,11 +50,16 @@ export interface OrchestrateResult {
   readonly resourcePerInstance: number;
   readonly before: readonly InstanceSummary[];
   readonly after: readonly InstanceSummary[];
-  /** Resources that changed instance. */
+  /** Resources the applied plan moved. */
   readonly moved: number;
   /** The least any balanced result could have moved. */
   readonly minimumMoves: number;
+  /** The plan that was applied (the last one, after any re-plans). */
   readonly plan: readonly Move[];
+  /** Plans dropped because concurrent writes changed the kind under them. */
+  readonly replans: number;
+  /** Resources moved by dropped plans before they were dropped. */
+  readonly movedBeforeReplan: number;
 }
 
 /** A heartbeat as decoded from Kafka/MQTT, already coalesced or not. */
@@ -67,23 +77,15 @@ export interface HeartbeatRecord {
   readonly extra?: Readonly<Record<string, unknown>>;
 }
 
-/** What the reconcile loop last did to an instance, kept in the store. */
-export interface InstanceRecord {
-  readonly action: 'created' | 'recycled' | 'replaced' | 'none' | 'error';
-  readonly reason: string;
-  readonly pod?: string | undefined;
-  /** Incarnation counter used to name pods uniquely. */
-  readonly generation: number;
-  readonly at: number;
-  readonly error?: string | undefined;
-  /** Phase of that pod when last observed. */
-  readonly phase?: string | undefined;
-}
+/** What the reconcile loop last did to an instance, kept in the store (schema: stored.ts). */
+export type InstanceRecord = Readonly<z.infer<typeof InstanceRecordSchema>>;
 
 export interface Lease {
   readonly name: string;
   readonly holder: string;
   readonly expiresAt: number;
+  /** How long each take or renewal lasts. */
+  readonly ttlMs: number;
   /** Store version of the lease node, for release/renew by compare-and-set. */
   readonly version: number;
 }
@@ -114,4 +116,43 @@ export interface OrchestrationView {
   readonly instances: readonly InstanceView[];
   readonly totals: { readonly instances: number; readonly resources: number; readonly capacity: number };
   readonly generatedAt: number;
+}
+
+/** Placement: what cm/notify and the resources API do. */
+export interface PlacementUseCases {
+  assign(resource: string, ids: readonly string[]): Promise<AssignResult>;
+  unassign(resource: string, ids: readonly string[]): Promise<UnassignResult>;
+  reload(resource: string, ids: readonly string[]): Promise<ReloadResult>;
+  orchestrate(resource: string, input: OrchestrateOptionsInput, holder: string): Promise<OrchestrateResult>;
+}
+
+/** Reads for the API, the dashboard and reconcile. */
+export interface ViewUseCases {
+  read(resource: string): Promise<InstanceState[]>;
+  instanceIds(resource: string): Promise<string[]>;
+  locate(resource: string, id: string): Promise<string | undefined>;
+  describe(resource: string): Promise<OrchestrationView>;
+}
+
+/** What the heartbeat handler and reconcile keep about each instance. */
+export interface InstanceStateUseCases {
+  recordHeartbeats(beats: readonly HeartbeatInput[]): Promise<{ writes: number; instances: number }>;
+  heartbeats(resource: string): Promise<Map<string, HeartbeatRecord>>;
+  records(resource: string): Promise<Map<string, InstanceRecord>>;
+  writeRecord(resource: string, instanceId: string, record: InstanceRecord): Promise<void>;
+}
+
+export interface LeaseUseCases {
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<Lease>;
+  renewLease(lease: Lease): Promise<Lease>;
+  releaseLease(lease: Lease): Promise<void>;
+}
+
+/** The whole core, as the App hands it out. */
+export interface Orchestration extends PlacementUseCases, ViewUseCases, InstanceStateUseCases, LeaseUseCases {
+  readonly kinds: readonly KindConfig[];
+  readonly layout: Layout;
+  /** The configured kind, or UnknownResourceError. */
+  kind(resource: string): KindConfig;
+  ping(): Promise<void>;
 }

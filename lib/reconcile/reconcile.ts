@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { sharedAlertPublisher, type AlertPublisher, type OrchestratorAlert, type PublishOutcome } from '../alerts.js';
+import type { AlertPublisher, OrchestratorAlert, PublishOutcome } from '../alerts.js';
 import type { App } from '../app.js';
 import type { KindConfig } from '../config/kinds.js';
 import type { InstanceRuntime, PodInfo, PodSpec, PodUsage } from '../instances/port.js';
@@ -34,9 +34,9 @@ const LEASE_SAFETY = 0.8;
 export interface ReconcileOptions {
   /** Lease holder name; default `<hostname>/<pid>/<random>` (unique per run). */
   readonly holder?: string;
-  /** Clock for the decisions (heartbeat and pod ages). */
+  /** Clock for the decisions (heartbeat and pod ages); default the App's. */
   readonly now?: () => number;
-  /** Default: the process's shared publisher (Kafka when KAFKA_BROKERS is set, else log only). */
+  /** Default: the App's publisher (Kafka when KAFKA_BROKERS is set, else log only). */
   readonly alerts?: AlertPublisher;
   /** Default: a fresh Metrics flushed (one EMF line) at the end of the run. */
   readonly metrics?: Metrics;
@@ -84,8 +84,18 @@ export interface ApiCalls {
   readonly delete: number;
 }
 
+/**
+ * How a run ended: `done` (every kind reconciled), `partial` (some kinds
+ * could not be, named in `failedKinds`; the next run retries them), `failed`
+ * (none could be: the Lambda entry point throws so it shows as an error), or
+ * `skipped` (another run holds the lease).
+ */
+export type ReconcileStatus = 'done' | 'partial' | 'failed' | 'skipped';
+
 export interface ReconcileReport {
-  readonly status: 'done' | 'skipped';
+  readonly status: ReconcileStatus;
+  /** Kinds this run could not reconcile (state unreadable, or the lease ran out first). */
+  readonly failedKinds: readonly string[];
   readonly holder: string;
   readonly startedAt: number;
   readonly durationMs: number;
@@ -100,7 +110,7 @@ export interface ReconcileReport {
 }
 
 export async function reconcile(app: App, options: ReconcileOptions = {}): Promise<ReconcileReport> {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? app.clock;
   const holder = options.holder ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const log = (options.logger ?? app.logger).child({ handler: 'reconcile', holder });
   const ownMetrics = options.metrics === undefined;
@@ -124,6 +134,7 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
       startedAt,
       durationMs: elapsed(),
       skipped: { reason: error.message, heldBy: error.holder, until: error.expiresAt },
+      failedKinds: [],
       kinds: [],
       errors: [],
       alerts: [],
@@ -132,6 +143,7 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
   }
 
   const kinds: KindReport[] = [];
+  const failedKinds: string[] = [];
   const errors: ReconcileError[] = [];
   const alerts: OrchestratorAlert[] = [];
   let runtime: CountingRuntime | undefined;
@@ -144,16 +156,20 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
       if (!leaseHeld()) {
         errors.push({ resource: kind.resource, operation: 'lease', message: 'the run outlasted its lease; this kind is left for the next run' });
         log.warn({ resource: kind.resource, elapsedMs: elapsed() }, 'lease nearly expired: stopping before this kind');
+        failedKinds.push(kind.resource);
         continue;
       }
       const outcome = await reconcileKind({ app, kind, runtime, now, log, metrics, errors, leaseHeld });
       if (outcome) {
         kinds.push(outcome.report);
         alerts.push(...outcome.alerts);
+      } else {
+        failedKinds.push(kind.resource);
       }
     }
+    if (failedKinds.length > 0) metrics.count(failedKinds.length < app.kinds.length ? 'ReconcilePartial' : 'ReconcileFailed');
     if (alerts.length > 0) {
-      const publisher = options.alerts ?? sharedAlertPublisher();
+      const publisher = options.alerts ?? app.alerts;
       alertDelivery = await publisher.publish(alerts).catch((error: unknown) => ({
         logged: 0,
         delivered: 0,
@@ -171,8 +187,10 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
     if (ownMetrics) metrics.flush();
   }
 
+  const status: ReconcileStatus = failedKinds.length === 0 ? 'done' : failedKinds.length < app.kinds.length ? 'partial' : 'failed';
   const report: ReconcileReport = {
-    status: 'done',
+    status,
+    failedKinds,
     holder,
     startedAt,
     durationMs: elapsed(),
@@ -182,7 +200,7 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
     ...(alertDelivery ? { alertDelivery } : {}),
     apiCalls: runtime.calls(),
   };
-  log.info({ ...summarizeReport(report), durationMs: report.durationMs }, 'reconcile done');
+  log[status === 'done' ? 'info' : 'error']({ ...summarizeReport(report), durationMs: report.durationMs }, `reconcile ${status}`);
   return report;
 }
 
@@ -425,6 +443,7 @@ class CountingRuntime implements InstanceRuntime {
 
 export interface ReconcileSummary {
   readonly status: ReconcileReport['status'];
+  readonly failedKinds: readonly string[];
   readonly skipped?: string;
   readonly kinds: Record<string, { instances: number; pods: number; created: number; replaced: number; recycled: number; deleted: number; orphans: number; heldBack: number; failed: number }>;
   readonly errors: number;
@@ -451,6 +470,7 @@ export function summarizeReport(report: ReconcileReport): ReconcileSummary {
   }
   return {
     status: report.status,
+    failedKinds: report.failedKinds,
     ...(report.skipped ? { skipped: report.skipped.reason } : {}),
     kinds,
     errors: report.errors.length,

@@ -13,21 +13,24 @@ export const ReconcileTriggerSchema = z.looseObject({
 });
 export type ReconcileTrigger = z.infer<typeof ReconcileTriggerSchema>;
 
-/** The event is not an EventBridge envelope; names the first offending field. */
-export class InvalidTriggerError extends Error {
-  override readonly name = 'InvalidTriggerError';
-  readonly code = 'INVALID_TRIGGER';
-  constructor(
-    readonly field: string,
-    detail: string,
-  ) {
-    super(`reconcile trigger: ${field}: ${detail}`);
-  }
+/** The trigger, or the first offending field: a malformed trigger is dropped, never retried. */
+export type ParsedTrigger = { readonly ok: true; readonly trigger: ReconcileTrigger } | { readonly ok: false; readonly field: string; readonly reason: string };
+
+export function parseReconcileTrigger(event: unknown): ParsedTrigger {
+  const result = ReconcileTriggerSchema.safeParse(event);
+  if (result.success) return { ok: true, trigger: result.data };
+  const issue = result.error.issues[0];
+  return { ok: false, field: issue?.path.map(String).join('.') || '(event)', reason: issue?.message ?? 'invalid' };
 }
 
-export function parseReconcileTrigger(event: unknown): ReconcileTrigger {
-  const result = ReconcileTriggerSchema.safeParse(event);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new InvalidTriggerError(issue?.path.map(String).join('.') || '(event)', issue?.message ?? 'invalid');
+/** No kind could be reconciled: thrown by the Lambda entry point so the run shows as failed. */
+export class ReconcileFailedError extends Error {
+  override readonly name = 'ReconcileFailedError';
+  readonly code = 'RECONCILE_FAILED';
+  constructor(
+    readonly kinds: readonly string[],
+    readonly errors: readonly string[],
+  ) {
+    super(`reconcile failed for every kind (${kinds.join(', ')}): ${errors.slice(0, 3).join('; ')}`);
+  }
 }

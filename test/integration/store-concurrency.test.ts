@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_KINDS } from '../../lib/config/kinds.js';
 import { Layout } from '../../lib/orchestration/layout.js';
-import { Orchestrator } from '../../lib/orchestration/orchestrator.js';
+import { silentLogger } from '../../lib/log.js';
+import { createOrchestration, type Orchestration } from '../../lib/orchestration/index.js';
 import { openStore } from '../../lib/store/open.js';
 import type { NodeStore } from '../../lib/store/port.js';
 import { uniqueRoot } from '../support/paths.js';
@@ -90,7 +91,7 @@ describe.each(adapters)('$name store under concurrent placement and removal', ({
     // Prepare: 40 resources orchestrated over 4 instances of 11, so the churn also fills instances and creates new ones.
     const env = makeEnv();
     const store = await openStore({ ...process.env, ...env });
-    const orchestrator = new Orchestrator({ store, kinds: DEFAULT_KINDS, root: env.ZK_ROOT, stateRoot: env.ZK_STATE_ROOT });
+    const orchestrator = createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS, root: env.ZK_ROOT, stateRoot: env.ZK_STATE_ROOT });
     const layout = orchestrator.layout;
     await orchestrator.assign('Thing', Array.from({ length: 40 }, (_, i) => `seed-${i}`));
     await orchestrator.orchestrate('Thing', { initInstances: 4 }, 'test');

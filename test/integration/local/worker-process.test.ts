@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../../lib/local/broker.js';
 import { referenceWorkerCommand } from '../../../lib/local/process-runtime-config.js';
-import { Orchestrator } from '../../../lib/orchestration/orchestrator.js';
+import { silentLogger } from '../../../lib/log.js';
+import { createOrchestration, type Orchestration } from '../../../lib/orchestration/index.js';
 import { openStore } from '../../../lib/store/open.js';
 import type { NodeStore } from '../../../lib/store/port.js';
 import { waitFor } from './harness.js';
@@ -41,7 +42,7 @@ describe('the reference worker process', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'iota-worker-proc-'));
     broker = await startEmbeddedBroker(0);
     store = await openStore({ ORCH_DATA_DIR: dataDir });
-    await new Orchestrator({ store, kinds: DEFAULT_KINDS }).assign('Thing', ['t1', 't2']);
+    await createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS }).assign('Thing', ['t1', 't2']);
   });
 
   afterAll(async () => {

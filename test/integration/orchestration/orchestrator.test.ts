@@ -6,14 +6,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
 import { CapacityError, InvalidOptionError, InvalidResourceIdError } from '../../../lib/domain/errors.js';
 import { LeaseHeldError, UnknownResourceError } from '../../../lib/orchestration/errors.js';
-import { Orchestrator } from '../../../lib/orchestration/orchestrator.js';
+import { silentLogger } from '../../../lib/log.js';
+import { createOrchestration, type Orchestration } from '../../../lib/orchestration/index.js';
 import { openTestStore, STORE_ADAPTERS, type TestStore } from '../../support/stores.js';
 
 describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   let t: TestStore;
   let clock = 1_700_000_000_000;
-  let orchestrator: Orchestrator;
-  const fresh = () => new Orchestrator({ store: t.store, kinds: DEFAULT_KINDS, root: t.env.ZK_ROOT, stateRoot: t.env.ZK_STATE_ROOT, now: () => clock });
+  let orchestrator: Orchestration;
+  const fresh = () => createOrchestration({ logger: silentLogger(),  store: t.store, kinds: DEFAULT_KINDS, root: t.env.ZK_ROOT, stateRoot: t.env.ZK_STATE_ROOT, clock: () => clock });
   /** What a worker sees: the raw nodes of the legacy layout. */
   const workerView = async (id: string) => {
     const layout = orchestrator.layout;

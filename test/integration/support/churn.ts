@@ -7,7 +7,8 @@
  *      CHURN_WORKER (0..n), CHURN_OPS, CHURN_SHARED (size of the id pool all workers race on)
  */
 import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
-import { Orchestrator } from '../../../lib/orchestration/orchestrator.js';
+import { silentLogger } from '../../../lib/log.js';
+import { createOrchestration, type Orchestration } from '../../../lib/orchestration/index.js';
 import { openStore } from '../../../lib/store/open.js';
 
 const worker = Number(process.env.CHURN_WORKER ?? 0);
@@ -24,7 +25,7 @@ const random = (): number => {
 };
 
 const store = await openStore(process.env);
-const orchestrator = new Orchestrator({
+const orchestrator = createOrchestration({ logger: silentLogger(), 
   store,
   kinds: DEFAULT_KINDS,
   root: process.env.ZK_ROOT,

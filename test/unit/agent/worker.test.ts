@@ -1,14 +1,15 @@
 /**
  * The reference worker against both real stores: it serves what the
  * orchestrator assigned it, follows `_reload`, and heartbeats in the
- * contract's shape. Changes are made through the real Orchestrator, so the
+ * contract's shape. Changes are made through the real orchestration use cases, so the
  * test also holds the orchestrator to "every change bumps _reload".
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HeartbeatMessage, HeartbeatSender } from '../../../lib/agent/heartbeat-sender.js';
 import { parseReloadTimes, parseResourceList, startWorker, type ResourcesUpdate, type RunningWorker } from '../../../lib/agent/worker.js';
 import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
-import { Orchestrator } from '../../../lib/orchestration/orchestrator.js';
+import { silentLogger } from '../../../lib/log.js';
+import { createOrchestration, type Orchestration } from '../../../lib/orchestration/index.js';
 import { openTestStore, STORE_ADAPTERS, type TestStore } from '../../support/stores.js';
 
 /** An in-memory heartbeat transport: what the worker would have published. */
@@ -40,14 +41,14 @@ const nextUpdate = (worker: RunningWorker, matches: (update: ResourcesUpdate) =>
 
 describe.each(STORE_ADAPTERS)('reference worker on %s', (adapter) => {
   let testStore: TestStore;
-  let orchestrator: Orchestrator;
+  let orchestrator: Orchestration;
   let root: string;
   const workers: RunningWorker[] = [];
 
   beforeEach(async () => {
     testStore = await openTestStore(adapter, 'worker');
     root = testStore.env.ZK_ROOT ?? '/iota/orchestration';
-    orchestrator = new Orchestrator({ store: testStore.store, kinds: DEFAULT_KINDS, root, stateRoot: testStore.env.ZK_STATE_ROOT || undefined });
+    orchestrator = createOrchestration({ logger: silentLogger(),  store: testStore.store, kinds: DEFAULT_KINDS, root, stateRoot: testStore.env.ZK_STATE_ROOT || undefined });
   });
 
   afterEach(async () => {

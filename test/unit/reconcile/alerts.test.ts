@@ -1,6 +1,7 @@
+import { silentLogger } from '../../../lib/log.js';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   alertMessage,
   alertPublisherFromEnv,
@@ -9,6 +10,7 @@ import {
   LogAlertPublisher,
   type AlertProducer,
   type FleetSilentAlert,
+  type PublishOutcome,
   type RecycleStormAlert,
 } from '../../../lib/alerts.js';
 
@@ -135,22 +137,35 @@ describe('KafkaAlertPublisher', () => {
   });
 
   it('gives up on a broker that never acknowledges once its time budget is spent', async () => {
-    const publisher = new KafkaAlertPublisher({ producer: async () => new RecordingProducer({ hang: true }), logger: capturingLogger().logger, timeoutMs: 50 });
+    vi.useFakeTimers();
+    try {
+      const publisher = new KafkaAlertPublisher({
+        producer: async () => new RecordingProducer({ hang: true }),
+        logger: capturingLogger().logger,
+        timeoutMs: 50,
+      });
+      let outcome: PublishOutcome | undefined;
 
-    const outcome = await publisher.publish([STORM]);
+      void publisher.publish([STORM]).then((result) => (outcome = result));
+      await vi.advanceTimersByTimeAsync(49);
+      expect(outcome).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
 
-    expect(outcome).toEqual({ logged: 1, delivered: 0, failed: 1, error: 'no acknowledgement within 50 ms' });
+      expect(outcome).toEqual({ logged: 1, delivered: 0, failed: 1, error: 'no acknowledgement within 50 ms' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
 describe('alert publisher from the environment', () => {
   it('only logs when KAFKA_BROKERS is not set', () => {
-    expect(alertPublisherFromEnv({}).description).toBe('log only');
+    expect(alertPublisherFromEnv({}, silentLogger()).description).toBe('log only');
   });
 
   it('publishes to Kafka when KAFKA_BROKERS is set, to the Alert topic unless told otherwise', () => {
-    expect(alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9092,b-2.msk:9092' }).description).toBe('kafka topic Alert on b-1.msk:9092,b-2.msk:9092');
-    expect(alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9094', KAFKA_ALERT_TOPIC: 'OrchestratorAlert' }).description).toBe(
+    expect(alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9092,b-2.msk:9092' }, silentLogger()).description).toBe('kafka topic Alert on b-1.msk:9092,b-2.msk:9092');
+    expect(alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9094', KAFKA_ALERT_TOPIC: 'OrchestratorAlert' }, silentLogger()).description).toBe(
       'kafka topic OrchestratorAlert on b-1.msk:9094',
     );
   });
@@ -180,6 +195,6 @@ describe('alert publisher from the environment', () => {
     [{ KAFKA_BROKERS: 'localhost:9092', KAFKA_SASL_MECHANISM: 'plain' }, /^KAFKA_SASL_USERNAME is not set/],
     [{ KAFKA_BROKERS: 'localhost:9092', KAFKA_ALERT_TOPIC: 'no spaces' }, /^KAFKA_ALERT_TOPIC is not a valid topic name/],
   ])('rejects a malformed setting, naming the variable: %j', (env, message) => {
-    expect(() => alertPublisherFromEnv(env)).toThrow(message);
+    expect(() => alertPublisherFromEnv(env, silentLogger())).toThrow(message);
   });
 });

@@ -1,0 +1,347 @@
+/**
+ * The instance repository: the only code that speaks the store's layout for
+ * instances and the resource index. It reads instances with the versions a
+ * compare-and-set needs, keeps a per-process cache of them, builds the write
+ * ops of the legacy layout, and turns a lost race into a targeted re-read.
+ *
+ * Every write is one atomic multi built from what was read (or cached), so
+ * concurrent invocations in many processes never lose or duplicate an
+ * assignment: a stale read fails the whole multi with a ConflictError,
+ * nothing is written, and the use case re-reads and retries.
+ */
+import type { Clock } from '../clock.js';
+import { byNumericId, INSTANCE_ID, type InstanceState } from '../domain/orchestration.js';
+import type { Logger } from '../log.js';
+import { ANY_VERSION, ConflictError, isConflict, type NodeStore, type VersionedNode, type WriteOp } from '../store/port.js';
+import { encodeInstanceData, encodeReload, encodeResources, type Layout } from './layout.js';
+import { IndexEntrySchema, InstanceNodeSchema, parseNode, parseValue, ReloadNodeSchema, ResourcesNodeSchema, type CorruptNodeError } from './stored.js';
+
+/** An instance as last read, with the versions a compare-and-set needs. */
+export interface CachedInstance {
+  readonly state: InstanceState;
+  readonly versions: { readonly node: number; readonly resources: number; readonly reload: number };
+}
+
+export interface IndexEntry {
+  readonly instanceId: string;
+  readonly version: number;
+}
+
+/** An instance's counters without its id list. */
+export interface InstanceCounters {
+  readonly id: string;
+  readonly used: number;
+  readonly count: number;
+  readonly reloadTimes: number;
+}
+
+export interface RepositoryDeps {
+  readonly store: NodeStore;
+  readonly layout: Layout;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** How long one conflict keeps this process watching the instances it caches. */
+  readonly contendedForMs?: number;
+}
+
+const DEFAULT_CONTENDED_MS = 60_000;
+
+export class InstanceRepository {
+  readonly layout: Layout;
+  private readonly store: NodeStore;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly contendedForMs: number;
+  private readonly cache = new Map<string, Map<string, CachedInstance>>();
+  /** Instances whose `_reload` changed since they were cached (watch fired): refreshed before the next write to them. */
+  private readonly stale = new Map<string, Set<string>>();
+  private readonly watching = new Map<string, Set<string>>();
+  /** Until when another writer counts as active (see watchInstance). */
+  private contendedUntil = 0;
+  private readonly prepared = new Map<string, Promise<void>>();
+
+  constructor(deps: RepositoryDeps) {
+    this.store = deps.store;
+    this.layout = deps.layout;
+    this.clock = deps.clock;
+    this.logger = deps.logger;
+    this.contendedForMs = deps.contendedForMs ?? DEFAULT_CONTENDED_MS;
+  }
+
+  /** Creates the kind's directories once per process. */
+  prepare(resource: string): Promise<void> {
+    let ready = this.prepared.get(resource);
+    if (!ready) {
+      const { layout } = this;
+      const dirs = [layout.kind(resource), layout.indexDir(resource), layout.heartbeatsDir(resource), layout.recordsDir(resource)];
+      ready = Promise.all(dirs.map((path) => this.store.ensurePath(path))).then(() => undefined);
+      ready.catch(() => this.prepared.delete(resource));
+      this.prepared.set(resource, ready);
+    }
+    return ready;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The kind's instance ids without their lists: one cheap read at any scale. */
+  async instanceIds(resource: string): Promise<string[]> {
+    return (await this.store.children(this.layout.kind(resource))).filter((id) => INSTANCE_ID.test(id)).sort(byNumericId);
+  }
+
+  /** Every instance of a kind, fresh from the store; refreshes the cache. */
+  async read(resource: string): Promise<CachedInstance[]> {
+    const ids = await this.instanceIds(resource);
+    const nodes = await this.store.getMany(ids.flatMap((id) => this.instancePaths(resource, id)));
+    const fresh = new Map<string, CachedInstance>();
+    ids.forEach((id, i) => {
+      const cached = this.toCached(id, nodes[3 * i], nodes[3 * i + 1], nodes[3 * i + 2]);
+      if (cached) {
+        fresh.set(id, cached);
+        this.watchInstance(resource, id);
+      }
+    });
+    this.cache.set(resource, fresh);
+    return [...fresh.values()];
+  }
+
+  /** The cached instances of a kind, read once when nothing is cached. */
+  async cached(resource: string): Promise<ReadonlyMap<string, CachedInstance>> {
+    if (!this.cache.has(resource)) await this.read(resource);
+    return this.cache.get(resource)!;
+  }
+
+  /** One instance: from the cache unless it is missing or known stale. */
+  async instance(resource: string, id: string): Promise<CachedInstance | undefined> {
+    const cached = this.cache.get(resource)?.get(id);
+    if (cached && !this.isStale(resource, id)) return cached;
+    return this.refreshInstance(resource, id);
+  }
+
+  /** Re-reads one instance and updates the cache. */
+  async refreshInstance(resource: string, id: string): Promise<CachedInstance | undefined> {
+    const [node, resources, reload] = await this.store.getMany(this.instancePaths(resource, id));
+    const cached = this.toCached(id, node, resources, reload);
+    const map = this.cache.get(resource);
+    if (map) {
+      if (cached) map.set(id, cached);
+      else map.delete(id);
+    }
+    if (cached) this.watchInstance(resource, id);
+    return cached;
+  }
+
+  isStale(resource: string, id: string): boolean {
+    return this.stale.get(resource)?.has(id) ?? false;
+  }
+
+  /** Forgets a kind's cache: the next read goes to the store. */
+  invalidate(resource: string, id?: string): void {
+    if (id === undefined) this.cache.delete(resource);
+    else this.cache.get(resource)?.delete(id);
+  }
+
+  /**
+   * Counters of every instance without their id lists: the dashboard polls
+   * this, and at 500k resources the lists are megabytes it does not show.
+   */
+  async counters(resource: string): Promise<InstanceCounters[]> {
+    const ids = await this.instanceIds(resource);
+    const paths = ids.flatMap((id) => [this.layout.instance(resource, id), this.layout.reload(resource, id)]);
+    const nodes = await this.store.getMany(paths);
+    return ids.flatMap((id, i) => {
+      const node = nodes[2 * i];
+      const reload = nodes[2 * i + 1];
+      if (!node || !reload) return [];
+      const { used, count } = parseNode(InstanceNodeSchema, node);
+      return [{ id, used, count, reloadTimes: parseNode(ReloadNodeSchema, reload).times }];
+    });
+  }
+
+  /** The index entries of `ids` that exist: owner and version. */
+  async indexEntries(resource: string, ids: readonly string[]): Promise<Map<string, IndexEntry>> {
+    const nodes = await this.store.getMany(ids.map((id) => this.layout.index(resource, id)));
+    const entries = new Map<string, IndexEntry>();
+    ids.forEach((id, i) => {
+      const node = nodes[i];
+      if (node) entries.set(id, { instanceId: parseValue(IndexEntrySchema, node.data, node.path), version: node.version });
+    });
+    return entries;
+  }
+
+  async owners(resource: string, ids: readonly string[]): Promise<Map<string, string>> {
+    const entries = await this.indexEntries(resource, ids);
+    return new Map([...entries].map(([id, entry]) => [id, entry.instanceId]));
+  }
+
+  async owner(resource: string, id: string): Promise<string | undefined> {
+    return (await this.owners(resource, [id])).get(id);
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** The three writes that change an instance's list: counters, ids and a `_reload` bump, all version-checked. */
+  updateOps(resource: string, before: CachedInstance, after: InstanceState): WriteOp[] {
+    const { layout } = this;
+    return [
+      { op: 'set', path: layout.instance(resource, after.id), data: encodeInstanceData(after.ids.length, after.count), version: before.versions.node },
+      { op: 'set', path: layout.resources(resource, after.id), data: encodeResources(after.ids), version: before.versions.resources },
+      { op: 'set', path: layout.reload(resource, after.id), data: encodeReload(before.state.reloadTimes + 1), version: before.versions.reload },
+    ];
+  }
+
+  /** A new instance's four legacy nodes. */
+  createOps(resource: string, state: InstanceState): WriteOp[] {
+    const { layout } = this;
+    return [
+      { op: 'create', path: layout.instance(resource, state.id), data: encodeInstanceData(state.ids.length, state.count) },
+      { op: 'create', path: layout.tmp(resource, state.id), data: '' },
+      { op: 'create', path: layout.reload(resource, state.id), data: encodeReload(state.reloadTimes) },
+      { op: 'create', path: layout.resources(resource, state.id), data: encodeResources(state.ids) },
+    ];
+  }
+
+  /** Removes an empty instance's nodes, version-checked so one that just received resources stays. */
+  removeOps(resource: string, gone: CachedInstance): WriteOp[] {
+    const { layout } = this;
+    const id = gone.state.id;
+    return [
+      { op: 'remove', path: layout.tmp(resource, id), version: ANY_VERSION },
+      { op: 'remove', path: layout.reload(resource, id), version: gone.versions.reload },
+      { op: 'remove', path: layout.resources(resource, id), version: gone.versions.resources },
+      { op: 'remove', path: layout.instance(resource, id), version: gone.versions.node },
+    ];
+  }
+
+  /** Only the counters node: capacity changes that leave the list alone. */
+  countOps(resource: string, instance: CachedInstance, count: number): WriteOp[] {
+    const data = encodeInstanceData(instance.state.used, count);
+    return [{ op: 'set', path: this.layout.instance(resource, instance.state.id), data, version: instance.versions.node }];
+  }
+
+  indexCreateOp = (resource: string, id: string, instanceId: string): WriteOp => ({ op: 'create', path: this.layout.index(resource, id), data: instanceId });
+  indexMoveOp = (resource: string, id: string, instanceId: string): WriteOp => ({ op: 'set', path: this.layout.index(resource, id), data: instanceId, version: ANY_VERSION });
+  indexRemoveOp = (resource: string, id: string, version: number): WriteOp => ({ op: 'remove', path: this.layout.index(resource, id), version });
+
+  /**
+   * Commits one multi. On success the cache takes exactly what the store now
+   * has for each written instance; on a conflict the stale part of the cache is
+   * re-read and the error rethrown for the caller's retry.
+   */
+  async commit(resource: string, ops: readonly WriteOp[], written: ReadonlyArray<{ before: CachedInstance | undefined; after: InstanceState }> = []): Promise<void> {
+    if (ops.length === 0) return;
+    try {
+      await this.store.commit(ops);
+    } catch (error) {
+      // An index entry that exists means an id is placed already: the caller settles that, no instance is stale.
+      if (isConflict(error) && !this.isIndexConflict(resource, error)) await this.afterConflict(resource, error);
+      throw error;
+    }
+    for (const { before, after } of written) this.remember(resource, after, before);
+  }
+
+  /**
+   * After a conflict: re-read just the instance that failed when the store
+   * says which, else forget the kind's cache.
+   */
+  async afterConflict(resource: string, error: ConflictError): Promise<void> {
+    const now = this.clock();
+    const wasContended = now < this.contendedUntil;
+    this.contendedUntil = now + this.contendedForMs;
+    if (!wasContended) {
+      // Another writer just showed up: anything cached while unwatched may be stale. Watch it all from now on.
+      for (const id of this.cache.get(resource)?.keys() ?? []) {
+        this.watchInstance(resource, id);
+        this.staleSet(resource).add(id);
+      }
+    }
+    const match = error.path?.match(/^(.*)\/([0-9]+)(?:\/(?:resources|_reload|tmp))?$/);
+    if (match && match[1] === this.layout.kind(resource) && error.reason === 'BadVersion') await this.refreshInstance(resource, match[2]!);
+    else this.cache.delete(resource);
+  }
+
+  /** A conflict on an index entry: the id is placed already (a redelivery or a racing writer). */
+  isIndexConflict(resource: string, error: ConflictError): boolean {
+    return error.reason === 'NodeExists' && (error.path?.startsWith(`${this.layout.indexDir(resource)}/`) ?? false);
+  }
+
+  /** Removes nodes that may already be gone (state we keep about an instance that no longer exists). */
+  async removeIfPresent(paths: readonly string[]): Promise<void> {
+    for (const path of paths) {
+      await this.store.commit([{ op: 'remove', path, version: ANY_VERSION }]).catch((error: unknown) => {
+        if (!(isConflict(error) && error.reason === 'NoNode')) throw error;
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private instancePaths(resource: string, id: string): string[] {
+    return [this.layout.instance(resource, id), this.layout.resources(resource, id), this.layout.reload(resource, id)];
+  }
+
+  private staleSet(resource: string): Set<string> {
+    let set = this.stale.get(resource);
+    if (!set) this.stale.set(resource, (set = new Set()));
+    return set;
+  }
+
+  /**
+   * Watches an instance's `_reload` (every list change bumps it) so a cached
+   * copy that another process made stale is re-read before we write from it,
+   * instead of failing a compare-and-set first. Only while another writer has
+   * been seen lately (a conflict): a watch costs a notification and a re-arm
+   * per write, which a lone writer would pay for nothing. Correctness never
+   * depends on this (versions do); it only saves conflicts.
+   */
+  private watchInstance(resource: string, id: string): void {
+    this.staleSet(resource).delete(id);
+    if (this.clock() >= this.contendedUntil) return;
+    let watched = this.watching.get(resource);
+    if (!watched) this.watching.set(resource, (watched = new Set()));
+    if (watched.has(id)) return;
+    watched.add(id);
+    this.store.watch(this.layout.reload(resource, id), () => {
+      watched.delete(id);
+      this.staleSet(resource).add(id);
+    });
+  }
+
+  /** Parses an instance's three nodes; undefined while any is missing (being created or removed). */
+  private toCached(id: string, node?: VersionedNode, resources?: VersionedNode, reload?: VersionedNode): CachedInstance | undefined {
+    if (!node || !resources || !reload) return undefined;
+    try {
+      const { count } = parseNode(InstanceNodeSchema, node);
+      const { ids } = parseNode(ResourcesNodeSchema, resources);
+      const { times } = parseNode(ReloadNodeSchema, reload);
+      return {
+        state: { id, used: ids.length, count, ids, reloadTimes: times },
+        versions: { node: node.version, resources: resources.version, reload: reload.version },
+      };
+    } catch (error) {
+      this.logger.error({ instanceId: id, path: (error as CorruptNodeError).path, err: error }, 'corrupt instance node');
+      throw error;
+    }
+  }
+
+  /**
+   * Our own commit succeeded on top of `before`: cache exactly what the store
+   * now has (its watch fired for our write; re-arm it). If the cache moved on
+   * meanwhile (another call of this process refreshed or wrote the instance),
+   * our view is not the latest: mark it stale so the next use re-reads.
+   */
+  private remember(resource: string, state: InstanceState, before: CachedInstance | undefined): void {
+    const map = this.cache.get(resource);
+    if (!map) return;
+    if (map.get(state.id) !== before) {
+      this.staleSet(resource).add(state.id);
+      return;
+    }
+    this.watchInstance(resource, state.id);
+    map.set(state.id, {
+      state,
+      versions: before
+        ? { node: before.versions.node + 1, resources: before.versions.resources + 1, reload: before.versions.reload + 1 }
+        : { node: 0, resources: 0, reload: 0 },
+    });
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The shape of every node we read back from the store, parsed at the
+ * repository boundary with zod: a corrupt node is reported with its path and
+ * never becomes a pod name, a count or a silent zero.
+ */
+import { z } from 'zod';
+import { INSTANCE_ID } from '../domain/orchestration.js';
+import type { VersionedNode } from '../store/port.js';
+
+const count = z.number().int().nonnegative();
+
+/** `<root>/<Resource>/<id>`: {"used":N,"count":M} (legacy; extra fields tolerated). */
+export const InstanceNodeSchema = z.looseObject({ used: count, count });
+/** `<root>/<Resource>/<id>/resources`: {"ids":[…]}. */
+export const ResourcesNodeSchema = z.looseObject({ ids: z.array(z.string()) });
+/** `<root>/<Resource>/<id>/_reload`: {"times":K}. */
+export const ReloadNodeSchema = z.looseObject({ times: count });
+/** `<state>/<Resource>/index/<resourceId>`: the owning instance id, as plain text. */
+export const IndexEntrySchema = z.string().regex(INSTANCE_ID, 'an instance id');
+
+export const HeartbeatNodeSchema = z.object({
+  at: z.number().int().nonnegative(),
+  extra: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const InstanceRecordSchema = z.object({
+  action: z.enum(['created', 'recycled', 'replaced', 'none', 'error']),
+  reason: z.string(),
+  pod: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 pod name').optional(),
+  /** Incarnation counter used to name pods uniquely. */
+  generation: count,
+  at: z.number().int().nonnegative(),
+  error: z.string().optional(),
+  /** Phase of that pod when last observed. */
+  phase: z.string().optional(),
+});
+
+export const LeaseNodeSchema = z.object({ holder: z.string().min(1), expiresAt: z.number().int().nonnegative() });
+
+/** A stored node does not have the shape its path promises. */
+export class CorruptNodeError extends Error {
+  override readonly name = 'CorruptNodeError';
+  readonly code = 'CORRUPT_NODE';
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`corrupt node ${path}: ${problem}`);
+  }
+}
+
+/** Parses a node's JSON payload with `schema`; throws CorruptNodeError naming the path and the first problem. */
+export function parseNode<T>(schema: z.ZodType<T>, node: VersionedNode): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(node.data);
+  } catch {
+    throw new CorruptNodeError(node.path, `not JSON: ${JSON.stringify(node.data.slice(0, 80))}`);
+  }
+  return parseValue(schema, value, node.path);
+}
+
+/** Like parseNode for a value already decoded (e.g. a plain-text index entry). */
+export function parseValue<T>(schema: z.ZodType<T>, value: unknown, path: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  throw new CorruptNodeError(path, `${where}${issue?.message ?? 'invalid'}`);
+}

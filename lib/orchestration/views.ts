@@ -1,0 +1,76 @@
+/**
+ * Read-only views: the orchestration as the API and the dashboard show it,
+ * the instances of a kind, and "which instance runs X" (one index read at any
+ * scale).
+ */
+import { assertResourceIds } from '../domain/resource-id.js';
+import type { Kinds, OrchestrationContext } from './context.js';
+import type { HeartbeatUseCase } from './heartbeats.js';
+import type { InstanceRecordUseCase } from './instance-records.js';
+import type { InstanceState, InstanceView, OrchestrationView } from './types.js';
+
+export class ViewUseCase {
+  constructor(
+    private readonly context: OrchestrationContext,
+    private readonly kinds: Kinds,
+    private readonly heartbeats: HeartbeatUseCase,
+    private readonly records: InstanceRecordUseCase,
+  ) {}
+
+  /** The orchestration of a kind, fresh from the store (and refreshes this process's cache). */
+  async read(resource: string): Promise<InstanceState[]> {
+    this.kinds.get(resource);
+    return (await this.context.repository.read(resource)).map((cached) => cached.state);
+  }
+
+  /** The kind's instance ids without their lists: what reconcile needs, one cheap read at any scale. */
+  async instanceIds(resource: string): Promise<string[]> {
+    this.kinds.get(resource);
+    return this.context.repository.instanceIds(resource);
+  }
+
+  async locate(resource: string, id: string): Promise<string | undefined> {
+    this.kinds.get(resource);
+    assertResourceIds([id]);
+    return this.context.repository.owner(resource, id);
+  }
+
+  async describe(resource: string): Promise<OrchestrationView> {
+    const kind = this.kinds.get(resource);
+    const { repository, clock, settings } = this.context;
+    const [instances, heartbeats, records] = await Promise.all([
+      repository.counters(resource),
+      this.heartbeats.heartbeats(resource),
+      this.records.records(resource),
+    ]);
+    const now = clock();
+    const views: InstanceView[] = instances.map((instance) => {
+      const beat = heartbeats.get(instance.id);
+      const record = records.get(instance.id) ?? null;
+      const ageMs = beat ? Math.max(0, now - beat.at) : undefined;
+      return {
+        id: instance.id,
+        used: instance.used,
+        count: instance.count,
+        reloadTimes: instance.reloadTimes,
+        health: !kind.heartbeat ? 'not-monitored' : ageMs === undefined ? 'unknown' : ageMs <= settings.heartbeatTimeoutMs ? 'healthy' : 'stale',
+        heartbeat: beat && ageMs !== undefined ? { at: beat.at, ageMs } : null,
+        pod: record?.pod ? { name: record.pod, phase: record.phase ?? 'Unknown' } : null,
+        lastAction: record,
+      };
+    });
+    return {
+      resource,
+      instanceName: kind.instanceName,
+      heartbeat: kind.heartbeat,
+      heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+      instances: views,
+      totals: {
+        instances: views.length,
+        resources: views.reduce((sum, v) => sum + v.used, 0),
+        capacity: views.reduce((sum, v) => sum + v.count, 0),
+      },
+      generatedAt: now,
+    };
+  }
+}
