@@ -10,6 +10,8 @@
  *   of an existing node or an op on a missing node rejects with `ConflictError`
  *   and writes nothing;
  * - removing a node that still has children rejects with `ConflictError` (NotEmpty).
+ * The rules that need no backend (path checks, empty input, closed store, sorting,
+ * one-shot watches) live once in base.ts, which both adapters extend.
  */
 
 export const ANY_VERSION = -1;
@@ -107,7 +109,6 @@ export async function withRetry<T>(attempt: (attemptNumber: number) => Promise<T
 }
 
 export const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/')) || '/';
-export const joinPath = (...parts: string[]): string => parts.join('/').replace(/\/+/g, '/');
 
 /**
  * Throws unless `path` is a node path by ZooKeeper's rules (absolute, no

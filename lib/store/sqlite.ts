@@ -7,16 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  ANY_VERSION,
-  ConflictError,
-  StoreUnavailableError,
-  assertValidPath,
-  parentOf,
-  type NodeStore,
-  type VersionedNode,
-  type WriteOp,
-} from './port.js';
+import { BaseNodeStore } from './base.js';
+import { ANY_VERSION, ConflictError, StoreUnavailableError, parentOf, type VersionedNode, type WriteOp } from './port.js';
 
 export interface SqliteStoreOptions {
   /** Directory of `orchestration.db`; created when missing. */
@@ -51,15 +43,12 @@ interface PolledWatch {
   readonly path: string;
   readonly version: number | undefined;
   readonly data: string | undefined;
-  readonly onChange: () => void;
-  active: boolean;
+  readonly fire: () => void;
 }
 
-export class SqliteStore implements NodeStore {
-  readonly description: string;
+export class SqliteStore extends BaseNodeStore {
   private readonly db: Database.Database;
   private readonly pollIntervalMs: number;
-  private closed = false;
   private readonly watches = new Set<PolledWatch>();
   private poller: ReturnType<typeof setInterval> | undefined;
   private lastStamp = '';
@@ -72,12 +61,12 @@ export class SqliteStore implements NodeStore {
   private readonly updateNode: Database.Statement<[string, string]>;
   private readonly deleteNode: Database.Statement<[string]>;
   private readonly changeStamp: () => string;
-  private readonly applyOps: Database.Transaction<(ops: readonly WriteOp[]) => void>;
-  private readonly createAncestry: Database.Transaction<(paths: readonly string[]) => void>;
-  private readonly readMany: Database.Transaction<(paths: readonly string[]) => Array<VersionedNode | undefined>>;
+  private readonly applyAll: Database.Transaction<(ops: readonly WriteOp[]) => void>;
+  private readonly insertAncestry: Database.Transaction<(paths: readonly string[]) => void>;
+  private readonly readSnapshot: Database.Transaction<(paths: readonly string[]) => Array<VersionedNode | undefined>>;
 
   private constructor(file: string, options: SqliteStoreOptions) {
-    this.description = `sqlite ${file}`;
+    super(`sqlite ${file}`);
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.db = new Database(file, { timeout: busyTimeoutMs });
@@ -100,14 +89,14 @@ export class SqliteStore implements NodeStore {
     const totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
     this.changeStamp = () => `${dataVersion.get()}:${totalChanges.get()}`;
 
-    this.applyOps = db.transaction((ops: readonly WriteOp[]) => {
+    this.applyAll = db.transaction((ops: readonly WriteOp[]) => {
       for (const op of ops) this.apply(op);
     });
-    this.createAncestry = db.transaction((paths: readonly string[]) => {
+    this.insertAncestry = db.transaction((paths: readonly string[]) => {
       for (const path of paths) this.insertNodeIfMissing.run(path, parentOf(path));
     });
     // One read transaction, so the nodes come from one snapshot.
-    this.readMany = db.transaction((paths: readonly string[]) => paths.map((path) => this.read(path)));
+    this.readSnapshot = db.transaction((paths: readonly string[]) => paths.map((path) => this.read(path)));
   }
 
   /** Opens (creating when needed) `<dataDir>/orchestration.db`. */
@@ -121,49 +110,37 @@ export class SqliteStore implements NodeStore {
     return new SqliteStore(join(dataDir, SQLITE_FILE_NAME), options);
   }
 
-  async get(path: string): Promise<VersionedNode | undefined> {
-    assertValidPath(path);
-    return this.guard(() => this.read(path));
+  protected async readNode(path: string): Promise<VersionedNode | undefined> {
+    return this.mapErrors(() => this.read(path));
   }
 
-  async getMany(paths: readonly string[]): Promise<Array<VersionedNode | undefined>> {
-    paths.forEach(assertValidPath);
-    if (paths.length === 0) return [];
-    return this.guard(() => this.readMany.deferred(paths));
+  protected async readNodes(paths: readonly string[]): Promise<Array<VersionedNode | undefined>> {
+    return this.mapErrors(() => this.readSnapshot.deferred(paths));
   }
 
-  async children(path: string): Promise<string[]> {
-    assertValidPath(path);
+  protected async listChildren(path: string): Promise<string[]> {
     const prefix = path === '/' ? 1 : path.length + 1;
-    // Sorted in JavaScript, not by SQLite's byte order, so both adapters order names alike.
-    return this.guard(() => this.selectChildren.all(path).map((child) => child.slice(prefix)).sort());
+    return this.mapErrors(() => this.selectChildren.all(path).map((child) => child.slice(prefix)));
   }
 
-  async commit(ops: readonly WriteOp[]): Promise<void> {
-    for (const op of ops) assertValidPath(op.path);
-    if (ops.length === 0) return;
+  protected async applyOps(ops: readonly WriteOp[]): Promise<void> {
     // IMMEDIATE takes the write lock before the first read, so another process cannot change
     // what we checked before we write; a ConflictError thrown inside rolls everything back.
-    this.guard(() => this.applyOps.immediate(ops));
+    this.mapErrors(() => this.applyAll.immediate(ops));
   }
 
-  async ensurePath(path: string): Promise<void> {
-    assertValidPath(path);
-    if (path === '/') return;
-    this.guard(() => {
+  protected async createPath(path: string, ancestry: readonly string[]): Promise<void> {
+    this.mapErrors(() => {
       // The common case (it exists) takes no write lock.
       if (this.selectNode.get(path)) return;
-      const segments = path.split('/').slice(1);
-      this.createAncestry.immediate(segments.map((_, index) => `/${segments.slice(0, index + 1).join('/')}`));
+      this.insertAncestry.immediate(ancestry);
     });
   }
 
-  watch(path: string, onChange: () => void): () => void {
-    assertValidPath(path);
-    if (this.closed) throw new Error(`${this.description} is closed`);
+  protected startWatch(path: string, fire: () => void): () => void {
     // The baseline is read now, synchronously: a change committed after this call cannot be missed.
-    const row = this.guard(() => this.read(path));
-    const watch: PolledWatch = { path, version: row?.version, data: row?.data, onChange, active: true };
+    const row = this.mapErrors(() => this.read(path));
+    const watch: PolledWatch = { path, version: row?.version, data: row?.data, fire };
     this.watches.add(watch);
     if (!this.poller) {
       this.lastStamp = '';
@@ -171,22 +148,15 @@ export class SqliteStore implements NodeStore {
       // A pending watch must not keep a finished process alive.
       this.poller.unref();
     }
-    return () => {
-      watch.active = false;
-      this.forget(watch);
-    };
+    return () => this.forget(watch);
   }
 
-  async ping(): Promise<void> {
-    this.guard(() => this.selectAnyChild.get('/'));
+  protected async probe(): Promise<void> {
+    this.mapErrors(() => this.selectAnyChild.get('/'));
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.watches.clear();
-    if (this.poller) clearInterval(this.poller);
-    this.poller = undefined;
+  /** The base has cancelled every watch by now, which stopped the poller. */
+  protected async release(): Promise<void> {
     this.db.close();
   }
 
@@ -241,11 +211,9 @@ export class SqliteStore implements NodeStore {
       return;
     }
     for (const watch of due) {
-      if (!watch.active) continue;
-      watch.active = false;
       this.forget(watch);
       // Each callback on its own, so one that throws does not starve the others.
-      queueMicrotask(watch.onChange);
+      queueMicrotask(watch.fire);
     }
   }
 
@@ -257,8 +225,7 @@ export class SqliteStore implements NodeStore {
     }
   }
 
-  private guard<T>(work: () => T): T {
-    if (this.closed) throw new Error(`${this.description} is closed`);
+  private mapErrors<T>(work: () => T): T {
     try {
       return work();
     } catch (error) {
