@@ -47,7 +47,18 @@ export interface RecycleStormAlert {
   readonly deferred: readonly string[];
 }
 
-export type OrchestratorAlert = FleetSilentAlert | RecycleStormAlert;
+/** A resource found every instance full at the kind's maximum: it is kept pending until there is room. Raised once per episode. */
+export interface CapacityExhaustedAlert {
+  readonly type: 'capacity-exhausted';
+  readonly resource: string;
+  readonly maxInstances: number;
+  readonly resourcePerInstance: number;
+  /** Resources that found no room when the alert was raised. */
+  readonly pending: number;
+  readonly at: number;
+}
+
+export type OrchestratorAlert = FleetSilentAlert | RecycleStormAlert | CapacityExhaustedAlert;
 
 export interface PublishOutcome {
   /** Alerts written to the log (always all of them). */
@@ -101,6 +112,15 @@ export function alertMessage(alert: OrchestratorAlert): AlertMessage {
         content:
           `${alert.silent} ${alert.resource} instances are silent; ${alert.recycled} recycled this run (limit ${alert.limit}), ` +
           `${alert.deferred.length} deferred to the next runs`,
+      };
+    case 'capacity-exhausted':
+      return {
+        ...base,
+        level: 'critical',
+        title: `${alert.resource} capacity exhausted`,
+        content:
+          `every ${alert.resource} instance is full (${alert.resourcePerInstance} each) at the maximum of ${alert.maxInstances} instances; ` +
+          `${alert.pending} resources kept pending until there is room`,
       };
   }
 }

@@ -13,37 +13,43 @@ export interface PlacementChoice {
 export interface PlacementOptions {
   /** Instances to avoid while any other has room (e.g. ones the caller is already writing). */
   exclude?: ReadonlySet<string>;
+  /** The kind's capacity per instance; default each instance's own `count`. */
+  capacity?: number;
+  /** No new instance beyond this many; default unbounded. */
+  maxInstances?: number;
 }
 
 /**
- * The instance a new resource goes to: "power of two choices". The id's two
- * highest rendezvous scores among the instances with room are its candidates
- * and the less used of the two wins. Balance stays within a few resources of
- * the mean, and, unlike "the least used instance", writers placing different
- * ids from the same (possibly stale) view pick different instances instead of
- * all racing for the one znode that is least used. When every instance is
- * full, a new instance with the smallest unused id.
+ * The instance a new resource goes to (SPEC §3): the least-loaded instance
+ * with room. Ties, common once an orchestrate has spread the load, go to the
+ * id's highest rendezvous score, so writers placing different ids from the
+ * same view pick different instances instead of all racing for one znode.
+ * When every instance is full, a new instance with the smallest unused id,
+ * unless the kind already has `maxInstances`: then undefined (the caller keeps
+ * the resource pending).
  */
 export function choosePlacement(
   instances: readonly InstanceState[],
   resourceId: string,
   options: PlacementOptions = {},
-): PlacementChoice {
-  const withRoom = instances.filter((instance) => instance.used < instance.count);
+): PlacementChoice | undefined {
+  const roomOf = (instance: InstanceState): number => (options.capacity ?? instance.count) - instance.used;
+  const withRoom = instances.filter((instance) => roomOf(instance) > 0);
   const exclude = options.exclude;
   const preferred = exclude ? withRoom.filter((instance) => !exclude.has(instance.id)) : withRoom;
   const candidates = preferred.length > 0 ? preferred : withRoom;
-
-  let first: { instance: InstanceState; score: number } | undefined;
-  let second: { instance: InstanceState; score: number } | undefined;
-  for (const instance of candidates) {
-    const scored = { instance, score: rendezvousScore(resourceId, instance.id) };
-    if (!first || outranks(scored, first)) [first, second] = [scored, first];
-    else if (!second || outranks(scored, second)) second = scored;
+  if (candidates.length === 0) {
+    if (options.maxInstances !== undefined && instances.length >= options.maxInstances) return undefined;
+    return { instanceId: smallestUnusedId(instances.map((instance) => instance.id)), isNew: true };
   }
-  if (!first) return { instanceId: smallestUnusedId(instances.map((instance) => instance.id)), isNew: true };
-  const best = second && second.instance.used < first.instance.used ? second : first;
-  return { instanceId: best.instance.id, isNew: false };
+  const leastUsed = Math.min(...candidates.map((instance) => instance.used));
+  let best: { instance: InstanceState; score: number } | undefined;
+  for (const instance of candidates) {
+    if (instance.used !== leastUsed) continue;
+    const scored = { instance, score: rendezvousScore(resourceId, instance.id) };
+    if (!best || outranks(scored, best)) best = scored;
+  }
+  return { instanceId: best!.instance.id, isNew: false };
 }
 
 /** Higher score first; equal scores (vanishingly rare) by lower instance id, so the result never depends on input order. */

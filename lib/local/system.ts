@@ -6,6 +6,7 @@
  * transports are local.
  */
 import { hostname } from 'node:os';
+import { alertMessage } from '../alerts.js';
 import { createApp, runtimeFromEnv, type App } from '../app.js';
 import { decodeHeartbeat, handleHeartbeatRecords, type HeartbeatRecordInput } from '../handlers/heartbeat.js';
 import { handleHttp } from '../handlers/http.js';
@@ -138,11 +139,7 @@ export function describeReconcile(report: ReconcileReport, out: LocalConsole, st
     }
   }
   for (const alert of report.alerts) {
-    const text =
-      alert.type === 'fleet-silent'
-        ? `${alert.resource}: ${alert.stale} of ${alert.total} instances silent at once; none recycled (heartbeat pipeline suspected)`
-        : `${alert.resource}: ${alert.silent} instances silent, ${alert.recycled} recycled this run (limit ${alert.limit}); ${alert.deferred.join(', ')} wait`;
-    out.event('alert', text, { alert });
+    out.event('alert', `${alert.resource}: ${alertMessage(alert).content}`, { alert });
   }
   for (const error of report.errors) {
     out.event('error', `${error.resource}${error.instanceId !== undefined ? ` instance ${error.instanceId}` : ''}: ${error.operation} failed: ${error.message}`, { ...error });

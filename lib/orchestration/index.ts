@@ -3,12 +3,14 @@
  * instance repository, behind the `Orchestration` interface (types.ts) that
  * handlers, reconcile and the local runtime depend on.
  */
+import { LogAlertPublisher, type AlertPublisher } from '../alerts.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { KindConfig } from '../config/kinds.js';
 import { DEFAULT_SETTINGS, type Settings } from '../config/settings.js';
 import type { Logger } from '../log.js';
 import type { NodeStore } from '../store/port.js';
 import { Kinds, type OrchestrationContext } from './context.js';
+import { CapacityUseCase } from './capacity.js';
 import { HeartbeatUseCase } from './heartbeats.js';
 import { InstanceRecordUseCase } from './instance-records.js';
 import { Layout } from './layout.js';
@@ -29,6 +31,8 @@ export interface OrchestrationDeps {
   readonly stateRoot?: string | undefined;
   readonly settings?: Settings | undefined;
   readonly clock?: Clock | undefined;
+  /** Where capacity-exhausted alerts go; default: the log. */
+  readonly alerts?: AlertPublisher | undefined;
 }
 
 export function createOrchestration(deps: OrchestrationDeps): Orchestration {
@@ -39,14 +43,15 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
   const context: OrchestrationContext = { store: deps.store, repository, clock, logger, settings: deps.settings ?? DEFAULT_SETTINGS };
   const kinds = new Kinds(deps.kinds);
 
-  const placement = new PlacementUseCase(context, kinds);
-  const unassign = new UnassignUseCase(context, kinds);
+  const capacity = new CapacityUseCase(context, kinds, deps.alerts ?? new LogAlertPublisher(logger));
+  const placement = new PlacementUseCase(context, kinds, capacity);
+  const unassign = new UnassignUseCase(context, kinds, capacity);
   const leases = new LeaseUseCase(context);
   const heartbeats = new HeartbeatUseCase(context, kinds);
   const records = new InstanceRecordUseCase(context, kinds);
   const moves = new MoveUseCase(context);
-  const orchestrate = new OrchestrateUseCase(context, kinds, leases, moves, records);
-  const views = new ViewUseCase(context, kinds, heartbeats, records);
+  const orchestrate = new OrchestrateUseCase(context, kinds, { leases, moves, records, capacity, placement });
+  const views = new ViewUseCase(context, kinds, { heartbeats, records, capacity });
 
   return {
     kinds: kinds.all,
@@ -57,10 +62,12 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
     unassign: (resource, ids) => unassign.unassign(resource, ids),
     reload: (resource, ids) => unassign.reload(resource, ids),
     orchestrate: (resource, input, holder) => orchestrate.orchestrate(resource, input, holder),
+    placePending: (resource) => placement.placePending(resource),
     read: (resource) => views.read(resource),
     instanceIds: (resource) => views.instanceIds(resource),
     locate: (resource, id) => views.locate(resource, id),
     describe: (resource) => views.describe(resource),
+    pendingIds: (resource) => capacity.pendingIds(resource),
     recordHeartbeats: (beats) => heartbeats.recordHeartbeats(beats),
     heartbeats: (resource) => heartbeats.heartbeats(resource),
     records: (resource) => records.records(resource),

@@ -12,6 +12,9 @@
  *   <state>/<Resource>/index/<resourceId>   "<instanceId>"  (one node per assigned resource)
  *   <state>/<Resource>/heartbeats/<id>      {"at":ms,"extra":{...}}
  *   <state>/<Resource>/records/<id>         InstanceRecord
+ *   <state>/<Resource>/capacity             {"maxInstances":N,"resourcePerInstance":M} (set by orchestrate)
+ *   <state>/<Resource>/pending/<resourceId> ""  (a resource waiting for room: the kind is at maxInstances)
+ *   <state>/<Resource>/capacity-exhausted   {"since":ms}  (present while anything is pending; alerted once)
  *   <state>/leases/<name>                   {"holder":"…","expiresAt":ms}
  *
  * The index answers "which instance runs X" with one read at any scale, and
@@ -24,6 +27,8 @@ export const ROOT_PATH = /^(\/[A-Za-z0-9._:-]+)+$/;
 
 /** "." and ".." are valid resource ids but not valid znode names. '%' never occurs in an id, so this cannot collide. */
 const encodeName = (id: string): string => (id === '.' ? '%2E' : id === '..' ? '%2E%2E' : id);
+/** The resource id a child name of the index or pending directory stands for. */
+export const decodeName = (name: string): string => (name === '%2E' ? '.' : name === '%2E%2E' ? '..' : name);
 
 export class Layout {
   constructor(
@@ -47,6 +52,10 @@ export class Layout {
   heartbeat = (resource: string, id: string): string => `${this.heartbeatsDir(resource)}/${id}`;
   recordsDir = (resource: string): string => `${this.stateRoot}/${resource}/records`;
   record = (resource: string, id: string): string => `${this.recordsDir(resource)}/${id}`;
+  capacity = (resource: string): string => `${this.stateRoot}/${resource}/capacity`;
+  pendingDir = (resource: string): string => `${this.stateRoot}/${resource}/pending`;
+  pending = (resource: string, resourceId: string): string => `${this.pendingDir(resource)}/${encodeName(resourceId)}`;
+  capacityExhausted = (resource: string): string => `${this.stateRoot}/${resource}/capacity-exhausted`;
   leasesDir = (): string => `${this.stateRoot}/leases`;
   lease = (name: string): string => `${this.leasesDir()}/${name}`;
 }

@@ -1,7 +1,11 @@
 /**
  * Orchestrate: re-spreads a kind over the number of instances the legacy
  * sizing rule asks for (SPEC §3), moving as few resources as possible
- * (`rebalance`), one atomic commit per move batch (see moves.ts).
+ * (`rebalance`), one atomic commit per move batch (see moves.ts). The derived
+ * per-instance number only decides how evenly resources are spread; each
+ * instance's capacity (`count`) is the configured `resourcePerInstance`, and
+ * the limits are stored for placement. Pending resources count toward the
+ * size and are placed last.
  *
  * It runs under a lease per kind, so two orchestrates never interleave. The
  * lease is short (Settings.orchestrateLeaseTtlMs, below the API timeout) and
@@ -12,9 +16,11 @@ import { planCapacity, resolveOptions } from '../domain/options.js';
 import { rebalance } from '../domain/rebalance.js';
 import { isConflict } from '../store/port.js';
 import type { Kinds, OrchestrationContext } from './context.js';
+import type { CapacityUseCase } from './capacity.js';
 import type { InstanceRecordUseCase } from './instance-records.js';
 import type { LeaseUseCase } from './leases.js';
 import type { MoveUseCase } from './moves.js';
+import type { PlacementUseCase } from './placement.js';
 import type { InstanceSummary, Lease, OrchestrateOptionsInput, OrchestrateResult } from './types.js';
 
 /** Plans tried when concurrent placements keep changing the kind under the plan. */
@@ -24,9 +30,13 @@ export class OrchestrateUseCase {
   constructor(
     private readonly context: OrchestrationContext,
     private readonly kinds: Kinds,
-    private readonly leases: LeaseUseCase,
-    private readonly moves: MoveUseCase,
-    private readonly records: InstanceRecordUseCase,
+    private readonly parts: {
+      readonly leases: LeaseUseCase;
+      readonly moves: MoveUseCase;
+      readonly records: InstanceRecordUseCase;
+      readonly capacity: CapacityUseCase;
+      readonly placement: PlacementUseCase;
+    },
   ) {}
 
   async orchestrate(resource: string, input: OrchestrateOptionsInput, holder: string): Promise<OrchestrateResult> {
@@ -34,10 +44,10 @@ export class OrchestrateUseCase {
     const options = resolveOptions(input, { initInstances: kind.initInstances });
     const { repository, settings, clock, logger } = this.context;
     await repository.prepare(resource);
-    let lease: Lease = await this.leases.acquireLease(`orchestrate-${resource}`, holder, settings.orchestrateLeaseTtlMs);
+    let lease: Lease = await this.parts.leases.acquireLease(`orchestrate-${resource}`, holder, settings.orchestrateLeaseTtlMs);
     /** Renews once a third of the TTL is used: the lease never lapses while we still commit. */
     const keepLease = async (): Promise<void> => {
-      if (clock() >= lease.expiresAt - (lease.ttlMs * 2) / 3) lease = await this.leases.renewLease(lease);
+      if (clock() >= lease.expiresAt - (lease.ttlMs * 2) / 3) lease = await this.parts.leases.renewLease(lease);
     };
     try {
       let current = await repository.read(resource);
@@ -46,24 +56,27 @@ export class OrchestrateUseCase {
       for (let attempt = 1; ; attempt++) {
         if (attempt > 1) current = await repository.read(resource);
         const state = current.map((c) => c.state);
-        const total = state.reduce((sum, instance) => sum + instance.used, 0);
-        const { instances, resourcePerInstance } = planCapacity(total, options);
-        const plan = rebalance(new Map(state.map((s) => [s.id, s.ids])), instances, resourcePerInstance);
+        const assigned = state.reduce((sum, instance) => sum + instance.used, 0);
+        const waiting = (await this.parts.capacity.pendingIds(resource)).length;
+        const { instances, resourcePerInstance: spread } = planCapacity(assigned + waiting, options);
+        const capacity = options.resourcePerInstance;
+        const plan = rebalance(new Map(state.map((s) => [s.id, s.ids])), instances, spread);
         let moved = 0;
         try {
           await keepLease();
-          await this.moves.openInstances(resource, plan.added, resourcePerInstance);
-          await this.moves.applyMoves(resource, plan.plan, {
-            capacity: resourcePerInstance,
+          await this.parts.capacity.setLimits(resource, { maxInstances: options.maxInstances, resourcePerInstance: capacity });
+          await this.parts.moves.openInstances(resource, plan.added, capacity);
+          await this.parts.moves.applyMoves(resource, plan.plan, {
+            capacity,
             beforeCommit: keepLease,
             onCommitted: (ids) => (moved += ids),
           });
           await keepLease();
           const kept = (await repository.read(resource)).filter((c) => !plan.removed.includes(c.state.id));
-          await this.moves.setCapacity(resource, kept, resourcePerInstance);
+          await this.parts.moves.setCapacity(resource, kept, capacity);
           for (const id of plan.removed) {
             await keepLease();
-            if (await this.moves.closeInstance(resource, id)) await this.records.forget(resource, id);
+            if (await this.parts.moves.closeInstance(resource, id)) await this.parts.records.forget(resource, id);
           }
         } catch (error) {
           movedBeforeReplan += moved;
@@ -72,12 +85,15 @@ export class OrchestrateUseCase {
           continue;
         }
         repository.invalidate(resource);
+        const placedPending = waiting > 0 ? (await this.parts.placement.placePending(resource)).assigned.length : 0;
         const after = summarize(await repository.read(resource));
-        logger.debug({ resource, instances, resourcePerInstance, moved, replans: attempt - 1 }, 'orchestrated');
+        logger.debug({ resource, instances, capacity, spread, moved, placedPending, replans: attempt - 1 }, 'orchestrated');
         return {
           resource,
           instances,
-          resourcePerInstance,
+          resourcePerInstance: capacity,
+          spreadPerInstance: spread,
+          placedPending,
           before,
           after,
           moved: plan.moved,
@@ -88,7 +104,7 @@ export class OrchestrateUseCase {
         };
       }
     } finally {
-      await this.leases.releaseLease(lease);
+      await this.parts.leases.releaseLease(lease);
     }
   }
 }

@@ -1,5 +1,7 @@
 /**
- * Assign: puts new resources on instances (SPEC §3 "New resource").
+ * Assign: puts new resources on instances (SPEC §3 "New resource"): the
+ * least-loaded instance with room, a new instance only when every one is full
+ * and the kind is below its maximum, else the resource is kept pending.
  *
  * Group commit: while placement multis are in flight (a few at once, on
  * disjoint instances, so a process never races itself), concurrent assign
@@ -9,12 +11,12 @@
  * then reported as already assigned.
  */
 import type { KindConfig } from '../config/kinds.js';
-import { LEGACY_LIMITS } from '../domain/options.js';
 import { choosePlacement, newInstance, withAdded } from '../domain/placement.js';
 import { ConflictError, isConflict, withRetry, type WriteOp } from '../store/port.js';
+import type { CapacityUseCase, KindLimits } from './capacity.js';
 import { chunks, STORE_RETRY, unique, type Kinds, type OrchestrationContext } from './context.js';
 import type { CachedInstance } from './repository.js';
-import type { AssignResult, Placement } from './types.js';
+import type { AssignResult, InstanceState, Placement } from './types.js';
 
 /** Ids per multi: keeps each transaction well under ZooKeeper's default 1 MB request limit. */
 export const IDS_PER_MULTI = 500;
@@ -40,6 +42,8 @@ interface PlacedIds {
   readonly placed: Map<string, string>;
   readonly already: Map<string, string>;
   readonly created: string[];
+  /** Ids that found no room: the kind is at its maximum. */
+  readonly pending: ReadonlySet<string>;
 }
 
 export class PlacementUseCase {
@@ -48,6 +52,7 @@ export class PlacementUseCase {
   constructor(
     private readonly context: OrchestrationContext,
     private readonly kinds: Kinds,
+    private readonly capacity: CapacityUseCase,
   ) {}
 
   async assign(resource: string, ids: readonly string[]): Promise<AssignResult> {
@@ -58,9 +63,23 @@ export class PlacementUseCase {
       assigned: results.flatMap((r) => r.assigned),
       alreadyAssigned: results.flatMap((r) => r.alreadyAssigned),
       createdInstances: results.flatMap((r) => r.createdInstances),
+      pending: results.flatMap((r) => r.pending),
     };
+    await this.capacity.keepPending(resource, result.pending);
+    // Ids that were pending and are placed (or found placed) now are pending no more.
+    if (await this.capacity.mayHavePending(resource)) {
+      await this.capacity.settle(resource, [...result.assigned, ...result.alreadyAssigned].map((p) => p.id));
+    }
     // Callers log the outcome with their context (message, request); here only for debugging.
     this.context.logger.debug({ resource, assigned: result.assigned.length, createdInstances: result.createdInstances }, 'assigned');
+    return result;
+  }
+
+  async placePending(resource: string): Promise<AssignResult> {
+    const pending = await this.capacity.pendingIds(resource);
+    if (pending.length === 0) return { assigned: [], alreadyAssigned: [], createdInstances: [], pending: [] };
+    const result = await this.assign(resource, pending);
+    if (result.assigned.length > 0) this.context.logger.info({ resource, placed: result.assigned.length, stillPending: result.pending.length }, 'pending resources placed');
     return result;
   }
 
@@ -99,6 +118,7 @@ export class PlacementUseCase {
     const placements: Placement[] = [];
     const already = new Map<string, string>();
     const created: string[] = [];
+    const noRoom = new Set<string>();
     let pending = ids;
     await withRetry(async () => {
       if (pending.length === 0) return;
@@ -107,6 +127,7 @@ export class PlacementUseCase {
           const outcome = await this.placeBatch(kind, pending, writing);
           placements.push(...outcome.placements);
           created.push(...outcome.created);
+          for (const id of outcome.noRoom) noRoom.add(id);
           pending = outcome.rest;
         }
       } catch (error) {
@@ -123,78 +144,98 @@ export class PlacementUseCase {
         throw error;
       }
     }, STORE_RETRY);
-    return { placements, placed: new Map(placements.map((p) => [p.id, p.instanceId])), already, created };
+    return { placements, placed: new Map(placements.map((p) => [p.id, p.instanceId])), already, created, pending: noRoom };
   }
 
   /**
-   * Places ids in one multi. The first id picks the instance (see
-   * choosePlacement) and as many of the batch as fit go there too: a bulk
-   * create then rewrites one list per chunk instead of every list in the kind.
-   * What does not fit the transaction budget is left for the next multi.
+   * Places ids in one multi, each on the least-loaded instance with room as
+   * the batch fills them (choosePlacement), so a bulk create spreads like
+   * single creates would. What does not fit the transaction budget is left
+   * for the next multi; what finds the kind at its maximum comes back as noRoom.
    */
-  private async placeBatch(kind: KindConfig, ids: readonly string[], writing: Set<string>): Promise<{ placements: Placement[]; created: string[]; rest: string[] }> {
+  private async placeBatch(
+    kind: KindConfig,
+    ids: readonly string[],
+    writing: Set<string>,
+  ): Promise<{ placements: Placement[]; created: string[]; rest: string[]; noRoom: string[] }> {
     const { repository } = this.context;
     const resource = kind.resource;
+    const limits = await this.capacity.limits(resource);
+    const cached = await repository.cached(resource);
     /** Per instance written: the exact cached snapshot its new content is built from, whose versions the compare-and-set uses. */
     const base = new Map<string, CachedInstance | undefined>();
-    const next = new Map<string, ReturnType<typeof newInstance>>();
+    const added = new Map<string, string[]>();
+    /** What the choice sees: every instance with its load as this batch fills it. */
+    const view = new Map([...cached].map(([id, c]) => [id, c.state]));
+    const othersWriting = new Set<string>();
     const created: string[] = [];
     const placements: Placement[] = [];
-    let remaining = [...ids];
+    let index = 0;
     let bytes = 0;
     try {
-      while (remaining.length > 0 && bytes < MULTI_BUDGET_BYTES) {
-        const cached = await repository.cached(resource);
-        const states = [...cached.values()].map((c) => next.get(c.state.id) ?? c.state);
-        for (const [id, state] of next) if (!cached.has(id)) states.push(state);
-        const choice = choosePlacement(states, remaining[0]!, { exclude: writing });
-        if (!next.has(choice.instanceId)) {
+      while (index < ids.length && bytes < MULTI_BUDGET_BYTES) {
+        const id = ids[index]!;
+        othersWriting.clear();
+        for (const instanceId of writing) if (!base.has(instanceId)) othersWriting.add(instanceId);
+        const choice = choosePlacement([...view.values()], id, { exclude: othersWriting, capacity: limits.resourcePerInstance, maxInstances: limits.maxInstances });
+        if (!choice) break;
+        if (!base.has(choice.instanceId)) {
           let snapshot = cached.get(choice.instanceId);
           if (snapshot && repository.isStale(resource, choice.instanceId)) {
-            // Re-read and write it at once while it still has room: choosing again would mean another read.
+            // Re-read it and write from the fresh copy; if it is full now, choose again.
             snapshot = await repository.refreshInstance(resource, choice.instanceId);
-            if (!snapshot || snapshot.state.used >= snapshot.state.count) continue;
+            if (!snapshot) {
+              view.delete(choice.instanceId);
+              continue;
+            }
+            view.set(choice.instanceId, snapshot.state);
+            if (snapshot.state.used >= limits.resourcePerInstance) continue;
           }
+          // Already on the chosen instance as far as we know: settle it through the index like any other redelivery.
+          if (snapshot?.state.ids.includes(id)) throw new ConflictError('NodeExists', repository.layout.index(resource, id), `${id} is already assigned`);
           base.set(choice.instanceId, snapshot);
+          added.set(choice.instanceId, []);
           // Claimed from here on: other multis of this process in flight steer clear of it.
           writing.add(choice.instanceId);
           if (choice.isNew) created.push(choice.instanceId);
+          bytes += (snapshot?.state.ids ?? []).reduce((sum, held) => sum + held.length + 3, 0);
+        } else if (base.get(choice.instanceId)?.state.ids.includes(id)) {
+          throw new ConflictError('NodeExists', repository.layout.index(resource, id), `${id} is already assigned`);
         }
-        const current = next.get(choice.instanceId) ?? base.get(choice.instanceId)?.state ?? newInstance(choice.instanceId, newInstanceCount(cached));
-        const take = remaining.slice(0, Math.max(1, current.count - current.used));
-        // Already on the chosen instance as far as we know: settle it through the index like any other redelivery.
-        const held = new Set(current.ids);
-        const duplicate = take.find((id) => held.has(id));
-        if (duplicate !== undefined) throw new ConflictError('NodeExists', repository.layout.index(resource, duplicate), `${duplicate} is already assigned`);
-        remaining = remaining.slice(take.length);
-        const after = withAdded(current, take);
-        next.set(choice.instanceId, after);
-        for (const id of take) placements.push({ id, instanceId: choice.instanceId });
-        bytes += after.ids.reduce((sum, id) => sum + id.length + 3, 0) + take.length * 64;
+        added.get(choice.instanceId)!.push(id);
+        const seen = view.get(choice.instanceId) ?? newInstance(choice.instanceId, limits.resourcePerInstance);
+        view.set(choice.instanceId, { ...seen, used: seen.used + 1 });
+        placements.push({ id, instanceId: choice.instanceId });
+        bytes += id.length + 3 + 64;
+        index++;
       }
       const ops: WriteOp[] = [];
-      const written: Array<{ before: CachedInstance | undefined; after: ReturnType<typeof newInstance> }> = [];
-      for (const [instanceId, state] of next) {
+      const written: Array<{ before: CachedInstance | undefined; after: InstanceState }> = [];
+      for (const [instanceId, newIds] of added) {
         const before = base.get(instanceId);
         // A multi changes each list once: one _reload bump per instance per multi.
-        const after = before ? { ...state, reloadTimes: before.state.reloadTimes + 1 } : { ...state, reloadTimes: 0 };
+        const grown = withAdded(withCapacity(before?.state ?? newInstance(instanceId, 0), limits), newIds);
+        const after = before ? { ...grown, reloadTimes: before.state.reloadTimes + 1 } : { ...grown, reloadTimes: 0 };
         written.push({ before, after });
         ops.push(...(before ? repository.updateOps(resource, before, after) : repository.createOps(resource, after)));
       }
       for (const { id, instanceId } of placements) ops.push(repository.indexCreateOp(resource, id, instanceId));
       await repository.commit(resource, ops, written);
-      return { placements, created, rest: remaining };
+      const atMaximum = index < ids.length && bytes < MULTI_BUDGET_BYTES;
+      return { placements, created, rest: atMaximum ? [] : ids.slice(index), noRoom: atMaximum ? ids.slice(index) : [] };
     } finally {
       for (const id of base.keys()) writing.delete(id);
     }
   }
 }
 
-/** New instances get the count the kind's instances already have (legacy reused `count`), else the legacy default. */
-function newInstanceCount(cached: ReadonlyMap<string, CachedInstance>): number {
-  const counts = [...cached.values()].map((c) => c.state.count);
-  return counts.length > 0 ? Math.max(...counts) : LEGACY_LIMITS.resourcePerInstance.default;
-}
+/**
+ * An instance as placement writes it: with the kind's capacity as `count`
+ * (an instance written under the legacy rule may carry a smaller one; it is
+ * healed on its next write), unless it already holds more.
+ */
+const withCapacity = <T extends { used: number; count: number }>(state: T, limits: KindLimits): T =>
+  state.used <= limits.resourcePerInstance ? { ...state, count: limits.resourcePerInstance } : state;
 
 /** The next requests that fit one multi, in arrival order. */
 function takeGroup(waiting: PlacementRequest[]): PlacementRequest[] {
@@ -214,7 +255,12 @@ function settleGroup(group: readonly PlacementRequest[], outcome: PlacedIds): vo
   for (const request of group) {
     const assigned: Placement[] = [];
     const alreadyAssigned: Placement[] = [];
+    const pending: string[] = [];
     for (const id of request.ids) {
+      if (outcome.pending.has(id)) {
+        pending.push(id);
+        continue;
+      }
       const placed = outcome.placed.get(id);
       if (placed !== undefined && !claimed.has(id)) {
         claimed.add(id);
@@ -224,6 +270,6 @@ function settleGroup(group: readonly PlacementRequest[], outcome: PlacedIds): vo
       }
     }
     const createdInstances = [...firstOnInstance].filter(([, first]) => first !== undefined && assigned.some((p) => p.id === first)).map(([id]) => id);
-    request.resolve({ assigned, alreadyAssigned, createdInstances });
+    request.resolve({ assigned, alreadyAssigned, createdInstances, pending });
   }
 }

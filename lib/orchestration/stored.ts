@@ -35,6 +35,12 @@ export const InstanceRecordSchema = z.object({
   phase: z.string().optional(),
 });
 
+/** `<state>/<Resource>/capacity`: the kind's limits as the last orchestrate set them. */
+export const KindCapacitySchema = z.object({
+  maxInstances: z.number().int().min(1).max(100),
+  resourcePerInstance: z.number().int().min(1),
+});
+
 export const LeaseNodeSchema = z.object({ holder: z.string().min(1), expiresAt: z.number().int().nonnegative() });
 
 /** A stored node does not have the shape its path promises. */

@@ -23,6 +23,8 @@ export interface AssignResult {
   readonly alreadyAssigned: readonly Placement[];
   /** Instances this call had to create because every instance was full. */
   readonly createdInstances: readonly string[];
+  /** Ids that found every instance full at the kind's maximum: kept pending, placed by the next scale-out or orchestrate. */
+  readonly pending: readonly string[];
 }
 
 export interface UnassignResult {
@@ -47,9 +49,14 @@ export interface InstanceSummary {
 export interface OrchestrateResult {
   readonly resource: string;
   readonly instances: number;
+  /** Each instance's capacity (`count`): the configured number, never lowered by the spread. */
   readonly resourcePerInstance: number;
   readonly before: readonly InstanceSummary[];
   readonly after: readonly InstanceSummary[];
+  /** How evenly the plan spread resources: at most this many per instance (the legacy derived number; capacity stays `resourcePerInstance`). */
+  readonly spreadPerInstance: number;
+  /** Pending resources placed after the rebalance. */
+  readonly placedPending: number;
   /** Resources the applied plan moved. */
   readonly moved: number;
   /** The least any balanced result could have moved. */
@@ -114,7 +121,11 @@ export interface OrchestrationView {
   readonly heartbeat: boolean;
   readonly heartbeatTimeoutMs: number;
   readonly instances: readonly InstanceView[];
-  readonly totals: { readonly instances: number; readonly resources: number; readonly capacity: number };
+  readonly totals: { readonly instances: number; readonly resources: number; readonly capacity: number; readonly pending: number };
+  /** The kind's limits: new instances only below `maxInstances`, each holding up to `resourcePerInstance`. */
+  readonly limits: { readonly maxInstances: number; readonly resourcePerInstance: number };
+  /** The first pending resource ids (at most 100), for the dashboard. */
+  readonly pending: readonly string[];
   readonly generatedAt: number;
 }
 
@@ -124,6 +135,8 @@ export interface PlacementUseCases {
   unassign(resource: string, ids: readonly string[]): Promise<UnassignResult>;
   reload(resource: string, ids: readonly string[]): Promise<ReloadResult>;
   orchestrate(resource: string, input: OrchestrateOptionsInput, holder: string): Promise<OrchestrateResult>;
+  /** Places what is pending where there is room now (reconcile runs it); returns what was placed and what still waits. */
+  placePending(resource: string): Promise<AssignResult>;
 }
 
 /** Reads for the API, the dashboard and reconcile. */
@@ -132,6 +145,8 @@ export interface ViewUseCases {
   instanceIds(resource: string): Promise<string[]>;
   locate(resource: string, id: string): Promise<string | undefined>;
   describe(resource: string): Promise<OrchestrationView>;
+  /** Resources waiting for room because the kind is at its maximum. */
+  pendingIds(resource: string): Promise<string[]>;
 }
 
 /** What the heartbeat handler and reconcile keep about each instance. */

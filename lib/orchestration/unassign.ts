@@ -8,6 +8,7 @@
 import { byNumericId } from '../domain/orchestration.js';
 import { withRemoved } from '../domain/placement.js';
 import { ConflictError, withRetry, type WriteOp } from '../store/port.js';
+import type { CapacityUseCase } from './capacity.js';
 import { chunks, STORE_RETRY, unique, type Kinds, type OrchestrationContext } from './context.js';
 import { encodeReload } from './layout.js';
 import { IDS_PER_MULTI } from './placement.js';
@@ -19,6 +20,7 @@ export class UnassignUseCase {
   constructor(
     private readonly context: OrchestrationContext,
     private readonly kinds: Kinds,
+    private readonly capacity: CapacityUseCase,
   ) {}
 
   async unassign(resource: string, ids: readonly string[]): Promise<UnassignResult> {
@@ -53,6 +55,8 @@ export class UnassignUseCase {
         notAssigned.push(...batch.filter((id) => !index.has(id)));
       }, STORE_RETRY);
     }
+    // A resource deleted while it waited for room is done waiting.
+    if (notAssigned.length > 0 && (await this.capacity.mayHavePending(resource))) await this.capacity.settle(resource, notAssigned);
     this.context.logger.debug({ resource, removed: removed.length }, 'unassigned');
     return { removed, notAssigned };
   }

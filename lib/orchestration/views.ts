@@ -5,16 +5,19 @@
  */
 import { assertResourceIds } from '../domain/resource-id.js';
 import type { Kinds, OrchestrationContext } from './context.js';
+import type { CapacityUseCase } from './capacity.js';
 import type { HeartbeatUseCase } from './heartbeats.js';
 import type { InstanceRecordUseCase } from './instance-records.js';
 import type { InstanceState, InstanceView, OrchestrationView } from './types.js';
+
+/** Pending ids a view lists; the total is always given. */
+const PENDING_SHOWN = 100;
 
 export class ViewUseCase {
   constructor(
     private readonly context: OrchestrationContext,
     private readonly kinds: Kinds,
-    private readonly heartbeats: HeartbeatUseCase,
-    private readonly records: InstanceRecordUseCase,
+    private readonly parts: { readonly heartbeats: HeartbeatUseCase; readonly records: InstanceRecordUseCase; readonly capacity: CapacityUseCase },
   ) {}
 
   /** The orchestration of a kind, fresh from the store (and refreshes this process's cache). */
@@ -38,10 +41,12 @@ export class ViewUseCase {
   async describe(resource: string): Promise<OrchestrationView> {
     const kind = this.kinds.get(resource);
     const { repository, clock, settings } = this.context;
-    const [instances, heartbeats, records] = await Promise.all([
+    const [instances, heartbeats, records, limits, pending] = await Promise.all([
       repository.counters(resource),
-      this.heartbeats.heartbeats(resource),
-      this.records.records(resource),
+      this.parts.heartbeats.heartbeats(resource),
+      this.parts.records.records(resource),
+      this.parts.capacity.limits(resource),
+      this.parts.capacity.pendingIds(resource),
     ]);
     const now = clock();
     const views: InstanceView[] = instances.map((instance) => {
@@ -69,7 +74,10 @@ export class ViewUseCase {
         instances: views.length,
         resources: views.reduce((sum, v) => sum + v.used, 0),
         capacity: views.reduce((sum, v) => sum + v.count, 0),
+        pending: pending.length,
       },
+      limits,
+      pending: pending.slice(0, PENDING_SHOWN),
       generatedAt: now,
     };
   }

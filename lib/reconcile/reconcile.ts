@@ -74,7 +74,7 @@ export interface ReconcileError {
   readonly resource: string;
   readonly instanceId?: string;
   readonly pod?: string;
-  readonly operation: 'read' | 'list' | 'create' | 'delete' | 'record' | 'lease';
+  readonly operation: 'read' | 'list' | 'create' | 'delete' | 'record' | 'lease' | 'place-pending';
   readonly message: string;
 }
 
@@ -256,6 +256,7 @@ async function reconcileKind(context: KindContext): Promise<{ report: KindReport
   if (decision.heldBack.length > 0) metrics.count('RecyclesHeldBack', decision.heldBack.length);
 
   const executed = await act(context, decision, records.value);
+  await placePending(context);
   return {
     report: {
       resource,
@@ -268,6 +269,17 @@ async function reconcileKind(context: KindContext): Promise<{ report: KindReport
     },
     alerts: decision.alerts,
   };
+}
+
+/** Resources kept pending at the kind's maximum go wherever room has appeared since (deletes, a raised maximum). */
+async function placePending({ app, kind, log, metrics, errors }: KindContext): Promise<void> {
+  try {
+    const placed = await app.orchestrator.placePending(kind.resource);
+    if (placed.assigned.length > 0) metrics.count('PendingPlaced', placed.assigned.length);
+  } catch (error) {
+    errors.push({ resource: kind.resource, operation: 'place-pending', message: messageOf(error) });
+    log.error({ resource: kind.resource, err: error }, 'pending resources not placed');
+  }
 }
 
 interface InstanceWork {

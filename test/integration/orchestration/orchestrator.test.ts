@@ -14,7 +14,7 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   let t: TestStore;
   let clock = 1_700_000_000_000;
   let orchestrator: Orchestration;
-  const fresh = () => createOrchestration({ logger: silentLogger(),  store: t.store, kinds: DEFAULT_KINDS, root: t.env.ZK_ROOT, stateRoot: t.env.ZK_STATE_ROOT, clock: () => clock });
+  const fresh = () => createOrchestration({ logger: silentLogger(), store: t.store, kinds: DEFAULT_KINDS, root: t.env.ZK_ROOT, stateRoot: t.env.ZK_STATE_ROOT, clock: () => clock });
   /** What a worker sees: the raw nodes of the legacy layout. */
   const workerView = async (id: string) => {
     const layout = orchestrator.layout;
@@ -36,7 +36,7 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   it('creates instance 0 in the exact legacy layout for the first resource', async () => {
     const result = await orchestrator.assign('Thing', ['thing-a']);
 
-    expect(result).toEqual({ assigned: [{ id: 'thing-a', instanceId: '0' }], alreadyAssigned: [], createdInstances: ['0'] });
+    expect(result).toEqual({ assigned: [{ id: 'thing-a', instanceId: '0' }], alreadyAssigned: [], createdInstances: ['0'], pending: [] });
     expect(await workerView('0')).toEqual({ data: '{"used":1,"count":5000}', resources: '{"ids":["thing-a"]}', reload: '{"times":0}', tmp: '' });
   });
 
@@ -92,12 +92,13 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
 
     const result = await orchestrator.orchestrate('Thing', {}, 'op');
 
-    // 95 resources: floor(95/5000)+1 = 1 < 10 initial → 10 instances of floor(95/10)+1 = 10.
-    expect(result).toMatchObject({ instances: 10, resourcePerInstance: 10, moved: result.minimumMoves });
+    // 95 resources: floor(95/5000)+1 = 1 < 10 initial → 10 instances, spread at most floor(95/10)+1 = 10 each;
+    // the capacity each instance keeps is the configured 5000 (SPEC §3, changed from legacy).
+    expect(result).toMatchObject({ instances: 10, resourcePerInstance: 5000, spreadPerInstance: 10, moved: result.minimumMoves });
     const after = await orchestrator.read('Thing');
     expect(after.map((i) => i.id)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     for (const instance of after) {
-      expect(instance.count).toBe(10);
+      expect(instance.count).toBe(5000);
       expect(instance.used === 9 || instance.used === 10).toBe(true);
     }
     expect(result.moved).toBe(95 - 10);
@@ -167,6 +168,71 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
     );
   });
 
+  it('keeps capacity at the configured number after a small orchestrate: later resources fill the pool, no new instances', async () => {
+    await orchestrator.assign('Thing', ['t0', 't1', 't2', 't3', 't4']);
+    await orchestrator.orchestrate('Thing', { initInstances: 3 }, 'op');
+
+    await orchestrator.assign('Thing', Array.from({ length: 50 }, (_, i) => `n${i}`));
+
+    const after = await orchestrator.read('Thing');
+    expect(after.map((i) => i.id)).toEqual(['0', '1', '2']);
+    expect(after.map((i) => i.count)).toEqual([5000, 5000, 5000]);
+    expect(after.reduce((sum, i) => sum + i.used, 0)).toBe(55);
+    // Least-loaded with room: the three lists stay within one of each other.
+    expect(Math.max(...after.map((i) => i.used)) - Math.min(...after.map((i) => i.used))).toBeLessThanOrEqual(1);
+  });
+
+  it('keeps resources pending at maxInstances, alerts once, and places them when orchestrate makes room', async () => {
+    await orchestrator.assign('Thing', ['a0', 'a1', 'a2']);
+    await orchestrator.orchestrate('Thing', { initInstances: 3, maxInstances: 3, resourcePerInstance: 2 }, 'op');
+    await orchestrator.assign('Thing', ['b0', 'b1', 'b2']);
+
+    const full = await orchestrator.assign('Thing', ['c0', 'c1']);
+    const again = await fresh().assign('Thing', ['c1', 'c2']);
+
+    expect(full).toMatchObject({ assigned: [], pending: ['c0', 'c1'] });
+    expect(again).toMatchObject({ assigned: [], pending: ['c1', 'c2'] });
+    expect(await orchestrator.pendingIds('Thing')).toEqual(['c0', 'c1', 'c2']);
+    expect((await orchestrator.read('Thing')).map((i) => i.used)).toEqual([2, 2, 2]);
+    const view = await orchestrator.describe('Thing');
+    expect(view.totals.pending).toBe(3);
+    expect(view.pending).toEqual(['c0', 'c1', 'c2']);
+
+    const result = await orchestrator.orchestrate('Thing', { maxInstances: 5, resourcePerInstance: 2 }, 'op');
+
+    expect(result.placedPending).toBe(3);
+    expect(await orchestrator.pendingIds('Thing')).toEqual([]);
+    for (const id of ['c0', 'c1', 'c2']) expect(await orchestrator.locate('Thing', id)).toBeDefined();
+    const after = await orchestrator.read('Thing');
+    expect(after.length).toBeLessThanOrEqual(5);
+    expect(after.reduce((sum, i) => sum + i.used, 0)).toBe(9);
+    expect(after.every((i) => i.used <= i.count && i.count === 2)).toBe(true);
+  });
+
+  it('forgets a pending resource that is deleted before it found room', async () => {
+    await orchestrator.assign('Thing', ['a0', 'a1', 'a2']);
+    await orchestrator.orchestrate('Thing', { initInstances: 3, maxInstances: 3, resourcePerInstance: 2 }, 'op');
+    await orchestrator.assign('Thing', ['b0', 'b1', 'b2', 'late']);
+
+    const result = await orchestrator.unassign('Thing', ['late']);
+
+    expect(result.notAssigned).toEqual(['late']);
+    expect(await orchestrator.pendingIds('Thing')).toEqual([]);
+  });
+
+  it('places pending resources once room frees up', async () => {
+    await orchestrator.assign('Thing', ['a0', 'a1', 'a2']);
+    await orchestrator.orchestrate('Thing', { initInstances: 3, maxInstances: 3, resourcePerInstance: 2 }, 'op');
+    await orchestrator.assign('Thing', ['b0', 'b1', 'b2', 'late']);
+    await orchestrator.unassign('Thing', ['a1']);
+
+    const result = await orchestrator.placePending('Thing');
+
+    expect(result.assigned.map((p) => p.id)).toEqual(['late']);
+    expect(await orchestrator.pendingIds('Thing')).toEqual([]);
+    expect(await orchestrator.locate('Thing', 'late')).toBeDefined();
+  });
+
   it('keeps the newest heartbeat per instance with one write each, and never moves time backwards', async () => {
     const result = await orchestrator.recordHeartbeats([
       { resource: 'Thing', instanceId: '0', at: 10 },
@@ -194,6 +260,7 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
     const view = await orchestrator.describe('Thing');
 
     expect(view.instances[0]).toMatchObject({ id: '0', used: 1, health: 'healthy', heartbeat: { ageMs: 1000 }, pod: { name: 'iota-dac-0-g1', phase: 'Running' } });
-    expect(view.totals).toEqual({ instances: 1, resources: 1, capacity: 5000 });
+    expect(view.totals).toEqual({ instances: 1, resources: 1, capacity: 5000, pending: 0 });
+    expect(view.limits).toEqual({ maxInstances: 100, resourcePerInstance: 5000 });
   });
 });

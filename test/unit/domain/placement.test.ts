@@ -42,7 +42,7 @@ describe('choosePlacement', () => {
   it('spreads different ids over equally loaded instances', () => {
     const instances = Array.from({ length: 8 }, (_, i) => instance(String(i), 0, 10));
 
-    const chosen = new Set(Array.from({ length: 200 }, (_, i) => choosePlacement(instances, `thing-${i}`).instanceId));
+    const chosen = new Set(Array.from({ length: 200 }, (_, i) => choosePlacement(instances, `thing-${i}`)!.instanceId));
 
     expect(chosen.size).toBe(8);
   });
@@ -51,7 +51,7 @@ describe('choosePlacement', () => {
     let instances = Array.from({ length: 20 }, (_, i) => newInstance(String(i), 1000));
 
     for (let i = 0; i < 2000; i++) {
-      const { instanceId } = choosePlacement(instances, `thing-${i}`);
+      const { instanceId } = choosePlacement(instances, `thing-${i}`)!;
       instances = instances.map((s) => (s.id === instanceId ? withAdded(s, [`thing-${i}`]) : s));
     }
 
@@ -59,13 +59,26 @@ describe('choosePlacement', () => {
     expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(4);
   });
 
-  it('sends different ids to different instances even when one instance is clearly least used', () => {
-    // Writers sharing one stale view must not all race for the same znode.
-    const instances = Array.from({ length: 100 }, (_, i) => instance(String(i), i, 200));
+  it('sends every id to the one least-loaded instance when one is clearly least used', () => {
+    const instances = Array.from({ length: 100 }, (_, i) => instance(String(i), i + 1, 200));
+    instances[37] = instance('37', 0, 200);
 
-    const chosen = new Set(Array.from({ length: 8 }, (_, i) => choosePlacement(instances, `thing-${i}`).instanceId));
+    const chosen = new Set(Array.from({ length: 8 }, (_, i) => choosePlacement(instances, `thing-${i}`)?.instanceId));
 
-    expect(chosen.size).toBeGreaterThanOrEqual(6);
+    expect(chosen).toEqual(new Set(['37']));
+  });
+
+  it('measures room against the kind capacity, not a smaller count left by the legacy rule', () => {
+    const instances = [instance('0', 2, 2), instance('1', 3, 3)];
+
+    expect(choosePlacement(instances, 'thing-a', { capacity: 5000 })).toEqual({ instanceId: '0', isNew: false });
+  });
+
+  it('opens no instance past the maximum: the resource must wait', () => {
+    const instances = [instance('0', 3), instance('1', 3), instance('2', 3)];
+
+    expect(choosePlacement(instances, 'thing-a', { maxInstances: 3 })).toBeUndefined();
+    expect(choosePlacement(instances, 'thing-a', { maxInstances: 4 })).toEqual({ instanceId: '3', isNew: true });
   });
 
   it('chooses the same instance for the same id whatever the order of the instances', () => {

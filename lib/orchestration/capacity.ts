@@ -1,0 +1,110 @@
+/**
+ * A kind's capacity limits and its pending resources (SPEC §3, changed from
+ * legacy): `count` is the configured `resourcePerInstance`, a new instance is
+ * opened only below the stored `maxInstances`, and a resource that finds the
+ * kind at its maximum is kept as pending (a node of its own), never dropped.
+ * The first pending resource raises one `capacity-exhausted` alert; the
+ * marker node that records it goes once nothing is pending any more.
+ */
+import type { AlertPublisher } from '../alerts.js';
+import { LEGACY_LIMITS } from '../domain/options.js';
+import { isConflict } from '../store/port.js';
+import type { Kinds, OrchestrationContext } from './context.js';
+import { decodeName } from './layout.js';
+import { KindCapacitySchema, parseNode } from './stored.js';
+
+export interface KindLimits {
+  readonly maxInstances: number;
+  readonly resourcePerInstance: number;
+}
+
+/** How long this process trusts its cached limits and pending marker; orchestrate changes them rarely. */
+const LIMITS_CACHE_MS = 5_000;
+
+export class CapacityUseCase {
+  private readonly cached = new Map<string, { limits: KindLimits; pendingMarker: boolean; readAt: number }>();
+
+  constructor(
+    private readonly context: OrchestrationContext,
+    private readonly kinds: Kinds,
+    private readonly alerts: AlertPublisher,
+  ) {}
+
+  /** The kind's limits: stored by the last orchestrate, else its scaling maximum and the legacy capacity. */
+  async limits(resource: string): Promise<KindLimits> {
+    return (await this.state(resource)).limits;
+  }
+
+  async setLimits(resource: string, limits: KindLimits): Promise<void> {
+    const { store, repository, clock } = this.context;
+    const path = repository.layout.capacity(resource);
+    const data = JSON.stringify(KindCapacitySchema.parse(limits));
+    const node = await store.get(path);
+    await store.commit([node ? { op: 'set', path, data, version: node.version } : { op: 'create', path, data }]);
+    const entry = this.cached.get(resource);
+    this.cached.set(resource, { limits, pendingMarker: entry?.pendingMarker ?? true, readAt: clock() });
+  }
+
+  /** Keeps ids that found no room; raises the alert when the kind just ran out. Ids already pending stay so. */
+  async keepPending(resource: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const { store, repository, clock, logger } = this.context;
+    const { layout } = repository;
+    await store.ensurePath(layout.pendingDir(resource));
+    await Promise.all(ids.map((id) => createIfAbsent(store, layout.pending(resource, id), '')));
+    const limits = await this.limits(resource);
+    const raised = await createIfAbsent(store, layout.capacityExhausted(resource), JSON.stringify({ since: clock() }));
+    const entry = this.cached.get(resource);
+    if (entry) entry.pendingMarker = true;
+    logger.warn({ resource, pending: ids.length, maxInstances: limits.maxInstances }, `${resource} is at its maximum of ${limits.maxInstances} instances: resources kept pending`);
+    if (raised) {
+      await this.alerts.publish([{ type: 'capacity-exhausted', resource, maxInstances: limits.maxInstances, resourcePerInstance: limits.resourcePerInstance, pending: ids.length, at: clock() }]);
+    }
+  }
+
+  /** Pending resource ids of a kind, sorted. */
+  async pendingIds(resource: string): Promise<string[]> {
+    this.kinds.get(resource);
+    return (await this.context.store.children(this.context.repository.layout.pendingDir(resource))).map(decodeName);
+  }
+
+  /** Whether anything may be pending (cached marker): placement and unassign then clear what they settle. */
+  async mayHavePending(resource: string): Promise<boolean> {
+    return (await this.state(resource)).pendingMarker;
+  }
+
+  /** Drops the pending nodes of ids that are placed or deleted now; the marker goes with the last one. */
+  async settle(resource: string, ids: readonly string[]): Promise<void> {
+    const { repository } = this.context;
+    const { layout } = repository;
+    if (ids.length > 0) await Promise.all(ids.map((id) => repository.removeIfPresent([layout.pending(resource, id)])));
+    if ((await this.context.store.children(layout.pendingDir(resource))).length > 0) return;
+    await repository.removeIfPresent([layout.capacityExhausted(resource)]);
+    const entry = this.cached.get(resource);
+    if (entry) entry.pendingMarker = false;
+  }
+
+  private async state(resource: string): Promise<{ limits: KindLimits; pendingMarker: boolean; readAt: number }> {
+    const { store, repository, clock } = this.context;
+    const entry = this.cached.get(resource);
+    if (entry && clock() - entry.readAt < LIMITS_CACHE_MS) return entry;
+    const kind = this.kinds.get(resource);
+    const [node, marker] = await store.getMany([repository.layout.capacity(resource), repository.layout.capacityExhausted(resource)]);
+    const limits: KindLimits = node
+      ? parseNode(KindCapacitySchema, node)
+      : { maxInstances: kind.scaling?.maxInstances ?? LEGACY_LIMITS.maxInstances.default, resourcePerInstance: LEGACY_LIMITS.resourcePerInstance.default };
+    const fresh = { limits, pendingMarker: marker !== undefined, readAt: clock() };
+    this.cached.set(resource, fresh);
+    return fresh;
+  }
+}
+
+async function createIfAbsent(store: OrchestrationContext['store'], path: string, data: string): Promise<boolean> {
+  try {
+    await store.commit([{ op: 'create', path, data }]);
+    return true;
+  } catch (error) {
+    if (isConflict(error) && error.reason === 'NodeExists') return false;
+    throw error;
+  }
+}
