@@ -9,8 +9,9 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { legacyOrchestrate } from '../lib/domain/legacy.js';
-import { countMoves, rebalance } from '../lib/domain/rebalance.js';
+import { rebalance } from '../lib/domain/rebalance.js';
+import { legacyOrchestrate } from '../test/support/legacy.js';
+import { countMoves } from '../test/support/plans.js';
 
 const RESOURCES = 500_000;
 const START_INSTANCES = 100;

@@ -29,6 +29,3 @@ export const byNumericId = (a: { id: string } | string, b: { id: string } | stri
 };
 
 export const INSTANCE_ID = /^(0|[1-9][0-9]{0,5})$/;
-
-export const assignmentOf = (instances: readonly InstanceState[]): Map<string, readonly string[]> =>
-  new Map(instances.map((instance) => [instance.id, instance.ids]));

@@ -10,7 +10,7 @@ import { smallestUnusedId } from './placement.js';
 export interface RebalanceResult {
   /** Resource ids per target instance, in numeric instance order. */
   assignment: Map<string, string[]>;
-  /** The moves that turn the current assignment into `assignment` (see applyPlan). */
+  /** The moves that turn the current assignment into `assignment`, applied in order. */
   plan: Move[];
   /** Ids in the plan. */
   moved: number;
@@ -123,39 +123,4 @@ export function rebalance(current: Assignment, targetInstances: number, capacity
     added: added.map((slot) => slot.id),
     removed: removed.map((slot) => slot.id),
   };
-}
-
-/**
- * The assignment after the plan's moves, step by step. A destination missing
- * from `current` is created; instances are never dropped, so a rebalance's
- * `removed` instances remain, empty, for the caller to delete.
- * Throws if a step moves an id that is not on its source at that point.
- */
-export function applyPlan(current: Assignment, plan: readonly Move[]): Map<string, string[]> {
-  const result = new Map<string, string[]>([...current].map(([id, ids]) => [id, [...ids]]));
-  for (const move of plan) {
-    const leaving = new Set(move.ids);
-    const before = result.get(move.from) ?? [];
-    const after = before.filter((id) => !leaving.has(id));
-    if (before.length - after.length !== leaving.size || leaving.size !== move.ids.length) {
-      throw new Error(`plan step ${move.from} -> ${move.to} moves ids that are not on ${move.from}`);
-    }
-    result.set(move.from, after);
-    result.set(move.to, [...(result.get(move.to) ?? []), ...move.ids]);
-  }
-  return result;
-}
-
-/** Resources on a different instance after than before; ones absent on either side do not count. */
-export function countMoves(before: Assignment, after: Assignment): number {
-  const instanceOf = new Map<string, string>();
-  for (const [instanceId, ids] of before) for (const id of ids) instanceOf.set(id, instanceId);
-  let moves = 0;
-  for (const [instanceId, ids] of after) {
-    for (const id of ids) {
-      const was = instanceOf.get(id);
-      if (was !== undefined && was !== instanceId) moves += 1;
-    }
-  }
-  return moves;
 }

@@ -25,7 +25,6 @@ export const MskRecordSchema = z.looseObject({
   value: z.string().nullable().optional(),
   headers: z.array(z.record(z.string(), z.array(z.number().int()))).optional(),
 });
-export type MskRecord = z.infer<typeof MskRecordSchema>;
 
 /** The batch: records grouped by "topic-partition". Records themselves stay unknown here. */
 export const MskEventSchema = z.looseObject({

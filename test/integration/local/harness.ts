@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor as waitUntil } from '../../support/wait.js';
 import { freePort } from '../../support/zookeeper-server.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -20,6 +21,8 @@ export interface RunningMain {
   readonly child: ChildProcess;
   /** stdout and stderr so far. */
   output(): string;
+  /** Every JSON log record so far (LOG_FORMAT=json): the console events and the components' logs. */
+  logs(): Array<Record<string, unknown>>;
   /** The JSON console events so far (LOG_FORMAT=json). */
   events(): Array<Record<string, unknown>>;
   /** Pids of the worker processes named in the process runtime's state files. */
@@ -54,22 +57,13 @@ function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv 
   return env;
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** `waitFor` of test/support/wait.ts with positional arguments, as the local tests call it. */
+export const waitFor = <T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<T> => waitUntil(probe, { what, timeoutMs, intervalMs });
 
 export const isAlive = (pid: number): boolean => {
   try {
@@ -137,7 +131,7 @@ export async function startMain(options: StartMainOptions = {}): Promise<Running
     dataDir,
     child,
     output: () => output,
-    events: () =>
+    logs: () =>
       output
         .split('\n')
         .filter((line) => line.startsWith('{'))
@@ -147,8 +141,8 @@ export async function startMain(options: StartMainOptions = {}): Promise<Running
           } catch {
             return {};
           }
-        })
-        .filter((record) => record.component === 'local'),
+        }),
+    events: () => running.logs().filter((record) => record.component === 'local'),
     workerPids: () => readWorkerPids(dataDir),
     async stop(timeoutMs = 20_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

@@ -1,12 +1,28 @@
 /**
  * The two schedulers of npm start: the reconcile loop (never overlapping
  * itself) and the heartbeat batcher (few, non-overlapping store writes).
+ * Both run on timers only, so the clock is fake: every interleaving below is
+ * exact, whatever the load on the machine.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Batcher } from '../../../lib/local/batcher.js';
 import { startLoop } from '../../../lib/local/reconcile-loop.js';
 
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** A pause of the task under test, on the fake clock. */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Awaits what waits for a run or flush in progress, letting the fake clock run until no timer is left. */
+async function settle<T>(pending: Promise<T>): Promise<T> {
+  await vi.runAllTimersAsync();
+  return pending;
+}
 
 /** A task that takes `ms` and records the most runs ever in flight at once. */
 function slowTask(ms: number) {
@@ -28,9 +44,9 @@ describe('reconcile loop', () => {
 
     for (let i = 0; i < 10; i++) {
       loop.kick();
-      await sleep(7);
+      await vi.advanceTimersByTimeAsync(7);
     }
-    await loop.stop();
+    await settle(loop.stop());
 
     expect(stats.runs).toBeGreaterThanOrEqual(2);
     expect(stats.maxRunning).toBe(1);
@@ -39,12 +55,13 @@ describe('reconcile loop', () => {
   it('runs once more right after the current run when kicked during it', async () => {
     const { task, stats } = slowTask(50);
     const loop = startLoop(task, 60_000, () => undefined);
-    await sleep(10); // the first run is in progress
+    await vi.advanceTimersByTimeAsync(10);
+    expect(stats.running).toBe(1); // the first run is in progress
 
     loop.kick();
     loop.kick();
-    await sleep(200);
-    await loop.stop();
+    await vi.advanceTimersByTimeAsync(200);
+    await settle(loop.stop());
 
     expect(stats.runs).toBe(2);
   });
@@ -52,12 +69,13 @@ describe('reconcile loop', () => {
   it('waits for the run in progress on stop and starts none after', async () => {
     const { task, stats } = slowTask(80);
     const loop = startLoop(task, 1, () => undefined);
-    await sleep(10);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(stats.running).toBe(1);
 
-    await loop.stop();
+    await settle(loop.stop());
     const runsAtStop = stats.runs;
     loop.kick();
-    await sleep(50);
+    await vi.advanceTimersByTimeAsync(50);
 
     expect(stats.running).toBe(0);
     expect(stats.runs).toBe(runsAtStop);
@@ -75,8 +93,9 @@ describe('reconcile loop', () => {
       (error) => errors.push(error),
     );
 
-    await expect.poll(() => runs).toBeGreaterThanOrEqual(3);
-    await loop.stop();
+    await vi.advanceTimersByTimeAsync(20);
+    expect(runs).toBeGreaterThanOrEqual(3);
+    await settle(loop.stop());
 
     expect(errors).toHaveLength(1);
     expect((errors[0] as Error).message).toBe('store down');
@@ -89,9 +108,11 @@ describe('heartbeat batcher', () => {
     const batcher = new Batcher<number>({ flushEveryMs: 30, maxBatch: 100, flush: async (items) => void batches.push(items), onError: () => undefined });
 
     for (let i = 0; i < 5; i++) batcher.add(i);
-    await expect.poll(() => batches.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(29);
+    expect(batches).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
 
-    expect(batches[0]).toEqual([0, 1, 2, 3, 4]);
+    expect(batches).toEqual([[0, 1, 2, 3, 4]]);
     await batcher.close();
   });
 
@@ -100,9 +121,9 @@ describe('heartbeat batcher', () => {
     const batcher = new Batcher<number>({ flushEveryMs: 60_000, maxBatch: 3, flush: async (items) => void batches.push(items), onError: () => undefined });
 
     for (let i = 0; i < 3; i++) batcher.add(i);
-    await expect.poll(() => batches.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(0); // no time passes
 
-    expect(batches[0]).toEqual([0, 1, 2]);
+    expect(batches).toEqual([[0, 1, 2]]);
     await batcher.close();
   });
 
@@ -125,9 +146,9 @@ describe('heartbeat batcher', () => {
 
     for (let i = 0; i < 9; i++) {
       batcher.add(i);
-      await sleep(3);
+      await vi.advanceTimersByTimeAsync(3);
     }
-    await batcher.close();
+    await settle(batcher.close());
 
     expect(maxInFlight).toBe(1);
     expect(batches.flat().sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);

@@ -38,7 +38,14 @@ describe('npm start restarted after a crash', () => {
       // A heartbeat sent after the restart began can only have come through the new broker.
       return zero?.heartbeat && zero.heartbeat.at > restartedAt ? body : undefined;
     }, 'instance 0 heartbeating after the restart', 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 2500)); // a few reconcile runs
+    // A duplicate would be started by a reconcile run: let a few complete ones pass first.
+    const reconcileRuns = (): number => main!.logs().filter((record) => record.msg === 'reconcile done').length;
+    const runsBefore = reconcileRuns();
+    await waitFor(
+      () => (reconcileRuns() >= runsBefore + 3 ? true : undefined),
+      'three more reconcile runs after the restart',
+      30_000,
+    );
 
     expect(view.instances.find((instance) => instance.id === '0')?.pod?.name).toBe(podName);
     expect([...main.workerPids()]).toEqual([[podName, pid]]);

@@ -20,20 +20,56 @@ const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const recycles = (reports: readonly ReconcileReport[]): string[] =>
   reports.flatMap((report) => report.kinds.flatMap((kind) => kind.actions.filter((a) => a.type === 'recycle').map((a) => a.pod)));
 
-function runInProcess(env: NodeJS.ProcessEnv): Promise<ReconcileReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', PROCESS_SCRIPT], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+interface ReconcileProcess {
+  /** Resolves once the process is connected and waits for `go()`; rejects if it exits first. */
+  readonly ready: Promise<void>;
+  /** Starts its run. */
+  go(): void;
+  /** For a test that gives up before `go()`: no process is left waiting. */
+  kill(): void;
+  /** Its report, once it has exited. */
+  readonly report: Promise<ReconcileReport>;
+}
+
+/**
+ * Spawns reconcile-process.ts, which connects, says "ready" and runs on "go":
+ * a start barrier with no clock in it.
+ */
+function spawnReconcileProcess(env: NodeJS.ProcessEnv): ReconcileProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', PROCESS_SCRIPT], {
+    cwd: REPO,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let announceReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (announceReady = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (stdout.startsWith('ready\n')) announceReady();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.on('error', () => undefined); // a process that died already: its exit says why
+  const report = new Promise<ReconcileReport>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => {
       const line = stdout.trim().split('\n').at(-1);
-      if (code !== 0 || !line) reject(new Error(`reconcile process exited with ${code}: ${stderr.slice(-2000)}`));
-      else resolve(JSON.parse(line) as ReconcileReport);
+      if (code === 0 && line && line !== 'ready') resolve(JSON.parse(line) as ReconcileReport);
+      else reject(new Error(`reconcile process exited with ${code}: ${stderr.slice(-2000)}`));
     });
   });
+  // Awaited by the caller; not an unhandled rejection if the caller gave up at `ready`.
+  report.catch(() => undefined);
+  return {
+    ready: Promise.race([
+      ready,
+      report.then(() => Promise.reject(new Error('reconcile process exited before it was ready'))),
+    ]),
+    go: () => child.stdin.end('go\n'),
+    kill: () => child.kill('SIGKILL'),
+    report,
+  };
 }
 
 describe('overlapping reconcile runs', () => {
@@ -96,10 +132,15 @@ describe('overlapping reconcile runs', () => {
       SIM_URL: h.sim.url,
       SIM_TOKEN: h.sim.token,
       SIM_NOW: String(h.sim.now()),
-      START_AT: String(Date.now() + 3000),
     };
+    const processes = [spawnReconcileProcess(env), spawnReconcileProcess(env)];
+    await Promise.all(processes.map((child) => child.ready)).catch((error: unknown) => {
+      for (const child of processes) child.kill();
+      throw error;
+    });
 
-    const reports = await Promise.all([runInProcess(env), runInProcess(env)]);
+    for (const child of processes) child.go();
+    const reports = await Promise.all(processes.map((child) => child.report));
 
     expectRecycledOnce();
     expect(recycles(reports)).toEqual(['iota-dac-1-g2']);

@@ -1,10 +1,12 @@
 /**
  * One reconcile run in its own OS process, as a second Lambda container would
  * do it: its own store connection and its own Kubernetes client. Started by
- * concurrency.test.ts. Env: the store variables, SIM_URL, SIM_TOKEN, SIM_NOW
- * (the simulator's clock) and START_AT (epoch ms to start at, so that several
- * processes start their run together). Prints the report as JSON.
+ * concurrency.test.ts. Env: the store variables, SIM_URL, SIM_TOKEN and
+ * SIM_NOW (the simulator's clock). Once connected it prints "ready" and waits
+ * for a "go" line on stdin, so that several processes start their run
+ * together; then it prints the report as JSON.
  */
+import { createInterface } from 'node:readline';
 import { createApp } from '../../../lib/app.js';
 import { MemoryAlertPublisher } from '../../../lib/alerts.js';
 import { Metrics } from '../../../lib/metrics.js';
@@ -19,8 +21,19 @@ const required = (name: string): string => {
 
 const app = await createApp(process.env, { runtime: kubernetesRuntimeFor(required('SIM_URL'), required('SIM_TOKEN')), logger: silentLogger });
 const now = Number(required('SIM_NOW'));
-const wait = Number(required('START_AT')) - Date.now();
-if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+const lines = createInterface({ input: process.stdin });
+const told = new Promise<string | undefined>((resolve) => {
+  lines.once('line', resolve);
+  lines.once('close', () => resolve(undefined));
+});
+process.stdout.write('ready\n');
+const word = await told;
+lines.close();
+process.stdin.destroy();
+if (word !== 'go') {
+  await app.close();
+  throw new Error(`expected "go" on stdin, got ${word === undefined ? 'end of input' : JSON.stringify(word)}`);
+}
 try {
   const report = await reconcile(app, { now: () => now, alerts: new MemoryAlertPublisher(silentLogger), metrics: new Metrics('test', {}, () => undefined) });
   process.stdout.write(JSON.stringify(report) + '\n');

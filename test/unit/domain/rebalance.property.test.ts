@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { CapacityError } from '../../../lib/domain/errors.js';
 import type { Assignment, InstanceState } from '../../../lib/domain/orchestration.js';
 import { choosePlacement, newInstance, withAdded, withRemoved } from '../../../lib/domain/placement.js';
-import { applyPlan, countMoves, rebalance, type RebalanceResult } from '../../../lib/domain/rebalance.js';
+import { rebalance, type RebalanceResult } from '../../../lib/domain/rebalance.js';
+import { applyPlan, countMoves } from '../../support/plans.js';
 
 const RESOURCE_POOL = 30;
 const MAX_INSTANCES = 6;
@@ -171,7 +172,8 @@ class Model {
 
   private place(id: string): void {
     if (this.live.has(id)) return;
-    const choice = choosePlacement([...this.instances.values()], id);
+    // No maximum is given, so a choice always exists.
+    const choice = choosePlacement([...this.instances.values()], id)!;
     const target = choice.isNew ? newInstance(choice.instanceId, this.capacity) : this.instances.get(choice.instanceId);
     if (!target) throw new Error(`placement chose a missing instance ${choice.instanceId}`);
     expect(choice.isNew).toBe(!this.instances.has(choice.instanceId));

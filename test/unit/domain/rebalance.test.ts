@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CapacityError } from '../../../lib/domain/errors.js';
-import { legacyOrchestrate } from '../../../lib/domain/legacy.js';
 import type { Assignment } from '../../../lib/domain/orchestration.js';
-import { applyPlan, countMoves, rebalance } from '../../../lib/domain/rebalance.js';
+import { rebalance } from '../../../lib/domain/rebalance.js';
+import { legacyOrchestrate } from '../../support/legacy.js';
+import { applyPlan, countMoves } from '../../support/plans.js';
 
 const assignment = (lists: Record<string, string[]>): Assignment => new Map(Object.entries(lists));
 

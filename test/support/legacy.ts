@@ -1,7 +1,7 @@
 /**
  * The legacy orchestrator's from-scratch method, kept only as the baseline
  * that bench/ and the tests compare `rebalance` against. Nothing in the
- * product calls it: it reshuffles almost every resource whenever the instance
+ * product calls it, so it lives with the tests: it reshuffles almost every resource whenever the instance
  * count changes, so every worker reloads everything.
  */
 export function legacyOrchestrate(
