@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The system packages the tests need, installed with apt when missing: ZooKeeper + Java (store contract suite),
-# Mosquitto (external-broker test), Chromium (e2e) and PostgreSQL's server binaries (initdb, pg_ctl).
+# Mosquitto (external-broker test) and Chromium (e2e). The catalog's PostgreSQL joins this list when its tests land.
 # Run by `npm test` (pretest) and .ci/run. Silent, a few milliseconds of shell built-ins, when all is present.
 # Honours the same overrides as the tests: ZOOKEEPER_JARS, JAVA, MOSQUITTO_PATH, CHROMIUM_PATH.
 set -euo pipefail
@@ -12,8 +12,6 @@ detect() {
   [ -x "${MOSQUITTO_PATH:-/usr/sbin/mosquitto}" ] || missing+=(mosquitto)
   command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
   [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
-  { compgen -G '/usr/lib/postgresql/*/bin/initdb' && compgen -G '/usr/lib/postgresql/*/bin/pg_ctl'; } >/dev/null ||
-    missing+=(postgresql)
 }
 
 detect

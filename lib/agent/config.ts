@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { INSTANCE_ID } from '../domain/orchestration.js';
 import { DEFAULT_ROOT, ROOT_PATH } from '../orchestration/layout.js';
+import { MAX_BURN_MS_PER_SECOND } from './cpu-burn.js';
 
 /** A worker setting is missing or malformed; names the variable so the fix is obvious. */
 export class WorkerConfigError extends Error {
@@ -31,6 +32,8 @@ export interface WorkerSettings {
   readonly heartbeat: HeartbeatTarget;
   /** Legacy layout root, as the orchestrator's ZK_ROOT. */
   readonly root: string;
+  /** CPU milliseconds burnt per served resource per second (WORKER_CPU_MS_PER_RESOURCE); 0 = off. */
+  readonly cpuMsPerResource: number;
 }
 
 export const WORKER_DEFAULTS = {
@@ -38,6 +41,8 @@ export const WORKER_DEFAULTS = {
   mqttUrl: 'mqtt://127.0.0.1:1883',
   topic: 'HeartBeat',
   root: DEFAULT_ROOT,
+  /** Off: the reference worker costs nothing per resource unless asked to (a laptop demo of elastic scaling). */
+  cpuMsPerResource: 0,
 } as const;
 
 const RESOURCE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -67,6 +72,15 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     throw new WorkerConfigError('HEARTBEAT_INTERVAL', `must be seconds in [0, 3600] (0 = no heartbeats), got ${JSON.stringify(rawInterval)}`);
   }
 
+  const rawBurn = env.WORKER_CPU_MS_PER_RESOURCE?.trim() || String(WORKER_DEFAULTS.cpuMsPerResource);
+  const cpuMsPerResource = Number(rawBurn);
+  if (!Number.isFinite(cpuMsPerResource) || cpuMsPerResource < 0 || cpuMsPerResource > MAX_BURN_MS_PER_SECOND) {
+    throw new WorkerConfigError(
+      'WORKER_CPU_MS_PER_RESOURCE',
+      `must be CPU milliseconds per resource per second in [0, ${MAX_BURN_MS_PER_SECOND}] (0 = off), got ${JSON.stringify(rawBurn)}`,
+    );
+  }
+
   const root = env.ZK_ROOT?.trim() || WORKER_DEFAULTS.root;
   if (!ROOT_PATH.test(root)) throw new WorkerConfigError('ZK_ROOT', `must be an absolute path like /iota/orchestration, got ${JSON.stringify(root)}`);
 
@@ -90,5 +104,5 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     heartbeat = { transport: 'mqtt', url, topic };
   }
 
-  return { instanceId, resource, podName, heartbeatIntervalMs: Math.round(intervalSeconds * 1000), heartbeat, root };
+  return { instanceId, resource, podName, heartbeatIntervalMs: Math.round(intervalSeconds * 1000), heartbeat, root, cpuMsPerResource };
 }

@@ -6,7 +6,9 @@
  * - watches `<root>/<Resource>/<instanceId>/_reload` and re-reads the list on
  *   every change (the orchestrator bumps `times` on every change that concerns
  *   the instance);
- * - sends a heartbeat every `heartbeatIntervalMs` on topic `HeartBeat`.
+ * - sends a heartbeat every `heartbeatIntervalMs` on topic `HeartBeat`;
+ * - optionally costs CPU in proportion to its resources (`cpuMsPerResource`,
+ *   lib/agent/cpu-burn.ts), on a thread of its own so heartbeats stay on time.
  *
  * Node workers can embed it as a library: `startWorker(options)` and listen
  * for `resources`.
@@ -15,6 +17,7 @@ import { EventEmitter } from 'node:events';
 import { Layout } from '../orchestration/layout.js';
 import type { NodeStore } from '../store/port.js';
 import { WORKER_DEFAULTS } from './config.js';
+import { CpuBurner } from './cpu-burn.js';
 import type { HeartbeatMessage, HeartbeatSender } from './heartbeat-sender.js';
 
 /** The subset of a pino logger the worker uses, so any compatible logger fits. */
@@ -36,6 +39,11 @@ export interface WorkerOptions {
   readonly heartbeatIntervalMs?: number;
   /** Owned by the worker once passed: `stop()` closes it. */
   readonly heartbeat?: HeartbeatSender;
+  /**
+   * CPU milliseconds burnt per served resource per second, following the list as it reloads;
+   * 0 or absent: none. Capped at one core.
+   */
+  readonly cpuMsPerResource?: number;
   /** How long to wait before reading again after a store error. */
   readonly retryDelayMs?: number;
   readonly logger?: WorkerLogger;
@@ -57,6 +65,8 @@ export interface RunningWorker {
   reloadTimes(): number;
   /** Heartbeats sent so far (dropped ones not counted). */
   heartbeatsSent(): number;
+  /** CPU milliseconds per second burnt now for the resources served (0 when the burn is off). */
+  cpuBurnMsPerSecond(): number;
   /** Fires after every re-read caused by a `_reload` change. */
   on(event: 'resources', listener: (update: ResourcesUpdate) => void): this;
   off(event: 'resources', listener: (update: ResourcesUpdate) => void): this;
@@ -106,6 +116,7 @@ class Worker extends EventEmitter implements RunningWorker {
   private retryTimer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
   private readAgain = false;
+  private burner: CpuBurner | undefined;
   private readonly paths: { resources: string; reload: string };
   private readonly log: WorkerLogger;
   private readonly now: () => number;
@@ -124,8 +135,14 @@ class Worker extends EventEmitter implements RunningWorker {
   resources = (): readonly string[] => this.ids;
   reloadTimes = (): number => this.times;
   heartbeatsSent = (): number => this.sent;
+  cpuBurnMsPerSecond = (): number => this.burner?.msPerSecond() ?? 0;
 
   async start(): Promise<void> {
+    const cpuMsPerResource = this.options.cpuMsPerResource ?? 0;
+    if (cpuMsPerResource > 0) {
+      this.burner = new CpuBurner((error) => this.log.warn({ err: error }, 'the CPU burn thread failed; serving on without it'));
+      this.log.info({ cpuMsPerResource }, `burning ${cpuMsPerResource} CPU ms per resource per second`);
+    }
     // Watch before the first read, so a change between the two is never missed.
     this.armWatch();
     await this.read('start');
@@ -139,6 +156,7 @@ class Worker extends EventEmitter implements RunningWorker {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.retryTimer);
     await this.reading?.catch(() => undefined);
+    await this.burner?.stop();
     await this.options.heartbeat?.close();
   }
 
@@ -175,6 +193,7 @@ class Worker extends EventEmitter implements RunningWorker {
       const ids = resources ? parseResourceList(resources.data, this.paths.resources) : [];
       this.times = parseReloadTimes(reload?.data);
       this.ids = ids;
+      this.burner?.set(ids.length * (this.options.cpuMsPerResource ?? 0));
       this.log.info(
         { resource: this.resource, instanceId: this.instanceId, resources: ids.length, reloadTimes: this.times, cause },
         `serving ${ids.length} ${this.resource}${ids.length === 1 ? '' : 's'} (reload ${this.times})`,

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { KindConfig } from '../config/kinds.js';
 import { EksAuth } from './eks-auth.js';
 import { DEFAULT_NAMESPACE, podTemplateLoader, renderPod, templatesDirFromEnv, type PodTemplateSource } from './pod-template.js';
+import { PodMetricsListSchema, PodRequestsSchema, usageOfPods } from './kubernetes-usage.js';
 import {
   InstanceRuntimeError,
   type InstanceRuntime,
@@ -45,31 +46,6 @@ export interface KubernetesRuntimeOptions {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Quantities (k8s.io/apimachinery resource.Quantity): "250m", "1", "123456n", "128Mi", "1e3".
-
-const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|(n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$/;
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-
-/** A quantity in base units (cores, bytes). Throws on anything Kubernetes would not accept. */
-export function parseQuantity(quantity: string): number {
-  const match = QUANTITY.exec(quantity.trim());
-  if (!match) throw new Error(`not a Kubernetes quantity: ${JSON.stringify(quantity)}`);
-  const [, number, binary, decimal, exponent] = match;
-  const value = Number(number);
-  if (binary) return value * BINARY[binary]!;
-  if (decimal) return value * DECIMAL[decimal]!;
-  if (exponent) return value * 10 ** Number(exponent);
-  return value;
-}
-
-/** CPU quantity → millicores (fractional: metrics-server reports nanocores). */
-export const parseCpuMillis = (quantity: string): number => Number((parseQuantity(quantity) * 1000).toPrecision(12));
-
-/** Memory quantity → bytes. */
-export const parseMemoryBytes = (quantity: string): number => Math.round(parseQuantity(quantity));
-
-// ---------------------------------------------------------------------------------------------
 // Wire shapes: only the fields read, everything else passes.
 
 const StatusSchema = z.looseObject({
@@ -90,21 +66,12 @@ const PodListSchema = z.looseObject({
   items: z.array(
     z.looseObject({
       metadata: ObjectMetaSchema,
+      spec: PodRequestsSchema.optional(),
       status: z.looseObject({ phase: z.string().optional(), startTime: z.string().optional() }).optional(),
     }),
   ),
 });
-
-const PodMetricsListSchema = z.looseObject({
-  items: z.array(
-    z.looseObject({
-      metadata: ObjectMetaSchema,
-      containers: z.array(
-        z.looseObject({ name: z.string(), usage: z.looseObject({ cpu: z.string(), memory: z.string() }) }),
-      ),
-    }),
-  ),
-});
+type PodItem = z.infer<typeof PodListSchema>['items'][number];
 
 const PHASES: ReadonlySet<string> = new Set<PodPhase>(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']);
 
@@ -157,13 +124,8 @@ export class KubernetesRuntime implements InstanceRuntime {
   }
 
   async list(kind: KindConfig): Promise<PodInfo[]> {
-    const what = `list pods of ${kind.resource}`;
-    const response = await this.request(what, 'GET', `${this.podsPath()}?${selector(kind)}`);
-    if (response.status !== 200) throw failure(what, response);
-    const parsed = PodListSchema.safeParse(response.body);
-    if (!parsed.success) throw unexpected(what, response, parsed.error);
     const pods: PodInfo[] = [];
-    for (const item of parsed.data.items) {
+    for (const item of await this.listItems(kind)) {
       const instanceId = item.metadata.labels?.instanceId;
       if (instanceId === undefined) continue;
       const phase = item.status?.phase ?? 'Pending';
@@ -179,6 +141,7 @@ export class KubernetesRuntime implements InstanceRuntime {
     return pods;
   }
 
+  /** One PodMetricsList and one pod list (requests, phase) for the kind, joined by `usageOfPods`. */
   async usage(kind: KindConfig): Promise<PodUsage[]> {
     const what = `pod metrics of ${kind.resource}`;
     const path = `/apis/metrics.k8s.io/v1beta1/namespaces/${encodeURIComponent(this.namespace)}/pods?${selector(kind)}`;
@@ -188,18 +151,10 @@ export class KubernetesRuntime implements InstanceRuntime {
     if (response.status !== 200) throw failure(what, response);
     const parsed = PodMetricsListSchema.safeParse(response.body);
     if (!parsed.success) throw unexpected(what, response, parsed.error);
+    if (parsed.data.items.length === 0) return [];
+    const pods = await this.listItems(kind);
     try {
-      return parsed.data.items.flatMap((item) => {
-        const instanceId = item.metadata.labels?.instanceId;
-        if (instanceId === undefined) return [];
-        let cpuMillis = 0;
-        let memoryBytes = 0;
-        for (const container of item.containers) {
-          cpuMillis += parseCpuMillis(container.usage.cpu);
-          memoryBytes += parseMemoryBytes(container.usage.memory);
-        }
-        return [{ name: item.metadata.name, instanceId, cpuMillis, memoryBytes }];
-      });
+      return usageOfPods(parsed.data, pods);
     } catch (error) {
       throw new InstanceRuntimeError(`${what}: ${(error as Error).message}`, response.status, { cause: error });
     }
@@ -208,6 +163,16 @@ export class KubernetesRuntime implements InstanceRuntime {
   async close(): Promise<void> {
     this.agent?.agent.destroy();
     this.agent = undefined;
+  }
+
+  /** The kind's pods as listed, one LIST call. */
+  private async listItems(kind: KindConfig): Promise<PodItem[]> {
+    const what = `list pods of ${kind.resource}`;
+    const response = await this.request(what, 'GET', `${this.podsPath()}?${selector(kind)}`);
+    if (response.status !== 200) throw failure(what, response);
+    const parsed = PodListSchema.safeParse(response.body);
+    if (!parsed.success) throw unexpected(what, response, parsed.error);
+    return parsed.data.items;
   }
 
   private podsPath(): string {

@@ -19,12 +19,21 @@ export interface PodInfo {
   readonly terminating: boolean;
 }
 
+/**
+ * What one running, non-terminating pod uses, summed over its containers. The percentages
+ * are of the pod's requests (summed over its containers), the HorizontalPodAutoscaler's
+ * utilisation; each is absent when the pod has no request for that resource.
+ */
 export interface PodUsage {
   readonly name: string;
   readonly instanceId: string;
-  /** CPU in millicores. */
+  /** CPU in millicores (fractional). */
   readonly cpuMillis: number;
   readonly memoryBytes: number;
+  /** cpuMillis as a percentage of the CPU request: 250m used of a 250m request is 100. */
+  readonly cpuPercent?: number;
+  /** memoryBytes as a percentage of the memory request. */
+  readonly memoryPercent?: number;
 }
 
 export interface PodSpec {
@@ -54,7 +63,11 @@ export interface InstanceRuntime {
   delete(kind: KindConfig, name: string): Promise<'deleted' | 'absent'>;
   /** Every pod labelled for this kind, terminating ones included. One call per kind. */
   list(kind: KindConfig): Promise<PodInfo[]>;
-  /** CPU/memory of the kind's running pods (metrics.k8s.io); [] when metrics are unavailable. */
+  /**
+   * CPU/memory of the kind's Running, non-terminating pods, one call per kind (never one per
+   * pod); [] when usage cannot be measured (no metrics API, no /proc). A pod without a
+   * measurement yet is left out.
+   */
   usage(kind: KindConfig): Promise<PodUsage[]>;
   close(): Promise<void>;
 }

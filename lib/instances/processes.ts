@@ -7,12 +7,14 @@
  * finishes a deletion another one began.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KindConfig } from '../config/kinds.js';
 import { InstanceRuntimeError, type InstanceRuntime, type PodInfo, type PodSpec, type PodUsage } from './port.js';
+import { CpuSampler, PROC_AVAILABLE, readProcStat, readRssBytes } from './proc-usage.js';
+import { percentOf } from './quantity.js';
 
 export interface ProcessRuntimeOptions {
   /** The worker executable; each instance is one child process of it. */
@@ -25,8 +27,10 @@ export interface ProcessRuntimeOptions {
   readonly logDir?: string;
   /** SIGTERM, then SIGKILL after this long. Default 5000. */
   readonly gracePeriodMs?: number;
-  /** Window between the two /proc samples of `usage()`. Default 200. */
+  /** Shortest CPU window of `usage()`: a pod it has not measured before is sampled this long. Default 200. */
   readonly usageSampleMs?: number;
+  /** What each worker counts as requested, as a pod's container requests: the base of the usage percentages. */
+  readonly requests?: { readonly cpuMillis?: number; readonly memoryBytes?: number };
   /**
    * Whether `close()` stops the children this runtime started (default true, for a clean
    * `npm start` shutdown). A short invocation that leaves its pods running sets false.
@@ -49,42 +53,6 @@ export interface ProcessPodState {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-/** USER_HZ: 100 on every mainstream Linux architecture; not readable without spawning getconf. */
-const CLOCK_TICKS_PER_SECOND = 100;
-const PROC_AVAILABLE = existsSync('/proc/self/stat');
-
-interface ProcStat {
-  readonly state: string;
-  readonly cpuTicks: number;
-  readonly startTicks: number;
-}
-
-/** `/proc/<pid>/stat`, undefined when the process or /proc is absent. */
-function readProcStat(pid: number): ProcStat | undefined {
-  if (!PROC_AVAILABLE) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return {
-    state: fields[0] ?? '?',
-    cpuTicks: Number(fields[11]) + Number(fields[12]),
-    startTicks: Number(fields[19]),
-  };
-}
-
-function readRssBytes(pid: number): number | undefined {
-  try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Signals the pod's process group (the worker and anything it spawned); a vanished group is fine. */
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -101,7 +69,7 @@ export class ProcessRuntime implements InstanceRuntime {
   private readonly podsDir: string;
   private readonly logDir: string;
   private readonly gracePeriodMs: number;
-  private readonly usageSampleMs: number;
+  private readonly cpu: CpuSampler;
   /** Children started by this runtime: the ones `stopAll` stops. */
   private readonly children = new Map<string, ChildProcess>();
 
@@ -110,7 +78,7 @@ export class ProcessRuntime implements InstanceRuntime {
     this.podsDir = join(options.stateDir, 'pods');
     this.logDir = options.logDir ?? join(options.stateDir, 'logs');
     this.gracePeriodMs = options.gracePeriodMs ?? 5000;
-    this.usageSampleMs = options.usageSampleMs ?? 200;
+    this.cpu = new CpuSampler({ minWindowMs: options.usageSampleMs ?? 200 });
     this.description = `local processes of ${[options.command, ...options.args].join(' ')} (state in ${options.stateDir})`;
   }
 
@@ -195,35 +163,35 @@ export class ProcessRuntime implements InstanceRuntime {
   }
 
   /**
-   * CPU as millicores averaged over two /proc samples `usageSampleMs` apart (resolution
-   * 1000 / (USER_HZ × window s) millicores: 50 at 200 ms), memory as the worker's VmRSS.
-   * The worker process only, not processes it spawned. [] where /proc is absent.
+   * CPU in millicores since the previous call (a pod seen for the first time is sampled for
+   * `usageSampleMs`), memory as VmRSS; percentages of `requests`. The worker process only,
+   * not processes it spawned. [] where /proc is absent (not Linux).
    */
   async usage(kind: KindConfig): Promise<PodUsage[]> {
     if (!PROC_AVAILABLE) return [];
-    const running = (await this.readAll()).filter(
-      (state) => state.resource === kind.resource && state.deletedAt === undefined && this.isAlive(state),
-    );
+    const states = await this.readAll();
+    this.cpu.retain(new Set(states.map((state) => state.name)));
+    const running = states.filter((state) => state.resource === kind.resource && state.deletedAt === undefined && this.isAlive(state));
     if (running.length === 0) return [];
-    const first = running.map((state) => readProcStat(state.pid));
-    const startedAt = performance.now();
-    await sleep(this.usageSampleMs);
-    const elapsedSeconds = (performance.now() - startedAt) / 1000;
-    const usage: PodUsage[] = [];
-    running.forEach((state, index) => {
-      const before = first[index];
-      const after = readProcStat(state.pid);
+    const millicores = await this.cpu.millicores(running.map((state) => ({ key: state.name, pid: state.pid })));
+    const requests = this.options.requests ?? {};
+    return running.flatMap((state): PodUsage[] => {
+      const cpuMillis = millicores.get(state.name);
       const memoryBytes = readRssBytes(state.pid);
-      if (!before || !after || memoryBytes === undefined) return;
-      const cpuSeconds = (after.cpuTicks - before.cpuTicks) / CLOCK_TICKS_PER_SECOND;
-      usage.push({
-        name: state.name,
-        instanceId: state.instanceId,
-        cpuMillis: Math.round((cpuSeconds / elapsedSeconds) * 1000),
-        memoryBytes,
-      });
+      if (cpuMillis === undefined || memoryBytes === undefined) return [];
+      const cpuPercent = percentOf(cpuMillis, requests.cpuMillis);
+      const memoryPercent = percentOf(memoryBytes, requests.memoryBytes);
+      return [
+        {
+          name: state.name,
+          instanceId: state.instanceId,
+          cpuMillis,
+          memoryBytes,
+          ...(cpuPercent !== undefined ? { cpuPercent } : {}),
+          ...(memoryPercent !== undefined ? { memoryPercent } : {}),
+        },
+      ];
     });
-    return usage;
   }
 
   /** Stops every child this runtime started (SIGTERM, SIGKILL after the grace period) and forgets them. */

@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InstanceRuntime } from '../instances/port.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from '../instances/processes.js';
 import { dataDirOf } from '../store/open.js';
+import { LocalConfigError } from './config.js';
 
 const WORKER_RELATIVE = join('bin', 'iota-worker.ts');
 
@@ -47,7 +48,35 @@ const WORKER_ENV = [
   'KAFKA_BROKERS',
   'HEARTBEAT_TOPIC',
   'HEARTBEAT_INTERVAL',
+  'WORKER_CPU_MS_PER_RESOURCE',
 ] as const;
+
+/**
+ * What each local worker counts as requested, the base of its CPU and memory percentages,
+ * as a pod's container requests are on Kubernetes. The defaults are the iota-dac template's
+ * requests (250m, 256Mi): the idle reference worker (node + tsx) holds about 90 MiB resident,
+ * which against 128 MiB would already read 70 %.
+ * - `LOCAL_WORKER_CPU_REQUEST_MILLIS`: millicores, default 250;
+ * - `LOCAL_WORKER_MEMORY_REQUEST_MB`: mebibytes (Kubernetes' Mi), default 256.
+ * 0 means no request: that percentage is left out, as for a pod without one.
+ */
+export const LOCAL_WORKER_REQUEST_DEFAULTS = { cpuMillis: 250, memoryMiB: 256 } as const;
+
+function nonNegative(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new LocalConfigError(name, `must be a number >= 0 (0 = no request), got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** The requests from `LOCAL_WORKER_CPU_REQUEST_MILLIS` and `LOCAL_WORKER_MEMORY_REQUEST_MB`. */
+export function localWorkerRequestsFromEnv(env: NodeJS.ProcessEnv): { cpuMillis: number; memoryBytes: number } {
+  return {
+    cpuMillis: nonNegative(env, 'LOCAL_WORKER_CPU_REQUEST_MILLIS', LOCAL_WORKER_REQUEST_DEFAULTS.cpuMillis),
+    memoryBytes: Math.round(nonNegative(env, 'LOCAL_WORKER_MEMORY_REQUEST_MB', LOCAL_WORKER_REQUEST_DEFAULTS.memoryMiB) * 2 ** 20),
+  };
+}
 
 
 /** `node --import <tsx loader> bin/iota-worker.ts`, independent of the working directory. */
@@ -80,6 +109,7 @@ export function processRuntimeOptionsFromEnv(env: NodeJS.ProcessEnv, overrides: 
     env: workerEnv,
     stateDir: join(dataDir, 'instances'),
     logDir: join(dataDir, 'logs'),
+    requests: localWorkerRequestsFromEnv(env),
     // A short invocation (a local `reconcile` run) leaves its workers running, as pods outlive
     // a Lambda; `npm start` asks for the opposite so Ctrl-C leaves nothing behind.
     stopOnClose: false,

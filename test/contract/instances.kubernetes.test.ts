@@ -134,8 +134,21 @@ describe('KubernetesRuntime on the API simulator', () => {
     expect(sim.calls).toEqual({ 'list pods': 1 });
   });
 
-  it('reports usage from the metrics API in millicores and bytes, summed over containers', async () => {
+  it('creates pods that carry the requests of their template, the base of the usage percentages', async () => {
     // Prepare
+    await start();
+    const name = podName(THING, '0', 1);
+
+    // Act
+    await runtime.create({ kind: THING, instanceId: '0', name });
+
+    // Assess
+    const [container] = sim.pod(name)!.spec.containers as PodTemplate['spec']['containers'];
+    expect(container?.resources).toMatchObject({ requests: { cpu: '250m', memory: '256Mi' } });
+  });
+
+  it('reports usage in millicores and bytes and as percentages of the pod requests', async () => {
+    // Prepare: the iota-dac template requests 250m and 256Mi.
     await start();
     const a = podName(THING, '0', 1);
     const b = podName(THING, '1', 1);
@@ -143,20 +156,56 @@ describe('KubernetesRuntime on the API simulator', () => {
     await runtime.create({ kind: THING, instanceId: '1', name: b });
     sim.setPhase(a, 'Running');
     sim.setPhase(b, 'Running');
-    sim.setUsage(a, { cpu: '250m', memory: '128Mi' });
-    sim.setUsage(b, [
-      { name: 'iota-dac', cpu: '123456789n', memory: '1Gi' },
-      { name: 'sidecar', cpu: '1', memory: '1000k' },
-    ]);
+    sim.setPodMetrics(a, { cpu: '120m', memory: '64Mi' });
+    sim.setPodMetrics(b, { cpu: '1123456789n', memory: '1Gi' });
 
     // Act
     const usage = await runtime.usage(THING);
 
     // Assess
     expect(usage.sort((x, y) => x.name.localeCompare(y.name))).toEqual([
-      { name: a, instanceId: '0', cpuMillis: 250, memoryBytes: 128 * 2 ** 20 },
-      { name: b, instanceId: '1', cpuMillis: 1123.456789, memoryBytes: 2 ** 30 + 1_000_000 },
+      { name: a, instanceId: '0', cpuMillis: 120, memoryBytes: 64 * 2 ** 20, cpuPercent: 48, memoryPercent: 25 },
+      { name: b, instanceId: '1', cpuMillis: 1123.456789, memoryBytes: 2 ** 30, cpuPercent: 449.3827156, memoryPercent: 400 },
     ]);
+  });
+
+  it('reads the usage of a kind with one metrics call and one pod list, however many pods it has', async () => {
+    // Prepare
+    await start({ metricsScript: (pod) => ({ cpu: `${10 * (1 + Number(pod.metadata.labels?.instanceId))}m`, memory: '32Mi' }) });
+    for (let id = 0; id < 12; id++) {
+      const name = podName(THING, String(id), 1);
+      await runtime.create({ kind: THING, instanceId: String(id), name });
+      sim.setPhase(name, 'Running');
+    }
+    sim.resetCalls();
+
+    // Act
+    const usage = await runtime.usage(THING);
+
+    // Assess
+    expect(sim.calls).toEqual({ 'list podmetrics': 1, 'list pods': 1 });
+    expect(usage).toHaveLength(12);
+    expect(usage.find((u) => u.instanceId === '11')).toMatchObject({ cpuMillis: 120, cpuPercent: 48, memoryPercent: 12.5 });
+  });
+
+  it('reports only Running pods that are not being deleted, of the kind asked for', async () => {
+    // Prepare
+    await start({ metricsScript: () => ({ cpu: '100m', memory: '64Mi' }) });
+    const running = podName(THING, '0', 1);
+    const leaving = podName(THING, '1', 1);
+    const pending = podName(THING, '2', 1);
+    const rule = podName(RULE, '0', 1);
+    for (const [kind, id, name] of [[THING, '0', running], [THING, '1', leaving], [THING, '2', pending], [RULE, '0', rule]] as const) {
+      await runtime.create({ kind, instanceId: id, name });
+    }
+    for (const name of [running, leaving, rule]) sim.setPhase(name, 'Running');
+    await runtime.delete(THING, leaving);
+
+    // Act
+    const usage = await runtime.usage(THING);
+
+    // Assess
+    expect(usage.map((u) => u.name)).toEqual([running]);
   });
 
   it.each(['not-registered', 'unavailable'] as const)('reports no usage when the metrics API is %s', async (state) => {
@@ -165,7 +214,7 @@ describe('KubernetesRuntime on the API simulator', () => {
     const name = podName(THING, '0', 1);
     await runtime.create({ kind: THING, instanceId: '0', name });
     sim.setPhase(name, 'Running');
-    sim.setUsage(name, { cpu: '1', memory: '1Gi' });
+    sim.setPodMetrics(name, { cpu: '1', memory: '1Gi' });
     sim.metricsApi = state;
 
     // Act
@@ -173,6 +222,7 @@ describe('KubernetesRuntime on the API simulator', () => {
 
     // Assess
     expect(usage).toEqual([]);
+    expect(sim.calls['list podmetrics']).toBe(1);
   });
 
   it('fails with a 401 InstanceRuntimeError when the token is wrong', async () => {

@@ -9,6 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_KINDS, type KindConfig } from '../../lib/config/kinds.js';
 import { InstanceRuntimeError, podName, type InstanceRuntime } from '../../lib/instances/port.js';
 import { ProcessRuntime, type ProcessPodState, type ProcessRuntimeOptions } from '../../lib/instances/processes.js';
+import { processRuntimeOptionsFromEnv } from '../../lib/local/process-runtime-config.js';
+import { Layout } from '../../lib/orchestration/layout.js';
+import { openStore } from '../../lib/store/open.js';
+import { ANY_VERSION } from '../../lib/store/port.js';
 import { describeInstanceRuntimeContract } from './instances.contract.js';
 
 const [THING, RULE] = DEFAULT_KINDS as [KindConfig, KindConfig];
@@ -97,7 +101,10 @@ describeInstanceRuntimeContract('local processes', async () => {
 
 describe('ProcessRuntime', () => {
   const runtimes: ProcessRuntime[] = [];
-  const track = (runtime: ProcessRuntime): ProcessRuntime => (runtimes.push(runtime), runtime);
+  const track = (runtime: ProcessRuntime): ProcessRuntime => {
+    runtimes.push(runtime);
+    return runtime;
+  };
 
   afterEach(async () => {
     await Promise.all(runtimes.splice(0).map((runtime) => runtime.stopAll()));
@@ -252,26 +259,90 @@ describe('ProcessRuntime', () => {
     }
   });
 
-  it.skipIf(!existsSync('/proc/self/stat'))('reports CPU in millicores and resident memory from /proc', async () => {
-    // Prepare
+  it.skipIf(!existsSync('/proc/self/stat'))('reports CPU and resident memory from /proc, as percentages of the configured requests', async () => {
+    // Prepare: a spinning worker against a request of 50 millicores and 64 MiB.
     const stateDir = newStateDir();
-    const runtime = track(runtimeIn(stateDir, { usageSampleMs: 500 }));
-    const busy = track(runtimeIn(stateDir, { command: process.execPath, args: ['-e', 'for (;;) {}'], usageSampleMs: 500 }));
+    const requests = { cpuMillis: 50, memoryBytes: 64 * 2 ** 20 };
+    const runtime = track(runtimeIn(stateDir, { requests }));
+    const busy = track(runtimeIn(stateDir, { command: process.execPath, args: ['-e', 'for (;;) {}'], requests }));
     await runtime.create({ kind: THING, instanceId: '0', name: podName(THING, '0', 1) });
     await busy.create({ kind: THING, instanceId: '1', name: podName(THING, '1', 1) });
-    await sleep(200);
+    await runtime.usage(THING); // the first reading; the next call measures since it
 
     // Act
+    await sleep(500);
     const usage = await runtime.usage(THING);
 
     // Assess
     const byId = Object.fromEntries(usage.map((u) => [u.instanceId, u]));
     expect(Object.keys(byId).sort()).toEqual(['0', '1']);
-    // A spinning loop holds up to a core and an idle one almost none; how much the spinner gets
-    // depends on the machine's load, so only the order is asserted.
-    expect(byId['1']!.cpuMillis).toBeGreaterThan(byId['0']!.cpuMillis);
-    // Millicores, not ticks or seconds: never more than the machine's cores.
-    expect(byId['1']!.cpuMillis).toBeLessThanOrEqual(availableParallelism() * 1000 + 50);
+    const spinner = byId['1']!;
+    // A spinning loop holds up to a core, however loaded the machine: well over a tenth of one,
+    // twice its request, and never more than the machine has.
+    expect(spinner.cpuPercent).toBeGreaterThan(200);
+    expect(spinner.cpuPercent).toBe(spinner.cpuMillis * 2);
+    expect(spinner.cpuMillis).toBeLessThanOrEqual(availableParallelism() * 1000 + 50);
     expect(byId['0']!.memoryBytes).toBeGreaterThan(1024 * 1024);
+    expect(byId['0']!.memoryPercent).toBeCloseTo((byId['0']!.memoryBytes / requests.memoryBytes) * 100, 6);
   });
+
+  it.skipIf(!existsSync('/proc/self/stat'))('leaves the percentages out when no requests are configured', async () => {
+    // Prepare
+    const stateDir = newStateDir();
+    const runtime = track(runtimeIn(stateDir, { usageSampleMs: 50 }));
+    await runtime.create({ kind: RULE, instanceId: '0', name: podName(RULE, '0', 1) });
+
+    // Act
+    const usage = await runtime.usage(RULE);
+
+    // Assess
+    expect(usage).toHaveLength(1);
+    expect(usage[0]).not.toHaveProperty('cpuPercent');
+    expect(usage[0]).not.toHaveProperty('memoryPercent');
+    expect(await runtime.usage(THING)).toEqual([]);
+  });
+
+  it.skipIf(!existsSync('/proc/self/stat'))(
+    "shows the reference worker's CPU rise with the resources it serves and fall when they leave (WORKER_CPU_MS_PER_RESOURCE)",
+    async () => {
+      // Prepare: 4 Things at 250 CPU ms each per second, a full core, against a request of 100 millicores.
+      const dataDir = newStateDir();
+      const store = await openStore({ ZK_CONNECT: '', ORCH_DATA_DIR: dataDir });
+      const layout = new Layout();
+      const serve = (ids: string[], times: number): Promise<void> =>
+        store.commit([
+          { op: 'set', path: layout.resources('Thing', '0'), data: JSON.stringify({ ids }), version: ANY_VERSION },
+          { op: 'set', path: layout.reload('Thing', '0'), data: JSON.stringify({ times }), version: ANY_VERSION },
+        ]);
+      await store.ensurePath(layout.resources('Thing', '0'));
+      await store.ensurePath(layout.reload('Thing', '0'));
+      await serve(['t1', 't2', 't3', 't4'], 1);
+      const env = { ORCH_DATA_DIR: dataDir, HEARTBEAT_INTERVAL: '0', WORKER_CPU_MS_PER_RESOURCE: '250', LOCAL_WORKER_CPU_REQUEST_MILLIS: '100' };
+      const runtime = track(new ProcessRuntime(processRuntimeOptionsFromEnv(env, { gracePeriodMs: 5000 })));
+      const name = podName(THING, '0', 1);
+      // Worker logs go to <ORCH_DATA_DIR>/logs.
+      const log = (): string => logOf(dataDir, name);
+
+      try {
+        // Act
+        await runtime.create({ kind: THING, instanceId: '0', name });
+        await waitUntil(() => log().includes('serving 4 Things'), 30_000);
+        await runtime.usage(THING);
+        await sleep(1000);
+        const [busy] = await runtime.usage(THING);
+        await serve([], 2);
+        await waitUntil(() => log().includes('serving 0 Things'), 10_000);
+        await runtime.usage(THING);
+        await sleep(1000);
+        const [idle] = await runtime.usage(THING);
+
+        // Assess: a spinning thread gets its share of a core however loaded the machine (a tenth
+        // even with ten runnable threads on two cores): more than the worker's request.
+        expect(busy?.cpuPercent).toBeGreaterThan(100);
+        expect(idle?.cpuPercent).toBeLessThan(busy!.cpuPercent! / 2);
+      } finally {
+        await store.close();
+      }
+    },
+  );
 });

@@ -9,7 +9,10 @@
  *   gets deletionTimestamp = now + grace and stays listed until then; deleting it again is
  *   200 and may only shorten the grace period;
  * - equality and existence label selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`);
- * - Status objects for every error, 401 without the bearer token.
+ * - Status objects for every error, 401 without the bearer token;
+ * - pod metrics as metrics-server serves them: Running pods only (a terminating pod that still
+ *   runs is reported), pods without a measurement yet left out; 404 when the metrics API is
+ *   not registered, 503 when metrics-server is down (`metricsApi`).
  * Pods are scheduled on creation (spec.nodeName is set), so graceful deletion applies.
  * Time is the simulator's own clock: it moves only with `advance(ms)`.
  */
@@ -45,6 +48,9 @@ export interface ContainerUsage {
 
 export type MetricsApi = 'available' | 'not-registered' | 'unavailable';
 
+/** One value (the first container's) or one per container. */
+export type PodMetricsInput = ContainerUsage | Array<{ name: string } & ContainerUsage>;
+
 export interface K8sSimulatorOptions {
   /** The only bearer token accepted. Default `sim-token`. */
   readonly token?: string;
@@ -54,13 +60,20 @@ export interface K8sSimulatorOptions {
   readonly now?: number;
   /** Serve https with this key and certificate (PEM) instead of plain http. */
   readonly tls?: { readonly key: string; readonly cert: string };
+  /** Default 'available'. */
+  readonly metricsApi?: MetricsApi;
+  /** See `metricsScript`. */
+  readonly metricsScript?: MetricsScript;
 }
+
+/** Usage of a pod that has none set by `setPodMetrics`, e.g. by its labels; undefined: not measured yet. */
+export type MetricsScript = (pod: SimPod) => PodMetricsInput | undefined;
 
 interface Stored {
   pod: SimPod;
   createdAt: number;
   deleteAt?: number;
-  usage?: Array<{ name: string } & ContainerUsage>;
+  usage?: PodMetricsInput;
 }
 
 type Requirement = { key: string; op: '=' | '!=' | 'exists' | '!exists'; value?: string };
@@ -110,7 +123,8 @@ export class K8sSimulator {
   readonly token: string;
   /** API calls by verb and resource, e.g. `list pods`, `create pods`, `delete pods`, `list podmetrics`. */
   readonly calls: Record<string, number> = {};
-  metricsApi: MetricsApi = 'available';
+  metricsApi: MetricsApi;
+  metricsScript: MetricsScript | undefined;
   private clock: number;
   private resourceVersion = 1;
   private readonly pods = new Map<string, Stored>();
@@ -122,6 +136,8 @@ export class K8sSimulator {
     this.token = options.token ?? 'sim-token';
     this.startAfterMs = options.startAfterMs;
     this.clock = options.now ?? Date.now();
+    this.metricsApi = options.metricsApi ?? 'available';
+    this.metricsScript = options.metricsScript;
   }
 
   static async start(options: K8sSimulatorOptions = {}): Promise<K8sSimulator> {
@@ -165,10 +181,14 @@ export class K8sSimulator {
     stored.pod.metadata.resourceVersion = String(++this.resourceVersion);
   }
 
-  /** The usage metrics-server would report, per container (one value: the first container). */
-  setUsage(name: string, usage: ContainerUsage | Array<{ name: string } & ContainerUsage>, namespace = 'iota'): void {
-    const stored = this.stored(namespace, name);
-    stored.usage = Array.isArray(usage) ? usage : [{ name: stored.pod.spec.containers[0]?.name ?? 'main', ...usage }];
+  /** The usage metrics-server would report for the pod, e.g. `{ cpu: '120m', memory: '64Mi' }`. */
+  setPodMetrics(name: string, usage: PodMetricsInput, namespace = 'iota'): void {
+    this.stored(namespace, name).usage = usage;
+  }
+
+  /** The former name of `setPodMetrics`. */
+  setUsage(name: string, usage: PodMetricsInput, namespace = 'iota'): void {
+    this.setPodMetrics(name, usage, namespace);
   }
 
   pod(name: string, namespace = 'iota'): SimPod | undefined {
@@ -317,19 +337,21 @@ export class K8sSimulator {
     }
     const requirements = parseSelector(query.get('labelSelector') ?? '');
     const items = [...this.pods.values()]
-      .filter(({ pod, usage }) => usage && pod.metadata.namespace === namespace && pod.status.phase === 'Running')
+      .filter(({ pod }) => pod.metadata.namespace === namespace && pod.status.phase === 'Running')
       .filter(({ pod }) => matches(pod.metadata.labels, requirements))
-      .map(({ pod, usage }) => ({
-        metadata: {
-          name: pod.metadata.name,
-          namespace,
-          labels: pod.metadata.labels,
-          creationTimestamp: rfc3339(this.clock),
-        },
-        timestamp: rfc3339(this.clock),
-        window: '15s',
-        containers: usage!.map(({ name, cpu, memory }) => ({ name, usage: { cpu, memory } })),
-      }));
+      .flatMap(({ pod, usage }) => {
+        const measured = usage ?? this.metricsScript?.(structuredClone(pod));
+        if (!measured) return [];
+        const containers = Array.isArray(measured) ? measured : [{ name: pod.spec.containers[0]?.name ?? 'main', ...measured }];
+        return [
+          {
+            metadata: { name: pod.metadata.name, namespace, labels: pod.metadata.labels, creationTimestamp: rfc3339(this.clock) },
+            timestamp: rfc3339(this.clock),
+            window: '15s',
+            containers: containers.map(({ name, cpu, memory }) => ({ name, usage: { cpu, memory } })),
+          },
+        ];
+      });
     return { kind: 'PodMetricsList', apiVersion: 'metrics.k8s.io/v1beta1', metadata: {}, items };
   }
 }

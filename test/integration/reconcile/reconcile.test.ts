@@ -222,6 +222,18 @@ describe('reconcile against the Kubernetes simulator', () => {
     expect(h.sim.list().map((pod) => pod.metadata.name).sort()).toEqual(['iota-rules-engine-0-g1', 'iota-rules-engine-1-g1']);
     expect(report.errors).toEqual([{ resource: 'Thing', operation: 'list', message: expect.stringContaining('list pods of Thing: HTTP 500') }]);
     expect(report.kinds.map((kind) => kind.resource)).toEqual(['Rule']);
+    expect(report).toMatchObject({ status: 'partial', failedKinds: ['Thing'] });
+  });
+
+  it('reports failed when no kind can be reconciled', async () => {
+    await start({ server: withFaults({ list: new Set(['Thing', 'Rule']) }) });
+    await h.instances(THING, 1);
+    await h.instances(RULE, 1);
+
+    const report = await h.run();
+
+    expect(report).toMatchObject({ status: 'failed', failedKinds: ['Thing', 'Rule'], kinds: [] });
+    expect(h.sim.list()).toEqual([]);
   });
 
   it('finishes the run and reports the failure when alerts cannot be delivered', async () => {
@@ -246,6 +258,7 @@ describe('reconcile against the Kubernetes simulator', () => {
     const started = h.sim.list().length;
     expect(started).toBeGreaterThan(0);
     expect(started).toBeLessThan(20);
+    expect(report.status).toBe('done');
     expect(report.errors).toEqual([
       { resource: 'Rule', operation: 'lease', message: `the run outlasted its lease; ${20 - started} instances or orphans left for the next run` },
     ]);

@@ -24,7 +24,14 @@ describe('worker settings from the environment', () => {
       heartbeatIntervalMs: 3000,
       heartbeat: { transport: 'mqtt', url: 'mqtt://127.0.0.1:1883', topic: 'HeartBeat' },
       root: '/iota/orchestration',
+      cpuMsPerResource: 0,
     });
+  });
+
+  it('reads WORKER_CPU_MS_PER_RESOURCE, CPU milliseconds per served resource per second, fractions too', () => {
+    expect(workerSettingsFromEnv({ ...base, WORKER_CPU_MS_PER_RESOURCE: '20' }).cpuMsPerResource).toBe(20);
+    expect(workerSettingsFromEnv({ ...base, WORKER_CPU_MS_PER_RESOURCE: '0.5' }).cpuMsPerResource).toBe(0.5);
+    expect(workerSettingsFromEnv({ ...base, WORKER_CPU_MS_PER_RESOURCE: '' }).cpuMsPerResource).toBe(0);
   });
 
   it('sends heartbeats to Kafka when KAFKA_BROKERS is set', () => {
@@ -51,5 +58,8 @@ describe('worker settings from the environment', () => {
     expect(errorOf({ ...base, MQTT_URL: 'localhost:1883' }).field).toBe('MQTT_URL');
     expect(errorOf({ ...base, KAFKA_BROKERS: 'kafka' }).field).toBe('KAFKA_BROKERS');
     expect(errorOf({ ...base, ZK_ROOT: 'relative/root' }).field).toBe('ZK_ROOT');
+    expect(errorOf({ ...base, WORKER_CPU_MS_PER_RESOURCE: '-1' }).field).toBe('WORKER_CPU_MS_PER_RESOURCE');
+    expect(errorOf({ ...base, WORKER_CPU_MS_PER_RESOURCE: 'lots' }).field).toBe('WORKER_CPU_MS_PER_RESOURCE');
+    expect(errorOf({ ...base, WORKER_CPU_MS_PER_RESOURCE: '1001' }).message).toMatch(/^WORKER_CPU_MS_PER_RESOURCE: must be .* in \[0, 1000\]/);
   });
 });

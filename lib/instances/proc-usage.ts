@@ -1,0 +1,132 @@
+/**
+ * Usage of local processes from Linux /proc: CPU time from `/proc/<pid>/stat`
+ * (utime + stime), resident memory from `/proc/<pid>/status` (VmRSS). Elsewhere nothing is
+ * readable and callers report no usage.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const PROC_AVAILABLE = existsSync('/proc/self/stat');
+/** USER_HZ: 100 on every mainstream Linux architecture; not readable without spawning getconf. */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+export interface ProcStat {
+  readonly state: string;
+  /** utime + stime, in clock ticks. */
+  readonly cpuTicks: number;
+  /** Start time in clock ticks since boot: with the pid, it names one process. */
+  readonly startTicks: number;
+}
+
+/** `/proc/<pid>/stat`, undefined when the process or /proc is absent. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  if (!PROC_AVAILABLE) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return {
+    state: fields[0] ?? '?',
+    cpuTicks: Number(fields[11]) + Number(fields[12]),
+    startTicks: Number(fields[19]),
+  };
+}
+
+/** VmRSS of `/proc/<pid>/status` in bytes; undefined when unreadable (or a zombie, which has none). */
+export function readRssBytes(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface CpuSamplerOptions {
+  /** Shortest window a rate is measured over; a process without an earlier reading is read twice this far apart. */
+  readonly minWindowMs: number;
+  /** An earlier reading older than this is not used: the rate would be a stale average. Default 60 s. */
+  readonly maxWindowMs?: number;
+  readonly readStat?: (pid: number) => ProcStat | undefined;
+  /** Monotonic milliseconds. */
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+interface Reading {
+  readonly pid: number;
+  readonly startTicks: number;
+  readonly cpuTicks: number;
+  readonly at: number;
+}
+
+/**
+ * CPU rates as millicores: the CPU time a process used between two readings over the time
+ * between them. Each call keeps its readings, so the next call measures since this one
+ * without waiting; a process seen for the first time (or last seen too long ago) is read
+ * twice `minWindowMs` apart, and one call waits at most once. Resolution is
+ * 1000 / (USER_HZ × window s) millicores: 50 over 200 ms, 1 over 10 s.
+ */
+export class CpuSampler {
+  private readonly last = new Map<string, Reading>();
+  private readonly minWindowMs: number;
+  private readonly maxWindowMs: number;
+  private readonly readStat: (pid: number) => ProcStat | undefined;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: CpuSamplerOptions) {
+    this.minWindowMs = options.minWindowMs;
+    this.maxWindowMs = options.maxWindowMs ?? 60_000;
+    this.readStat = options.readStat ?? readProcStat;
+    this.now = options.now ?? (() => performance.now());
+    this.sleep = options.sleep ?? ((ms) => sleep(ms));
+  }
+
+  /** Millicores per key; a process that vanished or was replaced (new start time) during the call is left out. */
+  async millicores(
+    processes: ReadonlyArray<{ readonly key: string; readonly pid: number }>,
+  ): Promise<Map<string, number>> {
+    const startedAt = this.now();
+    const baselines = new Map<string, Reading>();
+    for (const { key, pid } of processes) {
+      const stat = this.readStat(pid);
+      if (!stat) continue;
+      const earlier = this.last.get(key);
+      const usable =
+        earlier &&
+        earlier.pid === pid &&
+        earlier.startTicks === stat.startTicks &&
+        startedAt - earlier.at <= this.maxWindowMs;
+      baselines.set(
+        key,
+        usable ? earlier : { pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at: startedAt },
+      );
+    }
+    const wait = Math.max(0, ...[...baselines.values()].map((reading) => reading.at + this.minWindowMs - startedAt));
+    if (wait > 0) await this.sleep(wait);
+
+    const at = this.now();
+    const rates = new Map<string, number>();
+    for (const [key, baseline] of baselines) {
+      const stat = this.readStat(baseline.pid);
+      if (!stat || stat.startTicks !== baseline.startTicks || at <= baseline.at) {
+        this.last.delete(key);
+        continue;
+      }
+      const cpuSeconds = (stat.cpuTicks - baseline.cpuTicks) / CLOCK_TICKS_PER_SECOND;
+      rates.set(key, Math.max(0, Math.round((cpuSeconds / ((at - baseline.at) / 1000)) * 1000)));
+      this.last.set(key, { pid: baseline.pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at });
+    }
+    return rates;
+  }
+
+  /** Forgets the readings of every key not in `keys` (pods that are gone). */
+  retain(keys: ReadonlySet<string>): void {
+    for (const key of this.last.keys()) if (!keys.has(key)) this.last.delete(key);
+  }
+}
