@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ScalingConfigSchema } from './scaling.js';
 
 /** One orchestrated resource kind (SPEC §2 "Pods"). */
 export const KindConfigSchema = z.object({
@@ -9,6 +10,8 @@ export const KindConfigSchema = z.object({
   /** Whether workers of this kind send heartbeats (and so may be recycled when silent). */
   heartbeat: z.boolean(),
   initInstances: z.number().int().min(1).max(99),
+  /** Elastic scaling (lib/config/scaling.ts); absent: disabled. */
+  scaling: ScalingConfigSchema.optional(),
 });
 export type KindConfig = z.infer<typeof KindConfigSchema>;
 

@@ -203,7 +203,9 @@ const SCRIPT = `
   function renderInstances(view, section) {
     var kind = view.resource;
     section.summary.textContent = view.instanceName + ' · ' + view.totals.instances + ' instances · ' + view.totals.resources + ' of ' +
-      view.totals.capacity + ' slots used · ' + (view.heartbeat ? 'heartbeat timeout ' + Math.round(view.heartbeatTimeoutMs / 1000) + ' s' : 'no heartbeats (not monitored)');
+      view.totals.capacity + ' slots used · max ' + view.limits.maxInstances + ' instances of ' + view.limits.resourcePerInstance + ' · ' +
+      (view.heartbeat ? 'heartbeat timeout ' + Math.round(view.heartbeatTimeoutMs / 1000) + ' s' : 'no heartbeats (not monitored)') +
+      (view.totals.pending > 0 ? ' · ' + view.totals.pending + ' pending (at maxInstances): ' + view.pending.slice(0, 10).join(', ') : '');
     var rows = view.instances.map(function (instance) {
       var pct = instance.count > 0 ? Math.min(100, Math.round((instance.used / instance.count) * 100)) : 0;
       var bar = h('span', { class: 'bar' + (instance.count > 0 && instance.used >= instance.count ? ' full' : ''), role: 'meter',

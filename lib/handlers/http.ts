@@ -90,10 +90,13 @@ function orchestrateBody(result: OrchestrateResult, fullPlan: boolean) {
     resource: result.resource,
     instances: result.instances,
     resourcePerInstance: result.resourcePerInstance,
+    spreadPerInstance: result.spreadPerInstance,
     before: result.before,
     after: result.after,
     moved: result.moved,
     minimumMoves: result.minimumMoves,
+    replans: result.replans,
+    placedPending: result.placedPending,
     // The full plan can list every moved id; by default only the counts per move.
     plan: result.plan.map((move) => (fullPlan ? move : { from: move.from, to: move.to, count: move.ids.length })),
   };

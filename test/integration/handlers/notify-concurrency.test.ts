@@ -64,6 +64,9 @@ let store: NodeStore;
 beforeAll(async () => {
   store = await openStore(env);
   await store.ensurePath(layout.kind('Thing'));
+  // The kind's capacity as an orchestrate would have stored it: small, so the run must also open instances concurrently.
+  await store.ensurePath(layout.capacity('Thing').replace(/\/capacity$/, ''));
+  await store.commit([{ op: 'create', path: layout.capacity('Thing'), data: JSON.stringify({ maxInstances: 100, resourcePerInstance: SEEDED_COUNT }) }]);
   for (let id = 0; id < SEEDED_INSTANCES; id++) {
     const instance = String(id);
     await store.commit([

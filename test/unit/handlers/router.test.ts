@@ -113,10 +113,11 @@ describe('POST /v1/api/orchestrations/{resource}/orchestrate', () => {
 
     expect(response.statusCode).toBe(200);
     const body = json(response);
-    // 25 resources need floor(25/5000)+1 = 1 instance, fewer than initInstances 10: 10 instances of floor(25/10)+1 = 3.
-    expect(body).toMatchObject({ resource: 'Thing', instances: 10, resourcePerInstance: 3 });
+    // 25 resources need floor(25/5000)+1 = 1 instance, fewer than initInstances 10: 10 instances, spread at most
+    // floor(25/10)+1 = 3 each; each keeps the configured capacity 5000 (SPEC §3, changed from legacy).
+    expect(body).toMatchObject({ resource: 'Thing', instances: 10, resourcePerInstance: 5000, spreadPerInstance: 3 });
     expect(body.after).toHaveLength(10);
-    expect(body.after.every((instance: { used: number; count: number }) => instance.used <= instance.count && instance.count === 3)).toBe(true);
+    expect(body.after.every((instance: { used: number; count: number }) => instance.used <= 3 && instance.count === 5000)).toBe(true);
     expect(body.moved).toBeGreaterThanOrEqual(body.minimumMoves);
     expect(body.plan.every((move: Record<string, unknown>) => typeof move.count === 'number' && !('ids' in move))).toBe(true);
   });
@@ -128,7 +129,7 @@ describe('POST /v1/api/orchestrations/{resource}/orchestrate', () => {
 
     expect(response.statusCode).toBe(200);
     const body = json(response);
-    expect(body).toMatchObject({ instances: 13, resourcePerInstance: 2 });
+    expect(body).toMatchObject({ instances: 13, resourcePerInstance: 2, spreadPerInstance: 2 });
     const movedIds = body.plan.flatMap((move: { ids: string[] }) => move.ids);
     expect(movedIds).toHaveLength(body.moved);
   });
