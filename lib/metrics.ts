@@ -3,6 +3,8 @@
  * so Lambda gets metrics from stdout with no SDK call; locally the same line
  * is just a log record.
  */
+import { systemClock } from './clock.js';
+
 export class Metrics {
   private readonly counters = new Map<string, number>();
 
@@ -31,7 +33,7 @@ export class Metrics {
     this.write(
       JSON.stringify({
         _aws: {
-          Timestamp: Date.now(),
+          Timestamp: systemClock(),
           CloudWatchMetrics: [
             { Namespace: this.namespace, Dimensions: [Object.keys(this.dimensions)], Metrics: names.map((Name) => ({ Name, Unit: 'Count' })) },
           ],

@@ -4,6 +4,7 @@
  * HTTP statuses. Unexpected errors become a 500 that names the request id and
  * nothing else; the stack goes to the log.
  */
+import { systemClock } from '../clock.js';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { CapacityError, InvalidOptionError, InvalidResourceIdError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
@@ -81,7 +82,7 @@ export function toErrorResponse(
       409,
       { error: error.code, message: error.message, details: { lease: error.lease, holder: error.holder, expiresAt: new Date(error.expiresAt).toISOString() } },
       requestId,
-      { 'Retry-After': String(Math.max(1, Math.ceil((error.expiresAt - Date.now()) / 1000))) },
+      { 'Retry-After': String(Math.max(1, Math.ceil((error.expiresAt - systemClock()) / 1000))) },
     );
   }
   if (error instanceof CapacityError) {

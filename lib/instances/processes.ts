@@ -6,6 +6,7 @@
  * (`sls invoke local -f reconcile`, a fresh process each), and whichever process looks next
  * finishes a deletion another one began.
  */
+import { systemClock } from '../clock.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
@@ -103,7 +104,7 @@ export class ProcessRuntime implements InstanceRuntime {
       resource: spec.kind.resource,
       instanceId: spec.instanceId,
       pid,
-      startedAt: Date.now(),
+      startedAt: systemClock(),
       ...(procStartTicks !== undefined ? { procStartTicks } : {}),
     };
     // Written whole to a temporary file, then linked: link() fails if the name is taken, so
@@ -132,7 +133,7 @@ export class ProcessRuntime implements InstanceRuntime {
     }
     if (state.deletedAt === undefined) {
       signalGroup(state.pid, 'SIGTERM');
-      await this.writeState({ ...state, deletedAt: Date.now() });
+      await this.writeState({ ...state, deletedAt: systemClock() });
       // Unref'd: a short invocation exits without waiting; the next list() finishes the job.
       setTimeout(() => void this.collect(undefined).catch(() => undefined), this.gracePeriodMs + 10).unref();
     }
@@ -250,7 +251,7 @@ export class ProcessRuntime implements InstanceRuntime {
 
   /** For a pod being deleted: true once it is gone (state removed); SIGKILL once its grace period is over. */
   private async finishDeletion(state: ProcessPodState): Promise<boolean> {
-    if (this.isAlive(state) && Date.now() >= (state.deletedAt ?? 0) + this.gracePeriodMs) {
+    if (this.isAlive(state) && systemClock() >= (state.deletedAt ?? 0) + this.gracePeriodMs) {
       signalGroup(state.pid, 'SIGKILL');
       await this.waitForExit(state.pid, state, 1000);
     }
@@ -278,9 +279,9 @@ export class ProcessRuntime implements InstanceRuntime {
 
   private async waitForExit(pid: number, state: ProcessPodState | undefined, timeoutMs: number): Promise<boolean> {
     const probe = { pid, procStartTicks: state?.procStartTicks };
-    const deadline = Date.now() + timeoutMs;
+    const deadline = systemClock() + timeoutMs;
     while (this.isAlive(probe)) {
-      if (Date.now() >= deadline) return false;
+      if (systemClock() >= deadline) return false;
       await sleep(20);
     }
     return true;

@@ -4,6 +4,7 @@
  * hands it to the same handler, so local and deployed traffic take the same
  * routes through the same code.
  */
+import { systemClock } from '../clock.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -177,7 +178,7 @@ export async function startHttpServer(handler: HttpApiHandler, options: HttpServ
         body,
         sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
         requestId: randomUUID(),
-        now: Date.now(),
+        now: systemClock(),
       });
       try {
         send(response, normaliseResult(await handler(event)));

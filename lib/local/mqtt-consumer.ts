@@ -8,6 +8,7 @@
  * delivered when it is back. mqtt.js hands over one packet at a time, so
  * notifications are handled in the order they were published.
  */
+import { systemClock } from '../clock.js';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 
 export const NOTIFY_TOPIC = 'cm/notify';
@@ -37,7 +38,7 @@ export async function startMqttConsumer(options: MqttConsumerOptions): Promise<M
   client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void): void => {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
     if (packet.topic === HEARTBEAT_TOPIC && options.onHeartbeat) {
-      options.onHeartbeat(payload, Date.now());
+      options.onHeartbeat(payload, systemClock());
       done();
       return;
     }

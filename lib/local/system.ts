@@ -5,6 +5,7 @@
  * calls the same handlers and use cases the Lambda functions call; only the
  * transports are local.
  */
+import { systemClock } from '../clock.js';
 import { hostname } from 'node:os';
 import { alertMessage } from '../alerts.js';
 import { createApp, runtimeFromEnv, type App } from '../app.js';
@@ -182,10 +183,10 @@ async function stopAllWorkers(app: App, runtime: ProcessRuntime, graceMs: number
     for (const pod of await runtime.list(kind)) if (!pod.terminating) await runtime.delete(kind, pod.name).catch(() => undefined);
   }
   // delete() signalled the adopted ones; list() removes their state once they are gone and kills laggards.
-  const deadline = Date.now() + graceMs + 2000;
+  const deadline = systemClock() + graceMs + 2000;
   for (;;) {
     const left = (await Promise.all(app.kinds.map((kind) => runtime.list(kind)))).flat();
-    if (left.length === 0 || Date.now() > deadline) return;
+    if (left.length === 0 || systemClock() > deadline) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

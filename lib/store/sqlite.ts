@@ -4,6 +4,7 @@
  * all or nothing, versioned compare-and-set) in one write transaction, and is
  * safe for several processes sharing the data directory (WAL, BEGIN IMMEDIATE).
  */
+import { systemClock } from '../clock.js';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -247,13 +248,13 @@ function checkVersion(path: string, existing: VersionedNode | undefined, expecte
  * for (busy timeout) and, for the journal switch, retried until the deadline.
  */
 function initialise(db: Database.Database, busyTimeoutMs: number): void {
-  const deadline = Date.now() + busyTimeoutMs;
+  const deadline = systemClock() + busyTimeoutMs;
   for (;;) {
     try {
       db.pragma('journal_mode = WAL');
       break;
     } catch (error) {
-      if (!isBusy(error) || Date.now() > deadline) throw error;
+      if (!isBusy(error) || systemClock() > deadline) throw error;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }

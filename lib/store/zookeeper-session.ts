@@ -3,6 +3,7 @@
  * the session is lost, expired, timed out or the process was paused for longer
  * than the session can survive (a Lambda container between invocations).
  */
+import { systemClock } from '../clock.js';
 import zookeeper from 'node-zookeeper-client';
 import { StoreUnavailableError } from './port.js';
 
@@ -80,7 +81,7 @@ export class ZooKeeperSessions {
       const negotiated = current.connected ? current.client.getSessionTimeout() : this.settings.sessionTimeoutMs;
       if (current.client.connectionManager.state < 0) {
         this.discard(current, new StoreUnavailableError(`${this.settings.description}: client closed`));
-      } else if (current.connected && Date.now() - current.lastTick > negotiated / 2) {
+      } else if (current.connected && systemClock() - current.lastTick > negotiated / 2) {
         // The process was frozen (a Lambda container between invocations) long enough that the
         // server may have expired the session; any request on it would fail, so start afresh.
         this.discard(current, new StoreUnavailableError(`${this.settings.description}: process paused, session presumed expired`));
@@ -189,7 +190,7 @@ export class ZooKeeperSessions {
       dead: false,
       failures: new Set(),
       armed: new Set(),
-      lastTick: Date.now(),
+      lastTick: systemClock(),
       ticker: undefined,
       reconnectDeadline: undefined,
     };
@@ -207,9 +208,9 @@ export class ZooKeeperSessions {
       if (session.dead) return;
       session.failures.delete(failConnect);
       session.connected = true;
-      session.lastTick = Date.now();
+      session.lastTick = systemClock();
       const tickMs = Math.max(50, Math.min(1000, client.getSessionTimeout() / 10));
-      session.ticker = setInterval(() => (session.lastTick = Date.now()), tickMs);
+      session.ticker = setInterval(() => (session.lastTick = systemClock()), tickMs);
       session.ticker.unref();
       resolveReady(session);
     });
