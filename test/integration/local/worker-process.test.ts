@@ -33,16 +33,28 @@ function spawnWorker(env: Record<string, string>): Spawned {
   return { child, output: () => output, exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }
 
+/** Waits until the worker has printed `text`, or has ended; a timeout quotes everything it printed by then. */
+async function waitForOutput(worker: Spawned, text: string, what: string): Promise<void> {
+  const ended = (): boolean => worker.child.exitCode !== null || worker.child.signalCode !== null;
+  try {
+    await waitFor(() => (worker.output().includes(text) || ended() ? true : undefined), what, 20_000);
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; worker output:\n${worker.output()}`);
+  }
+}
+
 describe('the reference worker process', () => {
   let dataDir: string;
   let broker: EmbeddedBroker;
   let store: NodeStore;
+  let orchestration: Orchestration;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'iota-worker-proc-'));
     broker = await startEmbeddedBroker(0);
     store = await openStore({ ORCH_DATA_DIR: dataDir });
-    await createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS }).assign('Thing', ['t1', 't2']);
+    orchestration = createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS });
+    await orchestration.assign('Thing', ['t1', 't2']);
   });
 
   afterAll(async () => {
@@ -85,10 +97,15 @@ describe('the reference worker process', () => {
 
   it('keeps running with heartbeats off until it is told to stop', async () => {
     const worker = spawnWorker({ INSTANCE_ID: '0', RESOURCE: 'Thing', ORCH_DATA_DIR: dataDir, HEARTBEAT_INTERVAL: '0' });
-    await waitFor(() => (worker.output().includes('worker started') ? true : undefined), `the worker to start; output:\n${worker.output()}`, 20_000);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await waitForOutput(worker, 'worker started', 'the worker to start');
+    // Still running after start-up: it follows a reload asked for afterwards, which takes at least one poll
+    // of the store and a re-read. The store's polling does not hold a process open; a worker that did not
+    // keep itself running would have exited right after 'worker started'.
+    await orchestration.reload('Thing', ['t1']);
+    await waitForOutput(worker, '"cause":"reload"', 'the worker to follow the reload');
 
     expect(worker.child.exitCode).toBe(null);
+    expect(worker.output()).toContain('"cause":"reload"');
     worker.child.kill('SIGTERM');
     expect(await worker.exit).toBe(0);
   });

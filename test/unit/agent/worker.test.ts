@@ -4,7 +4,7 @@
  * contract's shape. Changes are made through the real orchestration use cases, so the
  * test also holds the orchestrator to "every change bumps _reload".
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HeartbeatMessage, HeartbeatSender } from '../../../lib/agent/heartbeat-sender.js';
 import { parseReloadTimes, parseResourceList, startWorker, type ResourcesUpdate, type RunningWorker } from '../../../lib/agent/worker.js';
 import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
@@ -121,15 +121,19 @@ describe.each(STORE_ADAPTERS)('reference worker on %s', (adapter) => {
   it('sends its first heartbeat at start, in the contract shape', async () => {
     await orchestrator.assign('Thing', ['t1', 't2', 't3']);
     const sender = new RecordingSender();
-    const startedAt = Date.now();
-
-    await start('0', { heartbeat: sender, heartbeatIntervalMs: 60_000 });
+    // Only Date is faked, and it stands still: the store's I/O and timers run as usual, and `at` must be the clock's reading.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const clock = Date.now();
+    try {
+      await start('0', { heartbeat: sender, heartbeatIntervalMs: 60_000 });
+    } finally {
+      vi.useRealTimers();
+    }
 
     expect(sender.sent).toHaveLength(1);
     const beat = sender.sent[0]!;
     expect(beat).toMatchObject({ resource: 'Thing', instanceId: '0', podName: 'iota-dac-0-g1', pid: process.pid, resources: 3 });
-    expect(beat.at).toBeGreaterThanOrEqual(startedAt);
-    expect(beat.at).toBeLessThanOrEqual(Date.now());
+    expect(beat.at).toBe(clock);
   });
 
   it('keeps heartbeating every interval', async () => {
@@ -152,8 +156,16 @@ describe.each(STORE_ADAPTERS)('reference worker on %s', (adapter) => {
 
     await worker.stop();
     const sentAtStop = sender.sent.length;
+    // A second worker on the same instance, with the same interval, started after the stop: what it
+    // sees proves the stopped one had its chance to misbehave. It follows the change, which the store
+    // delivers to watchers in the order they were set, and it beats several times, which a
+    // heartbeat timer of the stopped worker (set earlier, same interval) would have done first.
+    const controlSender = new RecordingSender();
+    const control = await start('0', { heartbeat: controlSender, heartbeatIntervalMs: 20 });
+    const followed = nextUpdate(control, (update) => update.ids.includes('t2'));
     await orchestrator.assign('Thing', ['t2']);
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await followed;
+    await expect.poll(() => controlSender.sent.length, { timeout: 5000 }).toBeGreaterThanOrEqual(5);
 
     expect(sender.closed).toBe(true);
     expect(sender.sent.length).toBe(sentAtStop);
