@@ -60,10 +60,17 @@ function countingCommits(inner: NodeStore): NodeStore & { commits: number } {
 }
 
 const appOn = async (env: NodeJS.ProcessEnv, store?: NodeStore): Promise<App> =>
-  createApp(env, { logger: silent, ...(store ? { store } : { store: await ZooKeeperStore.connect({ connect: env.ZK_CONNECT! }) }) });
+  createApp(env, {
+    logger: silent,
+    ...(store ? { store } : { store: await ZooKeeperStore.connect({ connect: env.ZK_CONNECT! }) }),
+  });
 
 /** `clients` loops, each delivering cm/notify creates of new Things for the duration. */
-async function notifyRate(connect: string, clients: number, sessions: number): Promise<{ perSecond: number; placements: number }> {
+async function notifyRate(
+  connect: string,
+  clients: number,
+  sessions: number,
+): Promise<{ perSecond: number; placements: number }> {
   const env = freshEnv(connect);
   const apps = await Promise.all(Array.from({ length: sessions }, () => appOn(env)));
   await seedInstances(apps[0]!.store, new Layout(env.ZK_ROOT, env.ZK_STATE_ROOT));
@@ -77,7 +84,12 @@ async function notifyRate(connect: string, clients: number, sessions: number): P
       const app = apps[client % sessions]!;
       for (let n = 0; performance.now() < deadline; n++) {
         const id = `bench-${client}-${n}`;
-        const outcome = await handleNotifyMessage(app, { o: 'c', t: 'Thing', k: { id }, instance: { id, name: `thing ${n}` } });
+        const outcome = await handleNotifyMessage(app, {
+          o: 'c',
+          t: 'Thing',
+          k: { id },
+          instance: { id, name: `thing ${n}` },
+        });
         if (outcome.status === 'assigned') placements += outcome.result.assigned.length;
       }
     }),
@@ -89,11 +101,19 @@ async function notifyRate(connect: string, clients: number, sessions: number): P
 
 export async function benchNotify(connect: string, log: Log = console.log): Promise<void> {
   log('');
-  log(`## cm/notify creates through handleNotifyMessage vs raw setData (local ZooKeeper, ${INSTANCES} instances, ${DURATION_MS} ms per figure)`);
+  log(
+    `## cm/notify creates through handleNotifyMessage vs raw setData (local ZooKeeper, ${INSTANCES} instances, ${DURATION_MS} ms per figure)`,
+  );
   log('clients  sessions  placements/s  raw setData/s  ratio');
   for (const sessions of [CLIENTS, 1]) {
     const notify = await notifyRate(connect, CLIENTS, sessions);
-    const raw = await rawSetDataRate({ connect, concurrency: CLIENTS, durationMs: DURATION_MS, payload: 'x'.repeat(256), sessions });
+    const raw = await rawSetDataRate({
+      connect,
+      concurrency: CLIENTS,
+      durationMs: DURATION_MS,
+      payload: 'x'.repeat(256),
+      sessions,
+    });
     log(
       `${String(CLIENTS).padStart(7)}  ${String(sessions).padStart(8)}  ${notify.perSecond.toFixed(0).padStart(12)}  ${raw.opsPerSecond.toFixed(0).padStart(13)}  ${(notify.perSecond / raw.opsPerSecond).toFixed(2).padStart(5)}`,
     );
@@ -104,7 +124,15 @@ export async function benchNotify(connect: string, log: Log = console.log): Prom
 function heartbeatBatch(start: number): HeartbeatRecordInput[] {
   return Array.from({ length: HEARTBEAT_RECORDS }, (_, i) => {
     const instanceId = String(i % INSTANCES);
-    const value = Buffer.from(JSON.stringify({ resource: 'Thing', instanceId, ip: `10.0.${i % INSTANCES}.7`, version: '3.4.2', things: 400 + (i % 13) })).toString('base64');
+    const value = Buffer.from(
+      JSON.stringify({
+        resource: 'Thing',
+        instanceId,
+        ip: `10.0.${i % INSTANCES}.7`,
+        version: '3.4.2',
+        things: 400 + (i % 13),
+      }),
+    ).toString('base64');
     return { value, timestamp: start + i, topic: 'HeartBeat', partition: i % 6, offset: 1_000_000 + i };
   });
 }
@@ -116,18 +144,24 @@ export async function benchHeartbeatBatch(connect: string, log: Log = console.lo
   const store = countingCommits(await ZooKeeperStore.connect({ connect }));
   const app = await appOn(env, store);
   log('');
-  log(`## HeartBeat batch: ${HEARTBEAT_RECORDS} records across ${INSTANCES} instances through handleHeartbeatRecords (local ZooKeeper)`);
+  log(
+    `## HeartBeat batch: ${HEARTBEAT_RECORDS} records across ${INSTANCES} instances through handleHeartbeatRecords (local ZooKeeper)`,
+  );
   log('batch                        ms   writes  instances   target < 200 ms, ≤ 100 writes');
   const run = async (label: string, start: number): Promise<{ ms: number; writes: number }> => {
     const records = heartbeatBatch(start);
     const before = store.commits;
     const began = performance.now();
-    const result = await handleHeartbeatRecords(app, records, undefined, { now: () => start + HEARTBEAT_RECORDS + 1000 });
+    const result = await handleHeartbeatRecords(app, records, undefined, {
+      now: () => start + HEARTBEAT_RECORDS + 1000,
+    });
     const ms = performance.now() - began;
     const writes = store.commits - before;
     if (result.writes !== writes) throw new Error(`handler reported ${result.writes} writes, the store saw ${writes}`);
     const verdict = ms < 200 && writes <= INSTANCES ? 'PASS' : 'FAIL';
-    log(`${label.padEnd(26)} ${ms.toFixed(1).padStart(6)}  ${String(writes).padStart(7)}  ${String(result.instances).padStart(9)}   ${verdict}`);
+    log(
+      `${label.padEnd(26)} ${ms.toFixed(1).padStart(6)}  ${String(writes).padStart(7)}  ${String(result.instances).padStart(9)}   ${verdict}`,
+    );
     return { ms, writes };
   };
   const base = Date.now() - 3_600_000;

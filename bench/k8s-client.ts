@@ -50,7 +50,9 @@ async function bundle(entry: string, outfile: string): Promise<Map<string, numbe
     format: 'esm',
     external: ['better-sqlite3'],
     // As in serverless.yml: bundled CommonJS dependencies call require().
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
     logLevel: 'error',
   });
   const byPackage = new Map<string, number>();
@@ -98,7 +100,8 @@ export async function benchK8sClient(log: (line: string) => void = console.log):
       templates: podTemplateLoader(defaultTemplatesDir()),
       allowInsecureHttp: true,
     });
-    for (let id = 0; id < PODS; id++) await seeder.create({ kind: THING, instanceId: String(id), name: podName(THING, String(id), 1) });
+    for (let id = 0; id < PODS; id++)
+      await seeder.create({ kind: THING, instanceId: String(id), name: podName(THING, String(id), 1) });
     await seeder.close();
 
     const target = { server: sim.url, token: sim.token, templatesDir: defaultTemplatesDir() };
@@ -134,11 +137,15 @@ export async function benchK8sClient(log: (line: string) => void = console.log):
     for (let i = 0; i < RUNS; i++) {
       for (const variant of Object.keys(bundles) as Variant[]) {
         importMs[variant].push(Number(await freshNode(importCode(bundles[variant]))));
-        firstListMs[variant].push((JSON.parse(await freshNode(listCode(bundles[variant]))) as { firstListMs: number }).firstListMs);
+        firstListMs[variant].push(
+          (JSON.parse(await freshNode(listCode(bundles[variant]))) as { firstListMs: number }).firstListMs,
+        );
       }
     }
 
-    log(`Kubernetes client bundles (esbuild, node20, esm, minified; ${RUNS} fresh node processes each; ${PODS} pods listed)`);
+    log(
+      `Kubernetes client bundles (esbuild, node20, esm, minified; ${RUNS} fresh node processes each; ${PODS} pods listed)`,
+    );
     log('| client | bundle bytes | gzip bytes | cold import, median ms | cold import + first list, median ms |');
     log('|---|---:|---:|---:|---:|');
     for (const variant of Object.keys(bundles) as Variant[]) {
@@ -149,9 +156,12 @@ export async function benchK8sClient(log: (line: string) => void = console.log):
           `${median(importMs[variant]).toFixed(1)} | ${median(firstListMs[variant]).toFixed(1)} |`,
       );
     }
-    for (const variant of Object.keys(bundles) as Variant[]) log(`largest parts, ${variant}: ${summarize(contents[variant], 6)}`);
+    for (const variant of Object.keys(bundles) as Variant[])
+      log(`largest parts, ${variant}: ${summarize(contents[variant], 6)}`);
     const lists = sim.calls['list pods'] ?? 0;
-    log(`API calls per listing of one kind: ${lists / (RUNS * Object.keys(bundles).length)} (list pods calls: ${lists})`);
+    log(
+      `API calls per listing of one kind: ${lists / (RUNS * Object.keys(bundles).length)} (list pods calls: ${lists})`,
+    );
   } finally {
     await sim.close();
     rmSync(dir, { recursive: true, force: true });

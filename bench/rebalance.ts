@@ -90,7 +90,14 @@ export async function benchRebalance(log: (line: string) => void = console.log):
   log(`rebalance: ${RESOURCES} resources over ${START_INSTANCES} instances x ${CAPACITY}, ${RUNS} runs each`);
   const header = ['method', 'to', 'capacity', 'median ms', 'min ms', 'moved', 'minimum', 'heap MB'];
   const rows: string[][] = [header];
-  const row = (method: string, target: number, capacity: number, timing: Measured<unknown>, moved: number, minimum: number) =>
+  const row = (
+    method: string,
+    target: number,
+    capacity: number,
+    timing: Measured<unknown>,
+    moved: number,
+    minimum: number,
+  ) =>
     rows.push([
       method,
       String(target),
@@ -106,7 +113,9 @@ export async function benchRebalance(log: (line: string) => void = console.log):
   for (const target of [START_INSTANCES + 1, START_INSTANCES - 1]) {
     const capacity = Math.max(CAPACITY, Math.ceil(RESOURCES / target));
     if (capacity !== CAPACITY) {
-      log(`  to ${target}: ${target} x ${CAPACITY} < ${RESOURCES}, so capacity is raised to ceil(${RESOURCES}/${target}) = ${capacity}`);
+      log(
+        `  to ${target}: ${target} x ${CAPACITY} < ${RESOURCES}, so capacity is raised to ceil(${RESOURCES}/${target}) = ${capacity}`,
+      );
     }
 
     const ours = measure(() => rebalance(start, target, capacity), gc);

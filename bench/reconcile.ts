@@ -54,12 +54,34 @@ function decisionInput(kind: KindConfig): ReconcileInput {
     const generation = 1 + (Number(id) % 4);
     const name = podName(kind, id, generation);
     const n = Number(id);
-    pods.push({ name, resource: kind.resource, instanceId: id, phase: n === 7 ? 'Failed' : 'Running', startedAt: T0 - 600_000, terminating: false });
-    if (n % 10 === 3) pods.push({ name: podName(kind, id, generation - 1 || 9), resource: kind.resource, instanceId: id, phase: 'Running', startedAt: T0 - 900_000, terminating: true });
+    pods.push({
+      name,
+      resource: kind.resource,
+      instanceId: id,
+      phase: n === 7 ? 'Failed' : 'Running',
+      startedAt: T0 - 600_000,
+      terminating: false,
+    });
+    if (n % 10 === 3)
+      pods.push({
+        name: podName(kind, id, generation - 1 || 9),
+        resource: kind.resource,
+        instanceId: id,
+        phase: 'Running',
+        startedAt: T0 - 900_000,
+        terminating: true,
+      });
     heartbeats.set(id, { at: n % 25 === 0 ? T0 - 200_000 : T0 - 10_000 });
     records.set(id, { action: 'created', reason: 'no pod', pod: name, generation, at: T0 - 600_000, phase: 'Running' });
   }
-  pods.push({ name: podName(kind, '150', 1), resource: kind.resource, instanceId: '150', phase: 'Running', startedAt: T0 - 600_000, terminating: false });
+  pods.push({
+    name: podName(kind, '150', 1),
+    resource: kind.resource,
+    instanceId: '150',
+    phase: 'Running',
+    startedAt: T0 - 600_000,
+    terminating: false,
+  });
   return { kind, settings: DEFAULT_RECONCILE_SETTINGS, now: T0, instanceIds: ids, heartbeats, pods, records };
 }
 
@@ -76,12 +98,18 @@ function benchDecide(log: Log): void {
       times.push(performance.now() - started);
       actions = decision.actions.length + decision.orphans.length;
     }
-    log(`    ${kind.resource.padEnd(5)} median ${(median(times) * 1000).toFixed(0)} µs, p99 ${(times.sort((a, b) => a - b)[Math.floor(times.length * 0.99)]! * 1000).toFixed(0)} µs (${actions} actions decided)`);
+    log(
+      `    ${kind.resource.padEnd(5)} median ${(median(times) * 1000).toFixed(0)} µs, p99 ${(times.sort((a, b) => a - b)[Math.floor(times.length * 0.99)]! * 1000).toFixed(0)} µs (${actions} actions decided)`,
+    );
   }
 }
 
 /** Counts store writes (commits and the ops in them) made through it. */
-function countingStore(inner: NodeStore): { store: NodeStore; writes: () => { commits: number; ops: number }; reset(): void } {
+function countingStore(inner: NodeStore): {
+  store: NodeStore;
+  writes: () => { commits: number; ops: number };
+  reset(): void;
+} {
   let commits = 0;
   let ops = 0;
   const store: NodeStore = {
@@ -101,7 +129,14 @@ function countingStore(inner: NodeStore): { store: NodeStore; writes: () => { co
     ping: () => inner.ping(),
     close: () => inner.close(),
   };
-  return { store, writes: () => ({ commits, ops }), reset: () => void ((commits = 0), (ops = 0)) };
+  return {
+    store,
+    writes: () => ({ commits, ops }),
+    reset: () => {
+      commits = 0;
+      ops = 0;
+    },
+  };
 }
 
 async function benchFullRuns(log: Log): Promise<void> {
@@ -113,20 +148,32 @@ async function benchFullRuns(log: Log): Promise<void> {
     templates: podTemplateLoader(TEMPLATES_DIR),
     allowInsecureHttp: true,
   });
-  const app = await createApp({}, { store: counted.store, kinds: DEFAULT_KINDS, settings: DEFAULT_SETTINGS, runtime, logger: silent });
+  const app = await createApp(
+    {},
+    { store: counted.store, kinds: DEFAULT_KINDS, settings: DEFAULT_SETTINGS, runtime, logger: silent },
+  );
   try {
-    for (const kind of DEFAULT_KINDS) await app.orchestrator.orchestrate(kind.resource, { initInstances: INSTANCES }, 'bench');
+    for (const kind of DEFAULT_KINDS)
+      await app.orchestrator.orchestrate(kind.resource, { initInstances: INSTANCES }, 'bench');
     const thing = DEFAULT_KINDS.find((kind) => kind.heartbeat)!;
     const beat = (ids: readonly string[]) =>
-      app.orchestrator.recordHeartbeats(ids.map((instanceId) => ({ resource: thing.resource, instanceId, at: sim.now() })));
+      app.orchestrator.recordHeartbeats(
+        ids.map((instanceId) => ({ resource: thing.resource, instanceId, at: sim.now() })),
+      );
     const all = Array.from({ length: INSTANCES }, (_, i) => String(i));
 
-    log(`  full runs: ${DEFAULT_KINDS.map((k) => `${INSTANCES} ${k.resource}`).join(' + ')} instances, simulator over HTTP, SQLite store`);
+    log(
+      `  full runs: ${DEFAULT_KINDS.map((k) => `${INSTANCES} ${k.resource}`).join(' + ')} instances, simulator over HTTP, SQLite store`,
+    );
     const measure = async (label: string): Promise<ReconcileReport> => {
       sim.resetCalls();
       counted.reset();
       const started = performance.now();
-      const report = await reconcile(app, { now: () => sim.now(), alerts: new MemoryAlertPublisher(silent), metrics: new Metrics('bench', {}, () => undefined) });
+      const report = await reconcile(app, {
+        now: () => sim.now(),
+        alerts: new MemoryAlertPublisher(silent),
+        metrics: new Metrics('bench', {}, () => undefined),
+      });
       const ms = performance.now() - started;
       const verbs = Object.entries(sim.calls)
         .sort(([a], [b]) => a.localeCompare(b))
@@ -134,8 +181,13 @@ async function benchFullRuns(log: Log): Promise<void> {
         .join(', ');
       const writes = counted.writes();
       const actions = report.kinds.flatMap((k) => k.actions);
-      const byType = [...new Set(actions.map((a) => a.type))].map((type) => `${type} ${actions.filter((a) => a.type === type).length}`).join(', ') || 'none';
-      log(`    ${label.padEnd(10)} ${ms.toFixed(0).padStart(5)} ms; API requests: ${verbs}; actions: ${byType}; store commits ${writes.commits}`);
+      const byType =
+        [...new Set(actions.map((a) => a.type))]
+          .map((type) => `${type} ${actions.filter((a) => a.type === type).length}`)
+          .join(', ') || 'none';
+      log(
+        `    ${label.padEnd(10)} ${ms.toFixed(0).padStart(5)} ms; API requests: ${verbs}; actions: ${byType}; store commits ${writes.commits}`,
+      );
       return report;
     };
 

@@ -51,7 +51,9 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 const stats = (values: readonly number[]): string =>
-  values.length === 0 ? 'no samples' : `min ${seconds(Math.min(...values))}  median ${seconds(median(values))}  max ${seconds(Math.max(...values))}`;
+  values.length === 0
+    ? 'no samples'
+    : `min ${seconds(Math.min(...values))}  median ${seconds(median(values))}  max ${seconds(Math.max(...values))}`;
 
 interface Heard {
   readonly pod: string;
@@ -66,7 +68,13 @@ async function lastHeard(app: App): Promise<Heard | undefined> {
 }
 
 /** Fails one worker with `signal` (not before `notBefore`) and measures until its replacement is heard. */
-async function measure(main: RunningMain, app: App, signal: 'SIGKILL' | 'SIGSTOP', timeoutMs: number, notBefore = 0): Promise<Sample> {
+async function measure(
+  main: RunningMain,
+  app: App,
+  signal: 'SIGKILL' | 'SIGSTOP',
+  timeoutMs: number,
+  notBefore = 0,
+): Promise<Sample> {
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, notBefore - Date.now())));
   const before = await waitFor(() => lastHeard(app), 'a heartbeat from instance 0', 30_000);
   const pid = main.workerPids().get(before.pod);
@@ -94,14 +102,34 @@ async function measure(main: RunningMain, app: App, signal: 'SIGKILL' | 'SIGSTOP
   return { detectMs: (record?.pod === heard.pod ? record.at : heard.at) - failedAt, recoverMs: heard.at - failedAt };
 }
 
-async function runProfile(profile: Profile, kills: number, hung: number, log: (line: string) => void): Promise<{ killed: Sample[]; hung: Sample[] }> {
+async function runProfile(
+  profile: Profile,
+  kills: number,
+  hung: number,
+  log: (line: string) => void,
+): Promise<{ killed: Sample[]; hung: Sample[] }> {
   // Default local intervals: the harness's fast test intervals are switched off.
-  const main = await startMain({ env: { ...profile.env, RECONCILE_INTERVAL: undefined, HEARTBEAT_INTERVAL: undefined } as Record<string, string | undefined> });
+  const main = await startMain({
+    env: { ...profile.env, RECONCILE_INTERVAL: undefined, HEARTBEAT_INTERVAL: undefined } as Record<
+      string,
+      string | undefined
+    >,
+  });
   const app = await createApp({ ORCH_DATA_DIR: main.dataDir });
   try {
-    const response = await fetch(`${main.httpUrl}/v1/api/orchestrations/Thing/resources`, { method: 'POST', body: JSON.stringify({ ids: ['bench-thing'] }) });
+    const response = await fetch(`${main.httpUrl}/v1/api/orchestrations/Thing/resources`, {
+      method: 'POST',
+      body: JSON.stringify({ ids: ['bench-thing'] }),
+    });
     if (!response.ok) throw new Error(`assign failed: ${response.status} ${await response.text()}`);
-    await waitFor(async () => ((await getJson<{ runIn?: string }>(`${main.httpUrl}/v1/api/orchestrations/Thing/bench-thing/instances`)).body.runIn === '0' ? true : undefined), 'bench-thing assigned');
+    await waitFor(
+      async () =>
+        (await getJson<{ runIn?: string }>(`${main.httpUrl}/v1/api/orchestrations/Thing/bench-thing/instances`)).body
+          .runIn === '0'
+          ? true
+          : undefined,
+      'bench-thing assigned',
+    );
 
     const timeout = Number(profile.env.HEARTBEAT_TIMEOUT_SECONDS ?? 15) * 1000;
     const killed: Sample[] = [];
@@ -115,13 +143,17 @@ async function runProfile(profile: Profile, kills: number, hung: number, log: (l
       const sample = await measure(main, app, 'SIGKILL', 60_000, killAt);
       killed.push(sample);
       lastRun = killAt + sample.detectMs;
-      log(`  ${profile.label}: kill -9 #${i}: replacement heard after ${seconds(sample.recoverMs)} (created after ${seconds(sample.detectMs)})`);
+      log(
+        `  ${profile.label}: kill -9 #${i}: replacement heard after ${seconds(sample.recoverMs)} (created after ${seconds(sample.detectMs)})`,
+      );
     }
     const stopped: Sample[] = [];
     for (let i = 1; i <= hung; i++) {
       const sample = await measure(main, app, 'SIGSTOP', timeout + 60_000);
       stopped.push(sample);
-      log(`  ${profile.label}: hung (SIGSTOP) #${i}: replacement heard after ${seconds(sample.recoverMs)} (recycled after ${seconds(sample.detectMs)})`);
+      log(
+        `  ${profile.label}: hung (SIGSTOP) #${i}: replacement heard after ${seconds(sample.recoverMs)} (recycled after ${seconds(sample.detectMs)})`,
+      );
     }
     return { killed, hung: stopped };
   } finally {
@@ -134,7 +166,9 @@ async function runProfile(profile: Profile, kills: number, hung: number, log: (l
 export async function benchRecovery(log: (line: string) => void, options: RecoveryOptions = {}): Promise<void> {
   const kills = options.kills ?? 10;
   const hung = options.hung ?? [2, 1];
-  log(`recovery of a local worker (npm start defaults: reconcile every 10 s, worker heartbeat every 3 s); ${kills} kills per setting`);
+  log(
+    `recovery of a local worker (npm start defaults: reconcile every 10 s, worker heartbeat every 3 s); ${kills} kills per setting`,
+  );
   const results: Array<{ profile: Profile; killed: Sample[]; hung: Sample[] }> = [];
   for (const [index, profile] of PROFILES.entries()) {
     log(`- ${profile.label}`);
@@ -143,11 +177,15 @@ export async function benchRecovery(log: (line: string) => void, options: Recove
   log('');
   log('kill -9 → replacement first heartbeat (found by the pod monitor rule: process gone = Failed)');
   for (const { profile, killed } of results) {
-    log(`  ${profile.label.padEnd(48)} ${stats(killed.map((s) => s.recoverMs))}   (replacement created: median ${seconds(median(killed.map((s) => s.detectMs)))})`);
+    log(
+      `  ${profile.label.padEnd(48)} ${stats(killed.map((s) => s.recoverMs))}   (replacement created: median ${seconds(median(killed.map((s) => s.detectMs)))})`,
+    );
   }
   log('hung worker (SIGSTOP) → replacement first heartbeat (found only by the heartbeat timeout)');
   for (const { profile, hung: stopped } of results) {
-    log(`  ${profile.label.padEnd(48)} ${stats(stopped.map((s) => s.recoverMs))}   (${stopped.length} sample${stopped.length === 1 ? '' : 's'})`);
+    log(
+      `  ${profile.label.padEnd(48)} ${stats(stopped.map((s) => s.recoverMs))}   (${stopped.length} sample${stopped.length === 1 ? '' : 's'})`,
+    );
   }
 }
 

@@ -13,7 +13,10 @@ let zk: RunningZooKeeper | undefined;
 const zooKeeper = async (): Promise<string> => (zk ??= await startZooKeeper()).connect;
 
 const BENCHES: Record<string, { about: string; run: () => Promise<void> }> = {
-  rebalance: { about: 'minimal-movement rebalance vs the legacy method, 500k resources', run: async () => (await import('./rebalance.js')).benchRebalance(log) },
+  rebalance: {
+    about: 'minimal-movement rebalance vs the legacy method, 500k resources',
+    run: async () => (await import('./rebalance.js')).benchRebalance(log),
+  },
   store: {
     about: 'placements/s through the store port vs raw setData; locate latency at 500k (ZooKeeper)',
     run: async () => {
@@ -23,12 +26,30 @@ const BENCHES: Record<string, { about: string; run: () => Promise<void> }> = {
       await benchLocateLatency(connect, log);
     },
   },
-  'store-faults': { about: 'how long a store takes to give up: SQLite busy timeout, unreachable and silent ZooKeeper', run: async () => (await import('./store-faults.js')).benchStoreFaults(log) },
-  handlers: { about: 'notify placements/s and a 10,000-record heartbeat batch (ZooKeeper)', run: async () => (await import('./handlers.js')).benchHandlers(await zooKeeper(), log) },
-  reconcile: { about: 'reconcile decision and a full run against the Kubernetes simulator', run: async () => (await import('./reconcile.js')).benchReconcile(log) },
-  'k8s-client': { about: 'bundle size and cold import of the Kubernetes client options', run: async () => (await import('./k8s-client.js')).benchK8sClient(log) },
-  recovery: { about: 'kill -9 of a local worker to its replacement heartbeat, 10 kills', run: async () => (await import('./recovery.js')).benchRecovery(log) },
-  scaling: { about: 'an hour of load through decideScale + rebalance vs the HPA + legacy orchestrate', run: async () => (await import('./scaling.js')).benchScaling(log) },
+  'store-faults': {
+    about: 'how long a store takes to give up: SQLite busy timeout, unreachable and silent ZooKeeper',
+    run: async () => (await import('./store-faults.js')).benchStoreFaults(log),
+  },
+  handlers: {
+    about: 'notify placements/s and a 10,000-record heartbeat batch (ZooKeeper)',
+    run: async () => (await import('./handlers.js')).benchHandlers(await zooKeeper(), log),
+  },
+  reconcile: {
+    about: 'reconcile decision and a full run against the Kubernetes simulator',
+    run: async () => (await import('./reconcile.js')).benchReconcile(log),
+  },
+  'k8s-client': {
+    about: 'bundle size and cold import of the Kubernetes client options',
+    run: async () => (await import('./k8s-client.js')).benchK8sClient(log),
+  },
+  recovery: {
+    about: 'kill -9 of a local worker to its replacement heartbeat, 10 kills',
+    run: async () => (await import('./recovery.js')).benchRecovery(log),
+  },
+  scaling: {
+    about: 'an hour of load through decideScale + rebalance vs the HPA + legacy orchestrate',
+    run: async () => (await import('./scaling.js')).benchScaling(log),
+  },
 };
 
 const args = process.argv.slice(2);

@@ -32,14 +32,18 @@ const freshRoots = () => {
 };
 
 /** `clients` loops each placing one new resource per call for the duration; each client is a separate connection when `sessions` says so. */
-async function placementRate(connect: string, clients: number, separateSessions: boolean): Promise<{ perSecond: number; placements: number }> {
+async function placementRate(
+  connect: string,
+  clients: number,
+  separateSessions: boolean,
+): Promise<{ perSecond: number; placements: number }> {
   const roots = freshRoots();
   const stores: NodeStore[] = [];
   const orchestrators: Orchestration[] = [];
   for (let i = 0; i < (separateSessions ? clients : 1); i++) {
     const store = await ZooKeeperStore.connect({ connect });
     stores.push(store);
-    orchestrators.push(createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS, ...roots }));
+    orchestrators.push(createOrchestration({ logger: silentLogger(), store, kinds: DEFAULT_KINDS, ...roots }));
   }
   await seedInstances(stores[0]!, orchestrators[0]!.layout);
   await Promise.all(orchestrators.map((o) => o.read('Thing')));
@@ -61,7 +65,12 @@ async function placementRate(connect: string, clients: number, separateSessions:
 }
 
 /** `clients` OS processes, each with its own session, as concurrent Lambdas would be; same start time for all. */
-async function processRate(connect: string, mode: 'port' | 'raw', clients: number, roots: { root: string; stateRoot: string }): Promise<number> {
+async function processRate(
+  connect: string,
+  mode: 'port' | 'raw',
+  clients: number,
+  roots: { root: string; stateRoot: string },
+): Promise<number> {
   const startAt = Date.now() + 2500;
   const counts = await Promise.all(
     Array.from(
@@ -83,7 +92,9 @@ async function processRate(connect: string, mode: 'port' | 'raw', clients: numbe
           });
           let out = '';
           child.stdout.on('data', (chunk) => (out += chunk));
-          child.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`bench client exited ${code}`))));
+          child.on('exit', (code) =>
+            code === 0 ? resolve(Number(out.trim())) : reject(new Error(`bench client exited ${code}`)),
+          );
         }),
     ),
   );
@@ -92,9 +103,15 @@ async function processRate(connect: string, mode: 'port' | 'raw', clients: numbe
 
 export async function benchPlacementThroughput(connect: string, log: Log = console.log): Promise<void> {
   log('');
-  log(`## Placements through the store port vs raw node-zookeeper-client writes (local ZooKeeper, ${INSTANCES} instances, ${DURATION_MS} ms per figure)`);
-  log('A placement is one atomic multi of 4 znode writes (node, resources, _reload, index entry); "raw multi" is that same');
-  log('transaction sent straight through the client, the floor for any atomic placement; "raw setData" writes one node.');
+  log(
+    `## Placements through the store port vs raw node-zookeeper-client writes (local ZooKeeper, ${INSTANCES} instances, ${DURATION_MS} ms per figure)`,
+  );
+  log(
+    'A placement is one atomic multi of 4 znode writes (node, resources, _reload, index entry); "raw multi" is that same',
+  );
+  log(
+    'transaction sent straight through the client, the floor for any atomic placement; "raw setData" writes one node.',
+  );
   // The first seconds of a fresh JVM run interpreted; warm it so the first row is not penalised.
   await rawSetDataRate({ connect, concurrency: 8, durationMs: 2000, payload: 'x'.repeat(256) });
   log('clients  sessions  placements/s  raw setData/s  ratio   raw multi/s  ratio   target ≥ 0.70 × setData');
@@ -106,8 +123,21 @@ export async function benchPlacementThroughput(connect: string, log: Log = conso
   ] as const) {
     const sessions = separate ? clients : 1;
     const placed = await placementRate(connect, clients, separate);
-    const raw = await rawSetDataRate({ connect, concurrency: clients, durationMs: DURATION_MS, payload: 'x'.repeat(256), sessions });
-    const multi = await rawSetDataRate({ connect, concurrency: clients, durationMs: DURATION_MS, payload: 'x'.repeat(256), sessions, placementShape: true });
+    const raw = await rawSetDataRate({
+      connect,
+      concurrency: clients,
+      durationMs: DURATION_MS,
+      payload: 'x'.repeat(256),
+      sessions,
+    });
+    const multi = await rawSetDataRate({
+      connect,
+      concurrency: clients,
+      durationMs: DURATION_MS,
+      payload: 'x'.repeat(256),
+      sessions,
+      placementShape: true,
+    });
     log(row(`${clients}`, `${sessions}`, placed.perSecond, raw.opsPerSecond, multi.opsPerSecond));
   }
   // Eight OS processes with a session each: the shape of eight concurrent Lambda invocations.
@@ -122,24 +152,36 @@ export async function benchPlacementThroughput(connect: string, log: Log = conso
 
 const row = (clients: string, sessions: string, port: number, raw: number, multi?: number): string => {
   const ratio = port / raw;
-  const vsMulti = multi ? `${multi.toFixed(0).padStart(11)}  ${(port / multi).toFixed(2).padStart(5)}` : `${'-'.padStart(11)}  ${'-'.padStart(5)}`;
+  const vsMulti = multi
+    ? `${multi.toFixed(0).padStart(11)}  ${(port / multi).toFixed(2).padStart(5)}`
+    : `${'-'.padStart(11)}  ${'-'.padStart(5)}`;
   return `${clients.padStart(7)}  ${sessions.padStart(8)}  ${port.toFixed(0).padStart(12)}  ${raw.toFixed(0).padStart(13)}  ${ratio.toFixed(2).padStart(5)}  ${vsMulti}   ${ratio >= 0.7 ? 'PASS' : 'FAIL'}`;
 };
 
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-export async function benchLocateLatency(connect: string, log: Log = console.log, total = Number(process.env.BENCH_LOCATE_RESOURCES ?? 500_000)): Promise<void> {
+export async function benchLocateLatency(
+  connect: string,
+  log: Log = console.log,
+  total = Number(process.env.BENCH_LOCATE_RESOURCES ?? 500_000),
+): Promise<void> {
   if (total <= 0) return;
   log('');
-  log(`## GET …/{id}/instances at ${total.toLocaleString('en-US')} assigned resources over ${INSTANCES} instances (local ZooKeeper)`);
-  log('layout: one index node per resource, <state>/<Resource>/index/<id> → "<instanceId>": one getData per lookup at any scale');
+  log(
+    `## GET …/{id}/instances at ${total.toLocaleString('en-US')} assigned resources over ${INSTANCES} instances (local ZooKeeper)`,
+  );
+  log(
+    'layout: one index node per resource, <state>/<Resource>/index/<id> → "<instanceId>": one getData per lookup at any scale',
+  );
   const store = await ZooKeeperStore.connect({ connect });
-  const orchestrator = createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS, ...freshRoots() });
+  const orchestrator = createOrchestration({ logger: silentLogger(), store, kinds: DEFAULT_KINDS, ...freshRoots() });
   await seedInstances(store, orchestrator.layout);
   await orchestrator.read('Thing');
   const started = performance.now();
   const batch = 2000;
-  const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `thing-${String(from + i).padStart(7, '0')}`);
+  const ids = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => `thing-${String(from + i).padStart(7, '0')}`);
   // Eight loaders at once: the seeding is I/O bound, not part of the figure.
   let next = 0;
   let lastReport = started;
@@ -167,10 +209,14 @@ export async function benchLocateLatency(connect: string, log: Log = console.log
     if (owner === undefined) misses++;
   }
   samples.sort((a, b) => a - b);
-  log(`lookups 2000, misses ${misses}: p50 ${percentile(samples, 50).toFixed(2)} ms, p95 ${percentile(samples, 95).toFixed(2)} ms, p99 ${percentile(samples, 99).toFixed(2)} ms, max ${samples.at(-1)!.toFixed(2)} ms   target p50 ≤ 50 ms: ${percentile(samples, 50) <= 50 ? 'PASS' : 'FAIL'}`);
+  log(
+    `lookups 2000, misses ${misses}: p50 ${percentile(samples, 50).toFixed(2)} ms, p95 ${percentile(samples, 95).toFixed(2)} ms, p99 ${percentile(samples, 99).toFixed(2)} ms, max ${samples.at(-1)!.toFixed(2)} ms   target p50 ≤ 50 ms: ${percentile(samples, 50) <= 50 ? 'PASS' : 'FAIL'}`,
+  );
   const t0 = performance.now();
   const state = await orchestrator.read('Thing');
-  log(`for comparison, reading the whole orchestration (${state.reduce((s, i) => s + i.used, 0).toLocaleString('en-US')} ids in ${state.length} lists): ${(performance.now() - t0).toFixed(0)} ms`);
+  log(
+    `for comparison, reading the whole orchestration (${state.reduce((s, i) => s + i.used, 0).toLocaleString('en-US')} ids in ${state.length} lists): ${(performance.now() - t0).toFixed(0)} ms`,
+  );
   await store.close();
 }
 

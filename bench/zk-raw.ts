@@ -71,7 +71,8 @@ export async function rawSetDataRate(options: RawSetDataOptions): Promise<{ opsP
     await Promise.all(paths.map((path) => promised<string>((done) => first.create(path, data, done))));
     if (options.placementShape) {
       for (const path of paths) {
-        for (const child of ['resources', '_reload', 'index']) await promised<string>((done) => first.create(`${path}/${child}`, data, done));
+        for (const child of ['resources', '_reload', 'index'])
+          await promised<string>((done) => first.create(`${path}/${child}`, data, done));
       }
     }
 
@@ -103,7 +104,11 @@ export async function rawSetDataRate(options: RawSetDataOptions): Promise<{ opsP
     return { ops, opsPerSecond: ops / (elapsedMs / 1000) };
   } finally {
     // Best effort (placement-shaped nodes have children and stay): the server is thrown away after the run.
-    await Promise.all(paths.map((path) => promised<void>((done) => first.remove(path, -1, (error) => done(error, undefined))).catch(() => undefined)));
+    await Promise.all(
+      paths.map((path) =>
+        promised<void>((done) => first.remove(path, -1, (error) => done(error, undefined))).catch(() => undefined),
+      ),
+    );
     await promised<void>((done) => first.remove(root, -1, (error) => done(error, undefined))).catch(() => undefined);
     await Promise.all(clients.map(closeClient));
   }
@@ -114,15 +119,25 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const zk = await startZooKeeper();
   const payload = JSON.stringify({ used: 4321, count: 5000, note: 'x'.repeat(60) });
   try {
-    console.log(`raw setData, ${Buffer.byteLength(payload)}-byte payload, 5 s each, ZooKeeper at ${zk.connect} (forceSync=${process.env.ZK_FORCE_SYNC ?? 'yes'})`);
+    console.log(
+      `raw setData, ${Buffer.byteLength(payload)}-byte payload, 5 s each, ZooKeeper at ${zk.connect} (forceSync=${process.env.ZK_FORCE_SYNC ?? 'yes'})`,
+    );
     for (const [concurrency, sessions] of [
       [1, 1],
       [8, 1],
       [8, 8],
       [32, 8],
     ] as const) {
-      const { opsPerSecond, ops } = await rawSetDataRate({ connect: zk.connect, concurrency, sessions, durationMs: 5000, payload });
-      console.log(`  concurrency ${String(concurrency).padStart(2)}, sessions ${sessions}: ${Math.round(opsPerSecond).toString().padStart(6)} setData/s (${ops} ops)`);
+      const { opsPerSecond, ops } = await rawSetDataRate({
+        connect: zk.connect,
+        concurrency,
+        sessions,
+        durationMs: 5000,
+        payload,
+      });
+      console.log(
+        `  concurrency ${String(concurrency).padStart(2)}, sessions ${sessions}: ${Math.round(opsPerSecond).toString().padStart(6)} setData/s (${ops} ops)`,
+      );
     }
   } finally {
     await zk.stop();

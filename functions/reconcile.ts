@@ -13,15 +13,25 @@ import { parseReconcileTrigger, ReconcileFailedError } from '../lib/reconcile/tr
 
 export type ReconcileResponse = (ReconcileSummary & { trigger: string }) | { status: 'dropped'; reason: string };
 
-export async function handler(event: unknown, context?: Partial<Pick<Context, 'awsRequestId'>>): Promise<ReconcileResponse> {
+export async function handler(
+  event: unknown,
+  context?: Partial<Pick<Context, 'awsRequestId'>>,
+): Promise<ReconcileResponse> {
   return withSharedApp(async (app) => {
     const trigger = parseReconcileTrigger(event);
     if (!trigger.ok) {
-      app.logger.error({ handler: 'reconcile', field: trigger.field, reason: trigger.reason }, 'malformed reconcile trigger dropped');
+      app.logger.error(
+        { handler: 'reconcile', field: trigger.field, reason: trigger.reason },
+        'malformed reconcile trigger dropped',
+      );
       return { status: 'dropped', reason: `${trigger.field}: ${trigger.reason}` };
     }
     const report = await reconcile(app, context?.awsRequestId ? { holder: `lambda/${context.awsRequestId}` } : {});
-    if (report.status === 'failed') throw new ReconcileFailedError(report.failedKinds, report.errors.map((error) => error.message));
+    if (report.status === 'failed')
+      throw new ReconcileFailedError(
+        report.failedKinds,
+        report.errors.map((error) => error.message),
+      );
     const { source, 'detail-type': detailType, time } = trigger.trigger;
     return { trigger: `${source} ${detailType} ${time}`, ...summarizeReport(report) };
   });

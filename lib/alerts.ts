@@ -93,7 +93,13 @@ export interface AlertMessage {
 
 /** The message published for an alert (see the wire format above). */
 export function alertMessage(alert: OrchestratorAlert): AlertMessage {
-  const base = { source: ALERT_SOURCE, type: alert.type, resource: alert.resource, time: new Date(alert.at).toISOString(), detail: alert } as const;
+  const base = {
+    source: ALERT_SOURCE,
+    type: alert.type,
+    resource: alert.resource,
+    time: new Date(alert.at).toISOString(),
+    detail: alert,
+  } as const;
   switch (alert.type) {
     case 'fleet-silent':
       return {
@@ -164,7 +170,12 @@ export class MemoryAlertPublisher implements AlertPublisher {
 /** The part of a kafkajs producer we use; lets tests and other clients stand in. */
 export interface AlertProducer {
   connect(): Promise<void>;
-  send(record: { topic: string; messages: Array<{ key: string; value: string }>; acks?: number; timeout?: number }): Promise<unknown>;
+  send(record: {
+    topic: string;
+    messages: Array<{ key: string; value: string }>;
+    acks?: number;
+    timeout?: number;
+  }): Promise<unknown>;
   disconnect(): Promise<void>;
 }
 
@@ -217,7 +228,10 @@ export class KafkaAlertPublisher implements AlertPublisher {
       const broken = this.connected;
       this.connected = undefined;
       void broken?.then((producer) => producer.disconnect()).catch(() => undefined);
-      this.logger.error({ err: error, topic: this.topic, alerts: alerts.length }, `alerts not published to Kafka: ${message}`);
+      this.logger.error(
+        { err: error, topic: this.topic, alerts: alerts.length },
+        `alerts not published to Kafka: ${message}`,
+      );
       return { ...logged, failed: alerts.length, error: message };
     } finally {
       clearTimeout(timer);
@@ -262,17 +276,24 @@ export interface KafkaSettings {
 export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | undefined {
   const raw = env.KAFKA_BROKERS?.trim();
   if (!raw) return undefined;
-  const brokers = raw.split(',').map((broker) => broker.trim()).filter(Boolean);
+  const brokers = raw
+    .split(',')
+    .map((broker) => broker.trim())
+    .filter(Boolean);
   for (const broker of brokers) {
-    if (!/^[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(broker)) throw new Error(`KAFKA_BROKERS must be comma-separated host:port, got ${JSON.stringify(broker)}`);
+    if (!/^[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(broker))
+      throw new Error(`KAFKA_BROKERS must be comma-separated host:port, got ${JSON.stringify(broker)}`);
   }
   const ssl = (env.KAFKA_SSL ?? 'false').toLowerCase();
-  if (ssl !== 'true' && ssl !== 'false') throw new Error(`KAFKA_SSL must be true or false, got ${JSON.stringify(env.KAFKA_SSL)}`);
+  if (ssl !== 'true' && ssl !== 'false')
+    throw new Error(`KAFKA_SSL must be true or false, got ${JSON.stringify(env.KAFKA_SSL)}`);
   let sasl: KafkaSettings['sasl'];
   const mechanism = env.KAFKA_SASL_MECHANISM?.toLowerCase();
   if (mechanism) {
     if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
-      throw new Error(`KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512, got ${JSON.stringify(env.KAFKA_SASL_MECHANISM)}`);
+      throw new Error(
+        `KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512, got ${JSON.stringify(env.KAFKA_SASL_MECHANISM)}`,
+      );
     }
     const username = env.KAFKA_SASL_USERNAME;
     const password = env.KAFKA_SASL_PASSWORD;
@@ -281,7 +302,8 @@ export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | un
     sasl = { mechanism, username, password };
   }
   const topic = env.KAFKA_ALERT_TOPIC?.trim() || DEFAULT_ALERT_TOPIC;
-  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new Error(`KAFKA_ALERT_TOPIC is not a valid topic name: ${JSON.stringify(topic)}`);
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic))
+    throw new Error(`KAFKA_ALERT_TOPIC is not a valid topic name: ${JSON.stringify(topic)}`);
   return { brokers, clientId: env.KAFKA_CLIENT_ID?.trim() || ALERT_SOURCE, topic, ssl: ssl === 'true', sasl };
 }
 

@@ -57,7 +57,11 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
   });
   let runtime: Promise<InstanceRuntime> | undefined;
   const runtimeFactory =
-    typeof parts.runtime === 'function' ? parts.runtime : parts.runtime ? async () => parts.runtime as InstanceRuntime : () => runtimeFromEnv(env);
+    typeof parts.runtime === 'function'
+      ? parts.runtime
+      : parts.runtime
+        ? async () => parts.runtime as InstanceRuntime
+        : () => runtimeFromEnv(env);
   return {
     store,
     orchestrator,

@@ -35,7 +35,11 @@ export class Metrics {
         _aws: {
           Timestamp: systemClock(),
           CloudWatchMetrics: [
-            { Namespace: this.namespace, Dimensions: [Object.keys(this.dimensions)], Metrics: names.map((Name) => ({ Name, Unit: 'Count' })) },
+            {
+              Namespace: this.namespace,
+              Dimensions: [Object.keys(this.dimensions)],
+              Metrics: names.map((Name) => ({ Name, Unit: 'Count' })),
+            },
           ],
         },
         ...this.dimensions,

@@ -30,7 +30,9 @@ function api(target: ListTarget, token: string): CoreV1Api {
 }
 
 const tokenFor = async (target: ListTarget): Promise<string> =>
-  target.eksClusterName ? new EksAuth({ clusterName: target.eksClusterName, region: 'eu-west-1' }).token() : target.token;
+  target.eksClusterName
+    ? new EksAuth({ clusterName: target.eksClusterName, region: 'eu-west-1' }).token()
+    : target.token;
 
 export async function listPods(target: ListTarget, kind: KindConfig): Promise<string[]> {
   const list = await api(target, await tokenFor(target)).listNamespacedPod({

@@ -16,7 +16,9 @@ export interface ListTarget {
 }
 
 export async function listPods(target: ListTarget, kind: KindConfig): Promise<string[]> {
-  const eks = target.eksClusterName ? new EksAuth({ clusterName: target.eksClusterName, region: 'eu-west-1' }) : undefined;
+  const eks = target.eksClusterName
+    ? new EksAuth({ clusterName: target.eksClusterName, region: 'eu-west-1' })
+    : undefined;
   const connection = async (): Promise<KubernetesConnection> => ({
     server: target.server,
     caPem: target.caPem,

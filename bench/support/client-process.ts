@@ -9,7 +9,7 @@
 import zookeeper from 'node-zookeeper-client';
 import { DEFAULT_KINDS } from '../../lib/config/kinds.js';
 import { silentLogger } from '../../lib/log.js';
-import { createOrchestration, type Orchestration } from '../../lib/orchestration/index.js';
+import { createOrchestration } from '../../lib/orchestration/index.js';
 import { ZooKeeperStore } from '../../lib/store/zookeeper.js';
 
 const env = process.env;
@@ -21,7 +21,13 @@ let writes = 0;
 
 if (env.BENCH_MODE === 'port') {
   const store = await ZooKeeperStore.connect({ connect: env.ZK_CONNECT! });
-  const orchestrator = createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS, root: env.ZK_ROOT, stateRoot: env.ZK_STATE_ROOT });
+  const orchestrator = createOrchestration({
+    logger: silentLogger(),
+    store,
+    kinds: DEFAULT_KINDS,
+    root: env.ZK_ROOT,
+    stateRoot: env.ZK_STATE_ROOT,
+  });
   await orchestrator.read('Thing');
   await waitForStart();
   const deadline = Date.now() + durationMs;
@@ -42,7 +48,9 @@ if (env.BENCH_MODE === 'port') {
   await waitForStart();
   const deadline = Date.now() + durationMs;
   while (Date.now() < deadline) {
-    await new Promise<void>((resolve, reject) => zk.setData(path, data, -1, (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      zk.setData(path, data, -1, (error) => (error ? reject(error) : resolve())),
+    );
     writes++;
   }
   zk.close();

@@ -21,7 +21,12 @@ export class WorkerConfigError extends Error {
 
 export type HeartbeatTarget =
   | { readonly transport: 'mqtt'; readonly url: string; readonly topic: string }
-  | { readonly transport: 'kafka'; readonly brokers: readonly string[]; readonly topic: string; readonly clientId: string };
+  | {
+      readonly transport: 'kafka';
+      readonly brokers: readonly string[];
+      readonly topic: string;
+      readonly clientId: string;
+    };
 
 export interface WorkerSettings {
   readonly instanceId: string;
@@ -52,24 +57,36 @@ function required(env: NodeJS.ProcessEnv, names: readonly string[]): string {
     const value = env[name]?.trim();
     if (value) return value;
   }
-  throw new WorkerConfigError(names[0] ?? 'env', `is required${names.length > 1 ? ` (or ${names.slice(1).join(', ')})` : ''}`);
+  throw new WorkerConfigError(
+    names[0] ?? 'env',
+    `is required${names.length > 1 ? ` (or ${names.slice(1).join(', ')})` : ''}`,
+  );
 }
 
 export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
   const instanceId = required(env, ['INSTANCE_ID']);
   if (!INSTANCE_ID.test(instanceId)) {
-    throw new WorkerConfigError('INSTANCE_ID', `must be a small non-negative integer like "0", got ${JSON.stringify(instanceId)}`);
+    throw new WorkerConfigError(
+      'INSTANCE_ID',
+      `must be a small non-negative integer like "0", got ${JSON.stringify(instanceId)}`,
+    );
   }
   // IOTA_RESOURCE is what the pod templates set; RESOURCE is the short local name.
   const resource = required(env, ['RESOURCE', 'IOTA_RESOURCE']);
   if (!RESOURCE_NAME.test(resource)) {
-    throw new WorkerConfigError('RESOURCE', `must be a resource kind name like "Thing", got ${JSON.stringify(resource)}`);
+    throw new WorkerConfigError(
+      'RESOURCE',
+      `must be a resource kind name like "Thing", got ${JSON.stringify(resource)}`,
+    );
   }
 
   const rawInterval = env.HEARTBEAT_INTERVAL?.trim() || String(WORKER_DEFAULTS.heartbeatIntervalSeconds);
   const intervalSeconds = Number(rawInterval);
   if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0 || intervalSeconds > 3600) {
-    throw new WorkerConfigError('HEARTBEAT_INTERVAL', `must be seconds in [0, 3600] (0 = no heartbeats), got ${JSON.stringify(rawInterval)}`);
+    throw new WorkerConfigError(
+      'HEARTBEAT_INTERVAL',
+      `must be seconds in [0, 3600] (0 = no heartbeats), got ${JSON.stringify(rawInterval)}`,
+    );
   }
 
   const rawBurn = env.WORKER_CPU_MS_PER_RESOURCE?.trim() || String(WORKER_DEFAULTS.cpuMsPerResource);
@@ -82,7 +99,11 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
   }
 
   const root = env.ZK_ROOT?.trim() || WORKER_DEFAULTS.root;
-  if (!ROOT_PATH.test(root)) throw new WorkerConfigError('ZK_ROOT', `must be an absolute path like /iota/orchestration, got ${JSON.stringify(root)}`);
+  if (!ROOT_PATH.test(root))
+    throw new WorkerConfigError(
+      'ZK_ROOT',
+      `must be an absolute path like /iota/orchestration, got ${JSON.stringify(root)}`,
+    );
 
   const podName = env.POD_NAME?.trim() || `${resource.toLowerCase()}-${instanceId}-${hostname()}-${process.pid}`;
   const topic = env.HEARTBEAT_TOPIC?.trim() || WORKER_DEFAULTS.topic;
@@ -93,16 +114,28 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
   let heartbeat: HeartbeatTarget;
   if (brokers.length > 0) {
     for (const broker of brokers) {
-      if (!/^[^\s:/]+:\d{1,5}$/.test(broker)) throw new WorkerConfigError('KAFKA_BROKERS', `must be host:port[,host:port...], got ${JSON.stringify(broker)}`);
+      if (!/^[^\s:/]+:\d{1,5}$/.test(broker))
+        throw new WorkerConfigError('KAFKA_BROKERS', `must be host:port[,host:port...], got ${JSON.stringify(broker)}`);
     }
     heartbeat = { transport: 'kafka', brokers, topic, clientId: podName };
   } else {
     const url = env.MQTT_URL?.trim() || WORKER_DEFAULTS.mqttUrl;
     if (!/^(mqtts?|wss?|tcp|tls):\/\/[^\s]+$/.test(url)) {
-      throw new WorkerConfigError('MQTT_URL', `must be a broker URL like mqtt://127.0.0.1:1883, got ${JSON.stringify(url)}`);
+      throw new WorkerConfigError(
+        'MQTT_URL',
+        `must be a broker URL like mqtt://127.0.0.1:1883, got ${JSON.stringify(url)}`,
+      );
     }
     heartbeat = { transport: 'mqtt', url, topic };
   }
 
-  return { instanceId, resource, podName, heartbeatIntervalMs: Math.round(intervalSeconds * 1000), heartbeat, root, cpuMsPerResource };
+  return {
+    instanceId,
+    resource,
+    podName,
+    heartbeatIntervalMs: Math.round(intervalSeconds * 1000),
+    heartbeat,
+    root,
+    cpuMsPerResource,
+  };
 }

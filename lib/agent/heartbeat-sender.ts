@@ -54,7 +54,12 @@ function connectedWithin(client: mqtt.MqttClient, ms: number): Promise<boolean> 
 function mqttSender(target: Extract<HeartbeatTarget, { transport: 'mqtt' }>): HeartbeatSender {
   // Connects in the background and keeps reconnecting: a worker serves its
   // resources whether or not the broker is up.
-  const client = mqtt.connect(target.url, { reconnectPeriod: 1000, connectTimeout: 5000, queueQoSZero: false, clean: true });
+  const client = mqtt.connect(target.url, {
+    reconnectPeriod: 1000,
+    connectTimeout: 5000,
+    queueQoSZero: false,
+    clean: true,
+  });
   client.on('error', () => {
     // Reconnects on its own; a failed heartbeat shows as 'dropped'.
   });
@@ -78,7 +83,12 @@ function mqttSender(target: Extract<HeartbeatTarget, { transport: 'mqtt' }>): He
 }
 
 function kafkaSender(target: Extract<HeartbeatTarget, { transport: 'kafka' }>): HeartbeatSender {
-  const kafka = new Kafka({ clientId: target.clientId, brokers: [...target.brokers], logLevel: logLevel.NOTHING, retry: { retries: 1 } });
+  const kafka = new Kafka({
+    clientId: target.clientId,
+    brokers: [...target.brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 1 },
+  });
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
   const connected = (): Promise<Producer> =>
@@ -97,7 +107,10 @@ function kafkaSender(target: Extract<HeartbeatTarget, { transport: 'kafka' }>): 
       try {
         const ready = await connected();
         // Keyed by instance so one instance's heartbeats stay in order on one partition.
-        await ready.send({ topic: target.topic, messages: [{ key: `${message.resource}/${message.instanceId}`, value: encodeHeartbeat(message) }] });
+        await ready.send({
+          topic: target.topic,
+          messages: [{ key: `${message.resource}/${message.instanceId}`, value: encodeHeartbeat(message) }],
+        });
         return 'sent';
       } catch {
         return 'dropped';

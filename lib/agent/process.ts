@@ -50,7 +50,12 @@ export async function runWorkerProcess(env: NodeJS.ProcessEnv = process.env): Pr
     return EXIT.startFailed;
   }
   log.info(
-    { store: store.description, heartbeat: heartbeat?.description ?? 'off', heartbeatIntervalMs: settings.heartbeatIntervalMs, pid: process.pid },
+    {
+      store: store.description,
+      heartbeat: heartbeat?.description ?? 'off',
+      heartbeatIntervalMs: settings.heartbeatIntervalMs,
+      pid: process.pid,
+    },
     'worker started',
   );
 

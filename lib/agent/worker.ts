@@ -127,7 +127,10 @@ class Worker extends EventEmitter implements RunningWorker {
     this.resource = options.resource;
     this.podName = options.podName;
     const layout = new Layout(options.root ?? WORKER_DEFAULTS.root);
-    this.paths = { resources: layout.resources(options.resource, options.instanceId), reload: layout.reload(options.resource, options.instanceId) };
+    this.paths = {
+      resources: layout.resources(options.resource, options.instanceId),
+      reload: layout.reload(options.resource, options.instanceId),
+    };
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
   }
@@ -140,7 +143,9 @@ class Worker extends EventEmitter implements RunningWorker {
   async start(): Promise<void> {
     const cpuMsPerResource = this.options.cpuMsPerResource ?? 0;
     if (cpuMsPerResource > 0) {
-      this.burner = new CpuBurner((error) => this.log.warn({ err: error }, 'the CPU burn thread failed; serving on without it'));
+      this.burner = new CpuBurner((error) =>
+        this.log.warn({ err: error }, 'the CPU burn thread failed; serving on without it'),
+      );
       this.log.info({ cpuMsPerResource }, `burning ${cpuMsPerResource} CPU ms per resource per second`);
     }
     // Watch before the first read, so a change between the two is never missed.

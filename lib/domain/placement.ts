@@ -53,8 +53,10 @@ export function choosePlacement(
 }
 
 /** Higher score first; equal scores (vanishingly rare) by lower instance id, so the result never depends on input order. */
-const outranks = (a: { instance: InstanceState; score: number }, b: { instance: InstanceState; score: number }): boolean =>
-  a.score > b.score || (a.score === b.score && byNumericId(a.instance, b.instance) < 0);
+const outranks = (
+  a: { instance: InstanceState; score: number },
+  b: { instance: InstanceState; score: number },
+): boolean => a.score > b.score || (a.score === b.score && byNumericId(a.instance, b.instance) < 0);
 
 /** The smallest non-negative integer, in decimal, that is not among `ids`. */
 export function smallestUnusedId(ids: Iterable<string>): string {

@@ -65,7 +65,9 @@ export const HEARTBEAT_METRICS = {
 const MALFORMED_LOG_LIMIT = 10;
 
 export const HeartbeatMessageSchema = z.looseObject({
-  resource: z.string({ error: 'resource is required' }).regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'resource must be a kind name such as "Thing"'),
+  resource: z
+    .string({ error: 'resource is required' })
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'resource must be a kind name such as "Thing"'),
   instanceId: z
     .union([z.string(), z.number().int().nonnegative()], { error: 'instanceId must be a string or an integer' })
     .transform(String)
@@ -73,7 +75,12 @@ export const HeartbeatMessageSchema = z.looseObject({
 });
 
 export type DecodedHeartbeat =
-  | { readonly ok: true; readonly resource: string; readonly instanceId: string; readonly extra: Record<string, unknown> }
+  | {
+      readonly ok: true;
+      readonly resource: string;
+      readonly instanceId: string;
+      readonly extra: Record<string, unknown>;
+    }
   | { readonly ok: false; readonly reason: string };
 
 /** The scalar fields besides resource/instanceId, within EXTRA_LIMITS. */
@@ -99,7 +106,8 @@ export function boundedExtra(message: Record<string, unknown>): Record<string, u
 export function decodeHeartbeat(value: unknown, encoding: 'base64' | 'json' = 'base64'): DecodedHeartbeat {
   if (typeof value !== 'string' || value.length === 0) return { ok: false, reason: 'record has no value' };
   const size = encoding === 'base64' ? Buffer.byteLength(value, 'base64') : Buffer.byteLength(value, 'utf8');
-  if (size > MAX_HEARTBEAT_BYTES) return { ok: false, reason: `value is ${size} bytes, more than ${MAX_HEARTBEAT_BYTES}` };
+  if (size > MAX_HEARTBEAT_BYTES)
+    return { ok: false, reason: `value is ${size} bytes, more than ${MAX_HEARTBEAT_BYTES}` };
   const text = encoding === 'base64' ? Buffer.from(value, 'base64').toString('utf8') : value;
   let parsed: unknown;
   try {
@@ -109,7 +117,12 @@ export function decodeHeartbeat(value: unknown, encoding: 'base64' | 'json' = 'b
   }
   const result = HeartbeatMessageSchema.safeParse(parsed);
   if (!result.success) return { ok: false, reason: describeIssues(fieldIssues(result.error)) };
-  return { ok: true, resource: result.data.resource, instanceId: result.data.instanceId, extra: boundedExtra(result.data) };
+  return {
+    ok: true,
+    resource: result.data.resource,
+    instanceId: result.data.instanceId,
+    extra: boundedExtra(result.data),
+  };
 }
 
 /**
@@ -118,14 +131,22 @@ export function decodeHeartbeat(value: unknown, encoding: 'base64' | 'json' = 'b
  * must not keep itself alive past its silence.
  */
 export function coalesceHeartbeats(
-  beats: ReadonlyArray<{ resource: string; instanceId: string; extra: Record<string, unknown>; timestamp?: number | undefined }>,
+  beats: ReadonlyArray<{
+    resource: string;
+    instanceId: string;
+    extra: Record<string, unknown>;
+    timestamp?: number | undefined;
+  }>,
   now: number,
 ): HeartbeatInput[] {
   return newestPerInstance(
     beats.map((beat) => ({
       resource: beat.resource,
       instanceId: beat.instanceId,
-      at: beat.timestamp !== undefined && Number.isFinite(beat.timestamp) && beat.timestamp > 0 ? Math.min(beat.timestamp, now) : now,
+      at:
+        beat.timestamp !== undefined && Number.isFinite(beat.timestamp) && beat.timestamp > 0
+          ? Math.min(beat.timestamp, now)
+          : now,
       ...(Object.keys(beat.extra).length > 0 ? { extra: beat.extra } : {}),
     })),
   );
@@ -143,14 +164,20 @@ export async function handleHeartbeatRecords(
 ): Promise<HeartbeatBatchResult> {
   const log = app.logger.child({ handler: 'heartbeat' });
   const now = (options.now ?? Date.now)();
-  const decoded: Array<{ resource: string; instanceId: string; extra: Record<string, unknown>; timestamp?: number | undefined }> = [];
+  const decoded: Array<{
+    resource: string;
+    instanceId: string;
+    extra: Record<string, unknown>;
+    timestamp?: number | undefined;
+  }> = [];
   let malformed = 0;
   let ignored = 0;
   for (const record of records) {
     const beat = decodeHeartbeat(record.value, options.encoding ?? 'base64');
     if (!beat.ok) {
       malformed++;
-      if (malformed <= MALFORMED_LOG_LIMIT) log.warn({ record: position(record), reason: beat.reason }, 'malformed heartbeat record skipped');
+      if (malformed <= MALFORMED_LOG_LIMIT)
+        log.warn({ record: position(record), reason: beat.reason }, 'malformed heartbeat record skipped');
       continue;
     }
     if (!findKind(app.kinds, beat.resource)) {
@@ -159,7 +186,8 @@ export async function handleHeartbeatRecords(
     }
     decoded.push({ ...beat, timestamp: record.timestamp });
   }
-  if (malformed > MALFORMED_LOG_LIMIT) log.warn({ malformed, logged: MALFORMED_LOG_LIMIT }, 'more malformed heartbeat records skipped');
+  if (malformed > MALFORMED_LOG_LIMIT)
+    log.warn({ malformed, logged: MALFORMED_LOG_LIMIT }, 'more malformed heartbeat records skipped');
   if (ignored > 0) log.debug({ ignored }, 'heartbeats for unconfigured kinds ignored');
 
   const beats = coalesceHeartbeats(decoded, now);
@@ -188,18 +216,36 @@ export function mskHeartbeatRecords(event: z.infer<typeof MskEventSchema>): {
       const result = MskRecordSchema.safeParse(raw);
       if (!result.success) {
         const loose = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
-        invalid.push({ position: position({ topic: loose.topic ?? topicPartition, partition: loose.partition, offset: loose.offset }), reason: describeIssues(fieldIssues(result.error)) });
+        invalid.push({
+          position: position({
+            topic: loose.topic ?? topicPartition,
+            partition: loose.partition,
+            offset: loose.offset,
+          }),
+          reason: describeIssues(fieldIssues(result.error)),
+        });
         continue;
       }
       const { value, timestamp, topic, partition, offset } = result.data;
-      records.push({ value: value ?? '', timestamp: timestamp !== undefined && timestamp >= 0 ? timestamp : undefined, topic, partition, offset });
+      records.push({
+        value: value ?? '',
+        timestamp: timestamp !== undefined && timestamp >= 0 ? timestamp : undefined,
+        topic,
+        partition,
+        offset,
+      });
     }
   }
   return { records, invalid };
 }
 
 /** The `heartbeat` Lambda's work: never throws for bad input, only for a store failure. */
-export async function handleMskEvent(app: App, event: unknown, metrics: Metrics = new Metrics(), options: Omit<HeartbeatBatchOptions, 'encoding'> = {}): Promise<HeartbeatBatchResult> {
+export async function handleMskEvent(
+  app: App,
+  event: unknown,
+  metrics: Metrics = new Metrics(),
+  options: Omit<HeartbeatBatchOptions, 'encoding'> = {},
+): Promise<HeartbeatBatchResult> {
   const log = app.logger.child({ handler: 'heartbeat' });
   const envelope = MskEventSchema.safeParse(event);
   if (!envelope.success) {
@@ -208,7 +254,8 @@ export async function handleMskEvent(app: App, event: unknown, metrics: Metrics 
     return { records: 0, malformed: 0, ignored: 0, writes: 0, instances: 0 };
   }
   const { records, invalid } = mskHeartbeatRecords(envelope.data);
-  for (const record of invalid.slice(0, MALFORMED_LOG_LIMIT)) log.warn({ record: record.position, reason: record.reason }, 'malformed Kafka record skipped');
+  for (const record of invalid.slice(0, MALFORMED_LOG_LIMIT))
+    log.warn({ record: record.position, reason: record.reason }, 'malformed Kafka record skipped');
   metrics.count(HEARTBEAT_METRICS.malformed, invalid.length);
   metrics.count(HEARTBEAT_METRICS.records, invalid.length);
   const result = await handleHeartbeatRecords(app, records, metrics, { ...options, encoding: 'base64' });

@@ -67,35 +67,86 @@ export function toErrorResponse(
   context: { requestId: string; logger: Logger; field?: string },
 ): APIGatewayProxyStructuredResultV2 {
   const { requestId, logger } = context;
-  if (error instanceof HttpError) return errorResponse(error.status, { error: error.code, message: error.message, details: error.details }, requestId, error.headers);
+  if (error instanceof HttpError)
+    return errorResponse(
+      error.status,
+      { error: error.code, message: error.message, details: error.details },
+      requestId,
+      error.headers,
+    );
   if (error instanceof InvalidOptionError) {
-    return errorResponse(400, { error: error.code, message: error.message, details: { field: error.field, range: error.range, received: error.received } }, requestId);
+    return errorResponse(
+      400,
+      {
+        error: error.code,
+        message: error.message,
+        details: { field: error.field, range: error.range, received: error.received },
+      },
+      requestId,
+    );
   }
   if (error instanceof InvalidResourceIdError) {
-    return errorResponse(400, { error: error.code, message: error.message, details: { field: context.field ?? 'id', received: error.resourceId } }, requestId);
+    return errorResponse(
+      400,
+      {
+        error: error.code,
+        message: error.message,
+        details: { field: context.field ?? 'id', received: error.resourceId },
+      },
+      requestId,
+    );
   }
   if (error instanceof UnknownResourceError) {
-    return errorResponse(404, { error: error.code, message: error.message, details: { resource: error.resource, known: error.known } }, requestId);
+    return errorResponse(
+      404,
+      { error: error.code, message: error.message, details: { resource: error.resource, known: error.known } },
+      requestId,
+    );
   }
   if (error instanceof LeaseHeldError) {
     return errorResponse(
       409,
-      { error: error.code, message: error.message, details: { lease: error.lease, holder: error.holder, expiresAt: new Date(error.expiresAt).toISOString() } },
+      {
+        error: error.code,
+        message: error.message,
+        details: { lease: error.lease, holder: error.holder, expiresAt: new Date(error.expiresAt).toISOString() },
+      },
       requestId,
       { 'Retry-After': String(Math.max(1, Math.ceil((error.expiresAt - systemClock()) / 1000))) },
     );
   }
   if (error instanceof CapacityError) {
-    return errorResponse(409, { error: error.code, message: error.message, details: { required: error.required, max: error.max } }, requestId);
+    return errorResponse(
+      409,
+      { error: error.code, message: error.message, details: { required: error.required, max: error.max } },
+      requestId,
+    );
   }
   if (error instanceof ConflictError) {
     logger.warn({ requestId, reason: error.reason, path: error.path }, 'write conflict outlived its retries');
-    return errorResponse(409, { error: 'CONFLICT', message: 'a concurrent change won the race; retry the request', details: { reason: error.reason } }, requestId);
+    return errorResponse(
+      409,
+      {
+        error: 'CONFLICT',
+        message: 'a concurrent change won the race; retry the request',
+        details: { reason: error.reason },
+      },
+      requestId,
+    );
   }
   if (error instanceof StoreUnavailableError) {
     logger.error({ requestId, err: error }, 'store unavailable');
-    return errorResponse(503, { error: 'STORE_UNAVAILABLE', message: 'the orchestration store is unavailable; retry later', details: {} }, requestId, { 'Retry-After': '5' });
+    return errorResponse(
+      503,
+      { error: 'STORE_UNAVAILABLE', message: 'the orchestration store is unavailable; retry later', details: {} },
+      requestId,
+      { 'Retry-After': '5' },
+    );
   }
   logger.error({ requestId, err: error }, 'unexpected error');
-  return errorResponse(500, { error: 'INTERNAL', message: `internal error (request ${requestId})`, details: { requestId } }, requestId);
+  return errorResponse(
+    500,
+    { error: 'INTERNAL', message: `internal error (request ${requestId})`, details: { requestId } },
+    requestId,
+  );
 }

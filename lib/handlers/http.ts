@@ -18,9 +18,11 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** Ids per POST/DELETE …/resources request (one instance holds at most 5000). */
 export const MAX_IDS_PER_REQUEST = 10_000;
 
-
 /** Absent or null fields take the legacy defaults; ranges are the domain's to check (InvalidOptionError). */
-const optionalNumber = z.number({ error: 'expected a number' }).nullish().transform((value) => value ?? undefined);
+const optionalNumber = z
+  .number({ error: 'expected a number' })
+  .nullish()
+  .transform((value) => value ?? undefined);
 export const OrchestrateBodySchema = z.strictObject({
   initInstances: optionalNumber,
   maxInstances: optionalNumber,
@@ -28,7 +30,10 @@ export const OrchestrateBodySchema = z.strictObject({
 });
 
 export const ResourcesBodySchema = z.strictObject({
-  ids: z.array(ResourceIdSchema).min(1, 'ids must name at least one resource').max(MAX_IDS_PER_REQUEST, `at most ${MAX_IDS_PER_REQUEST} ids per request`),
+  ids: z
+    .array(ResourceIdSchema)
+    .min(1, 'ids must name at least one resource')
+    .max(MAX_IDS_PER_REQUEST, `at most ${MAX_IDS_PER_REQUEST} ids per request`),
 });
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -57,7 +62,10 @@ function bodyText(event: HttpApiEvent): string {
   const body = event.body ?? '';
   const size = event.isBase64Encoded ? Buffer.byteLength(body, 'base64') : Buffer.byteLength(body, 'utf8');
   if (size > MAX_BODY_BYTES) {
-    throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body is ${size} bytes; the limit is ${MAX_BODY_BYTES}`, { size, limit: MAX_BODY_BYTES });
+    throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body is ${size} bytes; the limit is ${MAX_BODY_BYTES}`, {
+      size,
+      limit: MAX_BODY_BYTES,
+    });
   }
   return event.isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
 }
@@ -104,7 +112,11 @@ function orchestrateBody(result: OrchestrateResult, fullPlan: boolean) {
 
 const dashboard: RouteHandler = async (context) => ({
   statusCode: 200,
-  headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'X-Request-Id': context.requestId },
+  headers: {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'X-Request-Id': context.requestId,
+  },
   body: renderDashboard(),
 });
 
@@ -115,14 +127,21 @@ const health: RouteHandler = async (context) => {
     return ok(context, { status: 'ok', store: { reachable: true, backend } });
   } catch (error) {
     context.log.error({ requestId: context.requestId, err: error }, 'health check: store unreachable');
-    return jsonResponse(503, { status: 'unavailable', store: { reachable: false, backend } }, context.requestId, { 'Retry-After': '5' });
+    return jsonResponse(503, { status: 'unavailable', store: { reachable: false, backend } }, context.requestId, {
+      'Retry-After': '5',
+    });
   }
 };
 
 /** The configured kinds, so clients (the dashboard) need not hard-code Thing and Rule. */
 const listKinds: RouteHandler = async (context) =>
   ok(context, {
-    kinds: context.app.kinds.map(({ resource, instanceName, heartbeat, initInstances }) => ({ resource, instanceName, heartbeat, initInstances })),
+    kinds: context.app.kinds.map(({ resource, instanceName, heartbeat, initInstances }) => ({
+      resource,
+      instanceName,
+      heartbeat,
+      initInstances,
+    })),
   });
 
 const describeOrchestration: RouteHandler = async (context) => {
@@ -135,7 +154,10 @@ const orchestrate: RouteHandler = async (context) => {
   const options = jsonBody(context.event, OrchestrateBodySchema);
   // The request id holds the lease: a concurrent orchestrate gets 409 naming it.
   const result = await context.app.orchestrator.orchestrate(kind.resource, options, context.requestId);
-  context.log.info({ requestId: context.requestId, resource: kind.resource, instances: result.instances, moved: result.moved }, 'orchestrated');
+  context.log.info(
+    { requestId: context.requestId, resource: kind.resource, instances: result.instances, moved: result.moved },
+    'orchestrated',
+  );
   return ok(context, orchestrateBody(result, context.query.get('plan') === 'full'));
 };
 
@@ -145,7 +167,10 @@ const locate: RouteHandler = async (context) => {
   if (!id.success) throw invalidRequest(fieldIssues(id.error, ['id']), 'path');
   const instanceId = await context.app.orchestrator.locate(kind.resource, id.data);
   if (instanceId === undefined) {
-    throw new HttpError(404, 'NOT_ASSIGNED', `${kind.resource} ${id.data} is not assigned to any instance`, { resource: kind.resource, id: id.data });
+    throw new HttpError(404, 'NOT_ASSIGNED', `${kind.resource} ${id.data} is not assigned to any instance`, {
+      resource: kind.resource,
+      id: id.data,
+    });
   }
   return ok(context, { runIn: instanceId });
 };
@@ -174,7 +199,9 @@ const ROUTES: readonly Route[] = [
 ];
 
 /** Every (method, path) the router serves, in API Gateway route-key form: "GET /v1/api/health". */
-export const API_ROUTE_KEYS: readonly string[] = ROUTES.flatMap((route) => Object.keys(route.methods).map((method) => `${method} ${route.path}`));
+export const API_ROUTE_KEYS: readonly string[] = ROUTES.flatMap((route) =>
+  Object.keys(route.methods).map((method) => `${method} ${route.path}`),
+);
 
 const segmentsOf = (path: string): string[] => path.split('/').filter((segment) => segment !== '');
 
@@ -216,19 +243,38 @@ export async function handleHttp(app: App, event: APIGatewayProxyEventV2): Promi
   try {
     const parsed = HttpApiEventSchema.safeParse(event);
     if (!parsed.success) {
-      throw new HttpError(400, 'INVALID_EVENT', 'not an API Gateway HTTP API (payload 2.0) event', { issues: fieldIssues(parsed.error) });
+      throw new HttpError(400, 'INVALID_EVENT', 'not an API Gateway HTTP API (payload 2.0) event', {
+        issues: fieldIssues(parsed.error),
+      });
     }
     const request = parsed.data;
     const method = request.requestContext.http.method.toUpperCase();
     const found = match(request.rawPath);
-    if (!found) throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route for ${method} ${request.rawPath}`, { method, path: request.rawPath });
+    if (!found)
+      throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route for ${method} ${request.rawPath}`, {
+        method,
+        path: request.rawPath,
+      });
     const handler = found.route.methods[method as Method];
     if (!handler) {
       const allow = Object.keys(found.route.methods).join(', ');
-      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${request.rawPath}`, { method, allow }, { Allow: allow });
+      throw new HttpError(
+        405,
+        'METHOD_NOT_ALLOWED',
+        `${method} is not allowed on ${request.rawPath}`,
+        { method, allow },
+        { Allow: allow },
+      );
     }
     field = found.params.id !== undefined ? 'id' : 'ids';
-    return await handler({ app, event: request, params: found.params, query: new URLSearchParams(request.rawQueryString), requestId: id, log });
+    return await handler({
+      app,
+      event: request,
+      params: found.params,
+      query: new URLSearchParams(request.rawQueryString),
+      requestId: id,
+      log,
+    });
   } catch (error) {
     return toErrorResponse(error, { requestId: id, logger: log, field });
   }

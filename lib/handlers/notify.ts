@@ -49,7 +49,8 @@ const KeyRefSchema = z.unknown().transform((value, ctx) => {
   const [candidate, path] = isObject(value) ? [value.id, ['id']] : [value, []];
   const result = NotifyResourceIdSchema.safeParse(candidate);
   if (result.success) return result.data;
-  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [...path, ...issue.path] });
+  for (const issue of result.error.issues)
+    ctx.addIssue({ code: 'custom', message: issue.message, path: [...path, ...issue.path] });
   return z.NEVER;
 });
 
@@ -62,7 +63,8 @@ const WhereIdSchema = z.unknown().transform((value, ctx) => {
   const list = (items: unknown[], path: PropertyKey[]): string[] => {
     const result = z.array(KeyRefSchema).safeParse(items);
     if (result.success) return result.data;
-    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [...path, ...issue.path] });
+    for (const issue of result.error.issues)
+      ctx.addIssue({ code: 'custom', message: issue.message, path: [...path, ...issue.path] });
     return [];
   };
   if (Array.isArray(value)) return list(value, []);
@@ -156,12 +158,15 @@ function idsOf(side: Record<string, unknown>, op: NotifyOp, prefix: string): Ids
   if (SINGLE_OPS.has(op)) {
     if (side.k !== undefined && side.k !== null) return parse(KeyRefSchema, side.k, 'k');
     const instance = side.instance;
-    if (isObject(instance) && instance.id !== undefined) return parse(NotifyResourceIdSchema, instance.id, 'instance.id');
+    if (isObject(instance) && instance.id !== undefined)
+      return parse(NotifyResourceIdSchema, instance.id, 'instance.id');
     return { field: `${prefix}k`, reason: `${prefix}k: required (the row's key, {"id": …})` };
   }
   if (op === 'bc') {
-    if (side.keys === undefined || side.keys === null || (Array.isArray(side.keys) && side.keys.length === 0)) return { ids: undefined };
-    if (!Array.isArray(side.keys)) return { field: `${prefix}keys`, reason: `${prefix}keys: expected an array of ids or {"id": …} objects` };
+    if (side.keys === undefined || side.keys === null || (Array.isArray(side.keys) && side.keys.length === 0))
+      return { ids: undefined };
+    if (!Array.isArray(side.keys))
+      return { field: `${prefix}keys`, reason: `${prefix}keys: expected an array of ids or {"id": …} objects` };
     return parse(z.array(KeyRefSchema), side.keys, 'keys');
   }
   const where = side.where;
@@ -177,17 +182,25 @@ export function planNotify(message: NotifyMessage, kinds: readonly KindConfig[])
 
   if (messageKind) {
     const op = message.o;
-    if (!isNotifyOp(op)) return { action: 'ignore', reason: `operation "${op}" on ${message.t} does not change orchestration` };
+    if (!isNotifyOp(op))
+      return { action: 'ignore', reason: `operation "${op}" on ${message.t} does not change orchestration` };
     const found = idsOf(message, op, '');
     if ('field' in found) return { action: 'malformed', field: found.field, reason: found.reason };
     const resource = messageKind.resource;
     if (found.ids === undefined) {
-      return { action: 'reconcile-needed', resource, op, reason: `"${op}" on ${resource} names no ids; a catalog reconcile must find them` };
+      return {
+        action: 'reconcile-needed',
+        resource,
+        op,
+        reason: `"${op}" on ${resource} names no ids; a catalog reconcile must find them`,
+      };
     }
     const base = { resource, ids: found.ids, via: 'message' as const };
     if (op === 'd' || op === 'bd') return { ...base, action: 'unassign', assignUnplaced: false };
     if (op === 'u' || op === 'bu') return { ...base, action: 'reload', assignUnplaced: false };
-    return trigger ? { ...base, action: 'reload', assignUnplaced: true } : { ...base, action: 'assign', assignUnplaced: false };
+    return trigger
+      ? { ...base, action: 'reload', assignUnplaced: true }
+      : { ...base, action: 'assign', assignUnplaced: false };
   }
 
   if (trigger && triggerKind) {
@@ -196,7 +209,12 @@ export function planNotify(message: NotifyMessage, kinds: readonly KindConfig[])
     const found = idsOf(trigger, op, 'trigger.');
     if ('field' in found) return { action: 'malformed', field: found.field, reason: found.reason };
     if (found.ids === undefined) {
-      return { action: 'reconcile-needed', resource: triggerKind.resource, op, reason: `trigger "${trigger.o}" on ${trigger.t} names no ids` };
+      return {
+        action: 'reconcile-needed',
+        resource: triggerKind.resource,
+        op,
+        reason: `trigger "${trigger.o}" on ${trigger.t} names no ids`,
+      };
     }
     return { action: 'reload', resource: triggerKind.resource, ids: found.ids, via: 'trigger', assignUnplaced: false };
   }
@@ -207,8 +225,18 @@ export function planNotify(message: NotifyMessage, kinds: readonly KindConfig[])
 /* -------------------------------------------------------------- execute */
 
 export type NotifyOutcome =
-  | { readonly status: 'assigned'; readonly resource: string; readonly ids: readonly string[]; readonly result: AssignResult }
-  | { readonly status: 'unassigned'; readonly resource: string; readonly ids: readonly string[]; readonly result: UnassignResult }
+  | {
+      readonly status: 'assigned';
+      readonly resource: string;
+      readonly ids: readonly string[];
+      readonly result: AssignResult;
+    }
+  | {
+      readonly status: 'unassigned';
+      readonly resource: string;
+      readonly ids: readonly string[];
+      readonly result: UnassignResult;
+    }
   | {
       readonly status: 'reloaded';
       readonly resource: string;
@@ -242,7 +270,11 @@ const summary = (message: unknown): Record<string, unknown> =>
  * MQTT payload as a string/Buffer. Returns what was done; throws only when
  * the store is unavailable (see the module comment).
  */
-export async function handleNotifyMessage(app: App, message: unknown, metrics: Metrics = new Metrics()): Promise<NotifyOutcome> {
+export async function handleNotifyMessage(
+  app: App,
+  message: unknown,
+  metrics: Metrics = new Metrics(),
+): Promise<NotifyOutcome> {
   const log = app.logger.child({ handler: 'notify' });
   metrics.count(NOTIFY_METRICS.messages);
 
@@ -252,7 +284,10 @@ export async function handleNotifyMessage(app: App, message: unknown, metrics: M
     return { status: 'malformed', field, reason };
   };
 
-  const parsed = typeof message === 'string' || message instanceof Uint8Array ? parseNotifyPayload(message) : validateNotifyMessage(message);
+  const parsed =
+    typeof message === 'string' || message instanceof Uint8Array
+      ? parseNotifyPayload(message)
+      : validateNotifyMessage(message);
   if (!parsed.ok) return malformed(parsed.field, parsed.reason);
 
   const plan = planNotify(parsed.message, app.kinds);
@@ -265,7 +300,10 @@ export async function handleNotifyMessage(app: App, message: unknown, metrics: M
       return { status: 'ignored', reason: plan.reason };
     case 'reconcile-needed':
       metrics.count(NOTIFY_METRICS.reconcileNeeded);
-      log.warn({ message: summary(parsed.message), resource: plan.resource, reason: plan.reason }, 'cm/notify names no ids: catalog reconcile needed');
+      log.warn(
+        { message: summary(parsed.message), resource: plan.resource, reason: plan.reason },
+        'cm/notify names no ids: catalog reconcile needed',
+      );
       return { status: 'reconcile-needed', resource: plan.resource, reason: plan.reason };
     default:
       break;
@@ -282,14 +320,25 @@ export async function handleNotifyMessage(app: App, message: unknown, metrics: M
       metrics.count(NOTIFY_METRICS.assigned, result.assigned.length);
       metrics.count(NOTIFY_METRICS.redelivered, result.alreadyAssigned.length);
       // A redelivery changes nothing: debug, so at-least-once delivery does not double the info log.
-      log[result.assigned.length > 0 ? 'info' : 'debug']({ resource, assigned: result.assigned, alreadyAssigned: result.alreadyAssigned.length, createdInstances: result.createdInstances }, 'assigned');
+      log[result.assigned.length > 0 ? 'info' : 'debug'](
+        {
+          resource,
+          assigned: result.assigned,
+          alreadyAssigned: result.alreadyAssigned.length,
+          createdInstances: result.createdInstances,
+        },
+        'assigned',
+      );
       return { status: 'assigned', resource, ids, result };
     }
     if (plan.action === 'unassign') {
       const result = await app.orchestrator.unassign(resource, ids);
       metrics.count(NOTIFY_METRICS.unassigned, result.removed.length);
       metrics.count(NOTIFY_METRICS.redelivered, result.notAssigned.length);
-      log[result.removed.length > 0 ? 'info' : 'debug']({ resource, removed: result.removed, notAssigned: result.notAssigned.length }, 'unassigned');
+      log[result.removed.length > 0 ? 'info' : 'debug'](
+        { resource, removed: result.removed, notAssigned: result.notAssigned.length },
+        'unassigned',
+      );
       return { status: 'unassigned', resource, ids, result };
     }
     const result = await app.orchestrator.reload(resource, ids);

@@ -77,7 +77,9 @@ export function describeClusterWithSdk(region: string): DescribeCluster {
       const server = cluster?.endpoint;
       const caData = cluster?.certificateAuthority?.data;
       if (!server || !caData) {
-        throw new Error(`EKS cluster ${clusterName} has no endpoint or certificate authority yet (status ${cluster?.status})`);
+        throw new Error(
+          `EKS cluster ${clusterName} has no endpoint or certificate authority yet (status ${cluster?.status})`,
+        );
       }
       return { server, caPem: Buffer.from(caData, 'base64').toString('utf8') };
     } finally {

@@ -12,7 +12,13 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { z } from 'zod';
 import type { KindConfig } from '../config/kinds.js';
 import { EksAuth } from './eks-auth.js';
-import { DEFAULT_NAMESPACE, podTemplateLoader, renderPod, templatesDirFromEnv, type PodTemplateSource } from './pod-template.js';
+import {
+  DEFAULT_NAMESPACE,
+  podTemplateLoader,
+  renderPod,
+  templatesDirFromEnv,
+  type PodTemplateSource,
+} from './pod-template.js';
 import { PodMetricsListSchema, PodRequestsSchema, usageOfPods } from './kubernetes-usage.js';
 import {
   InstanceRuntimeError,
@@ -184,13 +190,20 @@ export class KubernetesRuntime implements InstanceRuntime {
     try {
       connection = await this.connection();
     } catch (error) {
-      throw new InstanceRuntimeError(`${what}: cannot get cluster credentials: ${(error as Error).message}`, undefined, {
-        cause: error,
-      });
+      throw new InstanceRuntimeError(
+        `${what}: cannot get cluster credentials: ${(error as Error).message}`,
+        undefined,
+        {
+          cause: error,
+        },
+      );
     }
     const url = new URL(connection.server.replace(/\/+$/, '') + path);
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.allowInsecureHttp)) {
-      throw new InstanceRuntimeError(`${what}: the API server URL must be https, got ${url.protocol}//${url.host}`, undefined);
+      throw new InstanceRuntimeError(
+        `${what}: the API server URL must be https, got ${url.protocol}//${url.host}`,
+        undefined,
+      );
     }
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${connection.token}` };
@@ -215,7 +228,8 @@ export class KubernetesRuntime implements InstanceRuntime {
           resolve({ status: res.statusCode ?? 0, body: parsed });
         });
       };
-      const req = url.protocol === 'https:' ? httpsRequest(url, options, onResponse) : httpRequest(url, options, onResponse);
+      const req =
+        url.protocol === 'https:' ? httpsRequest(url, options, onResponse) : httpRequest(url, options, onResponse);
       req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
       req.on('error', (error) => reject(networkError(what, error)));
       req.end(payload);
@@ -336,6 +350,7 @@ function caFromEnv(env: NodeJS.ProcessEnv): string {
   const data = env.K8S_CA_DATA;
   if (!data) throw new Error('K8S_CA_FILE or K8S_CA_DATA is not set (the CA that signed the API server certificate)');
   const pem = data.includes('-----BEGIN') ? data : Buffer.from(data, 'base64').toString('utf8');
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('K8S_CA_DATA is neither PEM nor base64-encoded PEM');
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new Error('K8S_CA_DATA is neither PEM nor base64-encoded PEM');
   return pem;
 }

@@ -146,7 +146,8 @@ export function defaultTemplatesDir(): string {
 export const templatesDirFromEnv = (env: NodeJS.ProcessEnv = process.env): string =>
   env.ORCH_TEMPLATES_DIR ? resolve(env.ORCH_TEMPLATES_DIR) : defaultTemplatesDir();
 
-export const podTemplatePath = (dir: string, kind: KindConfig): string => join(dir, kind.instanceName, POD_TEMPLATE_FILE);
+export const podTemplatePath = (dir: string, kind: KindConfig): string =>
+  join(dir, kind.instanceName, POD_TEMPLATE_FILE);
 
 export async function loadPodTemplate(kind: KindConfig, dir: string): Promise<PodTemplate> {
   const path = podTemplatePath(dir, kind);

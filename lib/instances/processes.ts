@@ -172,7 +172,9 @@ export class ProcessRuntime implements InstanceRuntime {
     if (!PROC_AVAILABLE) return [];
     const states = await this.readAll();
     this.cpu.retain(new Set(states.map((state) => state.name)));
-    const running = states.filter((state) => state.resource === kind.resource && state.deletedAt === undefined && this.isAlive(state));
+    const running = states.filter(
+      (state) => state.resource === kind.resource && state.deletedAt === undefined && this.isAlive(state),
+    );
     if (running.length === 0) return [];
     const millicores = await this.cpu.millicores(running.map((state) => ({ key: state.name, pid: state.pid })));
     const requests = this.options.requests ?? {};
@@ -241,7 +243,13 @@ export class ProcessRuntime implements InstanceRuntime {
       return new Promise((resolve, reject) => {
         child.once('spawn', () => resolve(child));
         child.once('error', (error) =>
-          reject(new InstanceRuntimeError(`create ${spec.name}: cannot start ${this.options.command}: ${error.message}`, undefined, { cause: error })),
+          reject(
+            new InstanceRuntimeError(
+              `create ${spec.name}: cannot start ${this.options.command}: ${error.message}`,
+              undefined,
+              { cause: error },
+            ),
+          ),
         );
       });
     } finally {

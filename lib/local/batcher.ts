@@ -47,7 +47,8 @@ export class Batcher<T> {
       .finally(() => {
         this.flushing = undefined;
         // Items that arrived during the flush get their own timer.
-        if (this.pending.length > 0 && !this.closed) this.timer ??= setTimeout(() => void this.flushNow(), this.options.flushEveryMs);
+        if (this.pending.length > 0 && !this.closed)
+          this.timer ??= setTimeout(() => void this.flushNow(), this.options.flushEveryMs);
       });
     await this.flushing;
   }

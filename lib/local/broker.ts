@@ -27,7 +27,9 @@ export async function startEmbeddedBroker(port: number, host = '127.0.0.1'): Pro
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(
         error.code === 'EADDRINUSE'
-          ? new Error(`MQTT_PORT ${port} is in use on ${host}: stop the other broker, set MQTT_PORT to a free port, or MQTT_URL to use that broker`)
+          ? new Error(
+              `MQTT_PORT ${port} is in use on ${host}: stop the other broker, set MQTT_PORT to a free port, or MQTT_URL to use that broker`,
+            )
           : error,
       );
     });

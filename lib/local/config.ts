@@ -18,37 +18,187 @@ export interface EnvVariable {
 }
 
 export const ENV_VARIABLES: readonly EnvVariable[] = [
-  { group: 'local', name: 'PORT', localDefault: '9281', description: 'HTTP API and dashboard port on 127.0.0.1 (the legacy port); 0 picks a free one' },
-  { group: 'local', name: 'MQTT_PORT', localDefault: '1883', description: 'port of the embedded MQTT broker on 127.0.0.1; 0 picks a free one' },
-  { group: 'local', name: 'RECONCILE_INTERVAL', localDefault: '10', description: 'seconds between reconcile runs (Lambda: every minute)' },
-  { group: 'store', name: 'ORCH_DATA_DIR', localDefault: DEFAULT_DATA_DIR, description: 'embedded SQLite store, worker state files and worker logs' },
-  { group: 'store', name: 'ZK_CONNECT', localDefault: undefined, description: 'ZooKeeper connect string (host:port,...); set = ZooKeeper instead of SQLite' },
-  { group: 'store', name: 'ZK_SESSION_TIMEOUT_MS', localDefault: undefined, description: 'ZooKeeper session timeout (store adapter default when unset)' },
+  {
+    group: 'local',
+    name: 'PORT',
+    localDefault: '9281',
+    description: 'HTTP API and dashboard port on 127.0.0.1 (the legacy port); 0 picks a free one',
+  },
+  {
+    group: 'local',
+    name: 'MQTT_PORT',
+    localDefault: '1883',
+    description: 'port of the embedded MQTT broker on 127.0.0.1; 0 picks a free one',
+  },
+  {
+    group: 'local',
+    name: 'RECONCILE_INTERVAL',
+    localDefault: '10',
+    description: 'seconds between reconcile runs (Lambda: every minute)',
+  },
+  {
+    group: 'store',
+    name: 'ORCH_DATA_DIR',
+    localDefault: DEFAULT_DATA_DIR,
+    description: 'embedded SQLite store, worker state files and worker logs',
+  },
+  {
+    group: 'store',
+    name: 'ZK_CONNECT',
+    localDefault: undefined,
+    description: 'ZooKeeper connect string (host:port,...); set = ZooKeeper instead of SQLite',
+  },
+  {
+    group: 'store',
+    name: 'ZK_SESSION_TIMEOUT_MS',
+    localDefault: undefined,
+    description: 'ZooKeeper session timeout (store adapter default when unset)',
+  },
   { group: 'store', name: 'ZK_AUTH', localDefault: undefined, description: 'ZooKeeper digest auth "user:password"' },
   { group: 'store', name: 'ZK_ROOT', localDefault: DEFAULT_ROOT, description: 'legacy layout root the workers read' },
-  { group: 'store', name: 'ZK_STATE_ROOT', localDefault: DEFAULT_STATE_ROOT, description: "the orchestrator's own nodes (index, heartbeats, records, leases)" },
-  { group: 'messaging', name: 'MQTT_URL', localDefault: undefined, description: 'external MQTT broker (e.g. mqtt://127.0.0.1:1883); set = no embedded broker' },
-  { group: 'messaging', name: 'KAFKA_BROKERS', localDefault: undefined, description: 'host:port,...; set = heartbeats over Kafka topic HeartBeat instead of MQTT' },
-  { group: 'messaging', name: 'KAFKA_GROUP_ID', localDefault: 'iota-orchestrator', description: 'consumer group of the HeartBeat consumer (one group for all kinds)' },
-  { group: 'messaging', name: 'KAFKA_ALERT_TOPIC', localDefault: 'Alert', description: 'where alerts go when KAFKA_BROKERS is set (also KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD)' },
-  { group: 'orchestration', name: 'ORCH_KINDS', localDefault: undefined, description: 'JSON array of kinds; default Thing (iota-dac) and Rule (iota-rules-engine), 10 initial instances each' },
-  { group: 'orchestration', name: 'ORCH_RUNTIME', localDefault: 'processes', description: '"processes" (local workers) or "kubernetes" (default when EKS_CLUSTER_NAME or K8S_SERVER is set)' },
-  { group: 'orchestration', name: 'K8S_SERVER', localDefault: undefined, description: 'with kubernetes: API server URL (+ K8S_TOKEN, K8S_CA_FILE or K8S_CA_DATA, K8S_NAMESPACE=iota); or EKS_CLUSTER_NAME + AWS_REGION' },
-  { group: 'orchestration', name: 'ORCH_TEMPLATES_DIR', localDefault: 'infra/templates', description: 'pod templates for the kubernetes runtime' },
-  { group: 'orchestration', name: 'HEARTBEAT_TIMEOUT_SECONDS', localDefault: '15', apply: true, description: 'silence after which an instance is recycled (Lambda default 90, the legacy period)' },
-  { group: 'orchestration', name: 'STARTUP_GRACE_SECONDS', localDefault: '10', apply: true, description: 'a new worker is never recycled for silence this young (Lambda default 120)' },
-  { group: 'orchestration', name: 'FLEET_SILENT_FRACTION', localDefault: '0.5', description: 'more than this fraction silent at once = pipeline outage: alert, recycle none' },
-  { group: 'orchestration', name: 'MAX_RECYCLES_PER_RUN', localDefault: '3', description: 'recycles per kind per reconcile run' },
-  { group: 'orchestration', name: 'LEASE_TTL_SECONDS', localDefault: '60', description: 'how long a reconcile lease outlives a crashed holder' },
-  { group: 'orchestration', name: 'ORCHESTRATE_LEASE_SECONDS', localDefault: '25', description: 'orchestrate lease, renewed while it works; an abandoned one frees within this' },
-  { group: 'worker', name: 'HEARTBEAT_INTERVAL', localDefault: '3', apply: true, description: 'seconds between worker heartbeats (0 = none)' },
-  { group: 'worker', name: 'WORKER_COMMAND', localDefault: undefined, description: 'run this worker instead of the reference one (split on spaces, no shell)' },
-  { group: 'worker', name: 'WORKER_CPU_MS_PER_RESOURCE', localDefault: '0', description: 'CPU ms each worker burns per served resource per second (0 = off): makes load-driven scaling visible' },
-  { group: 'worker', name: 'LOCAL_WORKER_CPU_REQUEST_MILLIS', localDefault: '250', description: 'CPU request of a local worker: usage is reported as a percent of it (0 = none)' },
-  { group: 'worker', name: 'LOCAL_WORKER_MEMORY_REQUEST_MB', localDefault: '256', description: 'memory request of a local worker in MiB: usage is a percent of it (0 = none)' },
-  { group: 'worker', name: 'WORKER_LOG_LEVEL', localDefault: 'info', description: 'log level of the workers (their logs are in $ORCH_DATA_DIR/logs)' },
-  { group: 'logging', name: 'LOG_FORMAT', localDefault: 'pretty on a terminal, else json', description: '"pretty" or "json"' },
-  { group: 'logging', name: 'LOG_LEVEL', localDefault: 'info (warn for component logs in pretty mode)', description: 'pino level of the structured logs' },
+  {
+    group: 'store',
+    name: 'ZK_STATE_ROOT',
+    localDefault: DEFAULT_STATE_ROOT,
+    description: "the orchestrator's own nodes (index, heartbeats, records, leases)",
+  },
+  {
+    group: 'messaging',
+    name: 'MQTT_URL',
+    localDefault: undefined,
+    description: 'external MQTT broker (e.g. mqtt://127.0.0.1:1883); set = no embedded broker',
+  },
+  {
+    group: 'messaging',
+    name: 'KAFKA_BROKERS',
+    localDefault: undefined,
+    description: 'host:port,...; set = heartbeats over Kafka topic HeartBeat instead of MQTT',
+  },
+  {
+    group: 'messaging',
+    name: 'KAFKA_GROUP_ID',
+    localDefault: 'iota-orchestrator',
+    description: 'consumer group of the HeartBeat consumer (one group for all kinds)',
+  },
+  {
+    group: 'messaging',
+    name: 'KAFKA_ALERT_TOPIC',
+    localDefault: 'Alert',
+    description: 'where alerts go when KAFKA_BROKERS is set (also KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD)',
+  },
+  {
+    group: 'orchestration',
+    name: 'ORCH_KINDS',
+    localDefault: undefined,
+    description:
+      'JSON array of kinds; default Thing (iota-dac) and Rule (iota-rules-engine), 10 initial instances each',
+  },
+  {
+    group: 'orchestration',
+    name: 'ORCH_RUNTIME',
+    localDefault: 'processes',
+    description: '"processes" (local workers) or "kubernetes" (default when EKS_CLUSTER_NAME or K8S_SERVER is set)',
+  },
+  {
+    group: 'orchestration',
+    name: 'K8S_SERVER',
+    localDefault: undefined,
+    description:
+      'with kubernetes: API server URL (+ K8S_TOKEN, K8S_CA_FILE or K8S_CA_DATA, K8S_NAMESPACE=iota); or EKS_CLUSTER_NAME + AWS_REGION',
+  },
+  {
+    group: 'orchestration',
+    name: 'ORCH_TEMPLATES_DIR',
+    localDefault: 'infra/templates',
+    description: 'pod templates for the kubernetes runtime',
+  },
+  {
+    group: 'orchestration',
+    name: 'HEARTBEAT_TIMEOUT_SECONDS',
+    localDefault: '15',
+    apply: true,
+    description: 'silence after which an instance is recycled (Lambda default 90, the legacy period)',
+  },
+  {
+    group: 'orchestration',
+    name: 'STARTUP_GRACE_SECONDS',
+    localDefault: '10',
+    apply: true,
+    description: 'a new worker is never recycled for silence this young (Lambda default 120)',
+  },
+  {
+    group: 'orchestration',
+    name: 'FLEET_SILENT_FRACTION',
+    localDefault: '0.5',
+    description: 'more than this fraction silent at once = pipeline outage: alert, recycle none',
+  },
+  {
+    group: 'orchestration',
+    name: 'MAX_RECYCLES_PER_RUN',
+    localDefault: '3',
+    description: 'recycles per kind per reconcile run',
+  },
+  {
+    group: 'orchestration',
+    name: 'LEASE_TTL_SECONDS',
+    localDefault: '60',
+    description: 'how long a reconcile lease outlives a crashed holder',
+  },
+  {
+    group: 'orchestration',
+    name: 'ORCHESTRATE_LEASE_SECONDS',
+    localDefault: '25',
+    description: 'orchestrate lease, renewed while it works; an abandoned one frees within this',
+  },
+  {
+    group: 'worker',
+    name: 'HEARTBEAT_INTERVAL',
+    localDefault: '3',
+    apply: true,
+    description: 'seconds between worker heartbeats (0 = none)',
+  },
+  {
+    group: 'worker',
+    name: 'WORKER_COMMAND',
+    localDefault: undefined,
+    description: 'run this worker instead of the reference one (split on spaces, no shell)',
+  },
+  {
+    group: 'worker',
+    name: 'WORKER_CPU_MS_PER_RESOURCE',
+    localDefault: '0',
+    description: 'CPU ms each worker burns per served resource per second (0 = off): makes load-driven scaling visible',
+  },
+  {
+    group: 'worker',
+    name: 'LOCAL_WORKER_CPU_REQUEST_MILLIS',
+    localDefault: '250',
+    description: 'CPU request of a local worker: usage is reported as a percent of it (0 = none)',
+  },
+  {
+    group: 'worker',
+    name: 'LOCAL_WORKER_MEMORY_REQUEST_MB',
+    localDefault: '256',
+    description: 'memory request of a local worker in MiB: usage is a percent of it (0 = none)',
+  },
+  {
+    group: 'worker',
+    name: 'WORKER_LOG_LEVEL',
+    localDefault: 'info',
+    description: 'log level of the workers (their logs are in $ORCH_DATA_DIR/logs)',
+  },
+  {
+    group: 'logging',
+    name: 'LOG_FORMAT',
+    localDefault: 'pretty on a terminal, else json',
+    description: '"pretty" or "json"',
+  },
+  {
+    group: 'logging',
+    name: 'LOG_LEVEL',
+    localDefault: 'info (warn for component logs in pretty mode)',
+    description: 'pino level of the structured logs',
+  },
 ];
 
 /** A bad value in the environment, naming the variable. */
@@ -62,7 +212,9 @@ export class LocalConfigError extends Error {
   }
 }
 
-export type MqttSetup = { readonly embedded: true; readonly port: number } | { readonly embedded: false; readonly url: string };
+export type MqttSetup =
+  | { readonly embedded: true; readonly port: number }
+  | { readonly embedded: false; readonly url: string };
 
 export interface LocalConfig {
   readonly httpPort: number;
@@ -80,35 +232,45 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new LocalConfigError(name, `must be a port number in [0, 65535], got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new LocalConfigError(name, `must be a port number in [0, 65535], got ${JSON.stringify(raw)}`);
   return value;
 }
 
 export function localConfigFromEnv(source: NodeJS.ProcessEnv, isTty: boolean): LocalConfig {
   const env: NodeJS.ProcessEnv = { ...source };
   for (const variable of ENV_VARIABLES) {
-    if (variable.apply && (env[variable.name] === undefined || env[variable.name] === '')) env[variable.name] = variable.localDefault;
+    if (variable.apply && (env[variable.name] === undefined || env[variable.name] === ''))
+      env[variable.name] = variable.localDefault;
   }
 
   const rawInterval = env.RECONCILE_INTERVAL?.trim() || '10';
   const interval = Number(rawInterval);
   if (!Number.isFinite(interval) || interval < 0.1 || interval > 3600) {
-    throw new LocalConfigError('RECONCILE_INTERVAL', `must be seconds in [0.1, 3600], got ${JSON.stringify(rawInterval)}`);
+    throw new LocalConfigError(
+      'RECONCILE_INTERVAL',
+      `must be seconds in [0.1, 3600], got ${JSON.stringify(rawInterval)}`,
+    );
   }
 
   const format = env.LOG_FORMAT?.trim().toLowerCase();
-  if (format && format !== 'json' && format !== 'pretty') throw new LocalConfigError('LOG_FORMAT', `must be "pretty" or "json", got ${JSON.stringify(env.LOG_FORMAT)}`);
+  if (format && format !== 'json' && format !== 'pretty')
+    throw new LocalConfigError('LOG_FORMAT', `must be "pretty" or "json", got ${JSON.stringify(env.LOG_FORMAT)}`);
 
   const mqttUrl = env.MQTT_URL?.trim();
   if (mqttUrl && !/^(mqtts?|wss?|tcp|tls):\/\/\S+$/.test(mqttUrl)) {
-    throw new LocalConfigError('MQTT_URL', `must be a broker URL like mqtt://127.0.0.1:1883, got ${JSON.stringify(mqttUrl)}`);
+    throw new LocalConfigError(
+      'MQTT_URL',
+      `must be a broker URL like mqtt://127.0.0.1:1883, got ${JSON.stringify(mqttUrl)}`,
+    );
   }
   const brokers = (env.KAFKA_BROKERS ?? '')
     .split(',')
     .map((broker) => broker.trim())
     .filter(Boolean);
   for (const broker of brokers) {
-    if (!/^[^\s:/]+:\d{1,5}$/.test(broker)) throw new LocalConfigError('KAFKA_BROKERS', `must be host:port[,host:port...], got ${JSON.stringify(broker)}`);
+    if (!/^[^\s:/]+:\d{1,5}$/.test(broker))
+      throw new LocalConfigError('KAFKA_BROKERS', `must be host:port[,host:port...], got ${JSON.stringify(broker)}`);
   }
 
   env.ORCH_DATA_DIR = dataDirOf(env);
@@ -137,8 +299,14 @@ export function parseArgs(argv: readonly string[]): { help: boolean } {
   let help = false;
   for (const arg of argv) {
     if (arg === '--help' || arg === '-h') help = true;
-    else if (arg.startsWith('-')) throw new UsageError(`unknown flag ${JSON.stringify(arg)}. ${USAGE}; settings are environment variables (see --help)`);
-    else throw new UsageError(`unexpected argument ${JSON.stringify(arg)}. ${USAGE}; settings are environment variables (see --help)`);
+    else if (arg.startsWith('-'))
+      throw new UsageError(
+        `unknown flag ${JSON.stringify(arg)}. ${USAGE}; settings are environment variables (see --help)`,
+      );
+    else
+      throw new UsageError(
+        `unexpected argument ${JSON.stringify(arg)}. ${USAGE}; settings are environment variables (see --help)`,
+      );
   }
   return { help };
 }
@@ -165,7 +333,7 @@ export function helpText(): string {
     'process per instance (bin/iota-worker.ts), recycled when it dies or goes silent.',
     '',
     'Instances are created on demand: an empty store has none; the first resource assigned',
-    "creates instance 0, and Orchestrate (dashboard button, or POST .../orchestrate) sizes the",
+    'creates instance 0, and Orchestrate (dashboard button, or POST .../orchestrate) sizes the',
     "pool, with the kind's initInstances (10) as the minimum, as the legacy did. Nothing is",
     'created at start-up, so a first run does not start 20 worker processes you did not ask for.',
     '',

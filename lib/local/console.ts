@@ -51,13 +51,17 @@ export function createConsole(options: {
 }): LocalConsole {
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   const now = options.now ?? (() => new Date());
-  const paint = (code: string | undefined, text: string): string => (options.color && code ? `\u001b[${code}m${text}\u001b[0m` : text);
+  const paint = (code: string | undefined, text: string): string =>
+    options.color && code ? `\u001b[${code}m${text}\u001b[0m` : text;
 
   if (options.format === 'json') {
     return {
       format: 'json',
       banner(lines, footer = []) {
-        options.logger.info({ event: 'started', ...Object.fromEntries(lines), notes: footer }, 'iota-orchestrator started');
+        options.logger.info(
+          { event: 'started', ...Object.fromEntries(lines), notes: footer },
+          'iota-orchestrator started',
+        );
       },
       event(tag, text, fields = {}) {
         const level = tag === 'error' ? 'error' : WARN_TAGS.has(tag) ? 'warn' : 'info';

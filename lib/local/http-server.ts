@@ -57,7 +57,10 @@ export function toHttpApiEvent(input: RequestInput): APIGatewayProxyEventV2 {
     if (!values || values.length === 0) continue;
     const key = name.toLowerCase();
     if (key === 'cookie') {
-      cookies = values.flatMap((value) => value.split(';')).map((cookie) => cookie.trim()).filter(Boolean);
+      cookies = values
+        .flatMap((value) => value.split(';'))
+        .map((cookie) => cookie.trim())
+        .filter(Boolean);
       continue;
     }
     headers[key] = values.join(',');
@@ -105,7 +108,8 @@ export function toHttpApiEvent(input: RequestInput): APIGatewayProxyEventV2 {
 
 /** A string or object result is what API Gateway infers: 200, JSON. */
 export function normaliseResult(result: APIGatewayProxyResultV2): APIGatewayProxyStructuredResultV2 {
-  if (typeof result === 'string') return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: result };
+  if (typeof result === 'string')
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: result };
   if (result && typeof result === 'object' && 'statusCode' in result) return result;
   return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(result) };
 }
@@ -134,7 +138,8 @@ function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name.toLowerCase()] = String(value);
   if (result.cookies?.length) headers['set-cookie'] = result.cookies;
-  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  const body =
+    result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
   response.writeHead(result.statusCode ?? 200, headers);
   response.end(body);
 }
@@ -168,7 +173,12 @@ export async function startHttpServer(handler: HttpApiHandler, options: HttpServ
       try {
         body = await readBody(request, limit);
       } catch (error) {
-        send(response, error instanceof BodyTooLargeError ? jsonError(413, 'Request Entity Too Large') : jsonError(400, 'Bad Request'));
+        send(
+          response,
+          error instanceof BodyTooLargeError
+            ? jsonError(413, 'Request Entity Too Large')
+            : jsonError(400, 'Bad Request'),
+        );
         return;
       }
       const event = toHttpApiEvent({
@@ -190,7 +200,11 @@ export async function startHttpServer(handler: HttpApiHandler, options: HttpServ
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new Error(`PORT ${options.port} is in use on ${host}: stop the other server or set PORT to a free port`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`PORT ${options.port} is in use on ${host}: stop the other server or set PORT to a free port`)
+          : error,
+      ),
     );
     server.listen(options.port, host, () => resolve());
   });

@@ -23,7 +23,11 @@ export interface KafkaHeartbeatConsumer {
 }
 
 export async function startKafkaHeartbeats(options: KafkaHeartbeatOptions): Promise<KafkaHeartbeatConsumer> {
-  const kafka = new Kafka({ clientId: `${options.groupId}-local`, brokers: [...options.brokers], logLevel: logLevel.ERROR });
+  const kafka = new Kafka({
+    clientId: `${options.groupId}-local`,
+    brokers: [...options.brokers],
+    logLevel: logLevel.ERROR,
+  });
   const consumer: Consumer = kafka.consumer({ groupId: options.groupId });
   const topic = options.topic ?? 'HeartBeat';
   try {
@@ -43,7 +47,9 @@ export async function startKafkaHeartbeats(options: KafkaHeartbeatOptions): Prom
     });
   } catch (error) {
     await consumer.disconnect().catch(() => undefined);
-    throw new Error(`cannot consume ${topic} from Kafka at ${options.brokers.join(',')}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`cannot consume ${topic} from Kafka at ${options.brokers.join(',')}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return {
     async close() {

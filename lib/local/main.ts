@@ -44,18 +44,31 @@ const seconds = (ms: number): string => `${+(ms / 1000).toFixed(1)} s`;
 
 async function banner(system: LocalSystem, config: LocalConfig, out: LocalConsole): Promise<void> {
   const { app } = system;
-  const counts = await Promise.all(app.kinds.map(async (kind) => [kind.resource, (await app.orchestrator.read(kind.resource)).length] as const));
+  const counts = await Promise.all(
+    app.kinds.map(async (kind) => [kind.resource, (await app.orchestrator.read(kind.resource)).length] as const),
+  );
   const existing = counts.filter(([, n]) => n > 0);
   const kinds = app.kinds
-    .map((kind) => `${kind.resource} → ${kind.instanceName} (${kind.heartbeat ? 'heartbeats' : 'no heartbeats'}, initInstances ${kind.initInstances})`)
+    .map(
+      (kind) =>
+        `${kind.resource} → ${kind.instanceName} (${kind.heartbeat ? 'heartbeats' : 'no heartbeats'}, initInstances ${kind.initInstances})`,
+    )
     .join('; ');
   const base = system.urls.dashboard.replace(/\/$/, '');
   out.banner(
     [
       ['Dashboard', system.urls.dashboard],
       ['API', `${base}/v1/api/orchestrations/{${app.kinds.map((kind) => kind.resource).join('|')}}`],
-      ['MQTT', `${system.urls.mqtt} ${system.mqttEmbedded ? '(embedded broker)' : '(external broker)'} — cm/notify${config.kafka ? '' : ', HeartBeat'}`],
-      ['Heartbeats', config.kafka ? `Kafka ${config.kafka.brokers.join(',')} topic HeartBeat, group ${config.kafka.groupId}` : 'MQTT topic HeartBeat'],
+      [
+        'MQTT',
+        `${system.urls.mqtt} ${system.mqttEmbedded ? '(embedded broker)' : '(external broker)'} — cm/notify${config.kafka ? '' : ', HeartBeat'}`,
+      ],
+      [
+        'Heartbeats',
+        config.kafka
+          ? `Kafka ${config.kafka.brokers.join(',')} topic HeartBeat, group ${config.kafka.groupId}`
+          : 'MQTT topic HeartBeat',
+      ],
       ['Store', app.store.description],
       ['Runtime', system.runtime.description],
       ['Kinds', kinds],
@@ -114,22 +127,28 @@ async function main(): Promise<void> {
     stopping = true;
     out.event('info', `${signal}: stopping workers, broker and store… (Ctrl-C again to force)`);
     // A signal during start-up stops what has started once start-up is done.
-    void starting.then((system) => system?.stop()).then(
-      () => {
-        out.event('info', 'stopped; nothing left running');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        out.event('error', `shutdown failed: ${(error as Error).message}`);
-        process.exit(1);
-      },
-    );
+    void starting
+      .then((system) => system?.stop())
+      .then(
+        () => {
+          out.event('info', 'stopped; nothing left running');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          out.event('error', `shutdown failed: ${(error as Error).message}`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  process.on('unhandledRejection', (reason) => out.event('error', `unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}`));
+  process.on('unhandledRejection', (reason) =>
+    out.event('error', `unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}`),
+  );
 
-  starting = startLocalSystem(config, out, { componentLogLevel: explicitLevel ? undefined : 'warn' }).catch((error: unknown) => fail(`cannot start: ${(error as Error).message}`, 1));
+  starting = startLocalSystem(config, out, { componentLogLevel: explicitLevel ? undefined : 'warn' }).catch(
+    (error: unknown) => fail(`cannot start: ${(error as Error).message}`, 1),
+  );
   const system = await starting;
   if (system && !stopping) await banner(system, config, out);
 }

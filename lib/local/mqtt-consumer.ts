@@ -73,7 +73,9 @@ export async function startMqttConsumer(options: MqttConsumerOptions): Promise<M
   const refused = granted.filter((grant) => grant.qos === 128);
   if (refused.length > 0) {
     await client.endAsync(true);
-    throw new Error(`the MQTT broker at ${options.url} refused the subscription to ${refused.map((grant) => grant.topic).join(', ')}`);
+    throw new Error(
+      `the MQTT broker at ${options.url} refused the subscription to ${refused.map((grant) => grant.topic).join(', ')}`,
+    );
   }
 
   return {

@@ -66,7 +66,8 @@ function nonNegative(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new LocalConfigError(name, `must be a number >= 0 (0 = no request), got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new LocalConfigError(name, `must be a number >= 0 (0 = no request), got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -74,10 +75,11 @@ function nonNegative(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
 export function localWorkerRequestsFromEnv(env: NodeJS.ProcessEnv): { cpuMillis: number; memoryBytes: number } {
   return {
     cpuMillis: nonNegative(env, 'LOCAL_WORKER_CPU_REQUEST_MILLIS', LOCAL_WORKER_REQUEST_DEFAULTS.cpuMillis),
-    memoryBytes: Math.round(nonNegative(env, 'LOCAL_WORKER_MEMORY_REQUEST_MB', LOCAL_WORKER_REQUEST_DEFAULTS.memoryMiB) * 2 ** 20),
+    memoryBytes: Math.round(
+      nonNegative(env, 'LOCAL_WORKER_MEMORY_REQUEST_MB', LOCAL_WORKER_REQUEST_DEFAULTS.memoryMiB) * 2 ** 20,
+    ),
   };
 }
-
 
 /** `node --import <tsx loader> bin/iota-worker.ts`, independent of the working directory. */
 export function referenceWorkerCommand(): { command: string; args: string[] } {
@@ -93,7 +95,10 @@ export function workerCommandFromEnv(env: NodeJS.ProcessEnv): { command: string;
   return { command: command!, args };
 }
 
-export function processRuntimeOptionsFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<ProcessRuntimeOptions> = {}): ProcessRuntimeOptions {
+export function processRuntimeOptionsFromEnv(
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<ProcessRuntimeOptions> = {},
+): ProcessRuntimeOptions {
   const dataDir = dataDirOf(env);
   const workerEnv: Record<string, string> = {
     ORCH_DATA_DIR: dataDir,
@@ -117,6 +122,9 @@ export function processRuntimeOptionsFromEnv(env: NodeJS.ProcessEnv, overrides: 
   };
 }
 
-export async function processRuntimeFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<ProcessRuntimeOptions> = {}): Promise<InstanceRuntime> {
+export async function processRuntimeFromEnv(
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<ProcessRuntimeOptions> = {},
+): Promise<InstanceRuntime> {
   return new ProcessRuntime(processRuntimeOptionsFromEnv(env, overrides));
 }

@@ -47,7 +47,8 @@ const NOTIFY_ATTEMPTS = 4;
 const discardedMetrics = (): Metrics => new Metrics('IotaOrchestrator', {}, () => undefined);
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-const preview = (ids: readonly string[], max = 5): string => (ids.length <= max ? ids.join(', ') : `${ids.slice(0, max).join(', ')}, … (+${ids.length - max})`);
+const preview = (ids: readonly string[], max = 5): string =>
+  ids.length <= max ? ids.join(', ') : `${ids.slice(0, max).join(', ')}, … (+${ids.length - max})`;
 
 /** Groups placements by instance for one readable line: "t1, t2 → instance 0; t3 → instance 1". */
 function byInstance(placements: ReadonlyArray<{ id: string; instanceId: string }>, link = '→'): string {
@@ -63,8 +64,14 @@ export function describeNotify(outcome: NotifyOutcome, out: LocalConsole): void 
       const parts = [];
       if (assigned.length > 0) parts.push(`assigned ${byInstance(assigned)}`);
       if (alreadyAssigned.length > 0) parts.push(`${plural(alreadyAssigned.length, 'id')} already placed (redelivery)`);
-      if (createdInstances.length > 0) parts.push(`new ${createdInstances.length === 1 ? 'instance' : 'instances'} ${createdInstances.join(', ')}`);
-      out.event('assign', `${outcome.resource}  ${parts.join('; ')}`, { resource: outcome.resource, assigned, alreadyAssigned: alreadyAssigned.length, createdInstances });
+      if (createdInstances.length > 0)
+        parts.push(`new ${createdInstances.length === 1 ? 'instance' : 'instances'} ${createdInstances.join(', ')}`);
+      out.event('assign', `${outcome.resource}  ${parts.join('; ')}`, {
+        resource: outcome.resource,
+        assigned,
+        alreadyAssigned: alreadyAssigned.length,
+        createdInstances,
+      });
       return;
     }
     case 'unassigned': {
@@ -72,18 +79,31 @@ export function describeNotify(outcome: NotifyOutcome, out: LocalConsole): void 
       const parts = [];
       if (removed.length > 0) parts.push(`removed ${byInstance(removed, 'from')}`);
       if (notAssigned.length > 0) parts.push(`${plural(notAssigned.length, 'id')} not assigned anywhere`);
-      out.event('unassign', `${outcome.resource}  ${parts.join('; ')}`, { resource: outcome.resource, removed, notAssigned: notAssigned.length });
+      out.event('unassign', `${outcome.resource}  ${parts.join('; ')}`, {
+        resource: outcome.resource,
+        removed,
+        notAssigned: notAssigned.length,
+      });
       return;
     }
     case 'reloaded': {
       const reloaded = outcome.result.reloaded.map((r) => `instance ${r.instanceId} (_reload ${r.times})`).join(', ');
       const told = reloaded ? `told ${reloaded} to reload` : 'not assigned anywhere, nothing to reload';
-      const extra = outcome.assigned && outcome.assigned.assigned.length > 0 ? `; assigned ${byInstance(outcome.assigned.assigned)}` : '';
-      out.event('reload', `${outcome.resource}  ${preview(outcome.ids)} changed: ${told}${extra}`, { resource: outcome.resource, via: outcome.via, reloaded: outcome.result.reloaded });
+      const extra =
+        outcome.assigned && outcome.assigned.assigned.length > 0
+          ? `; assigned ${byInstance(outcome.assigned.assigned)}`
+          : '';
+      out.event('reload', `${outcome.resource}  ${preview(outcome.ids)} changed: ${told}${extra}`, {
+        resource: outcome.resource,
+        via: outcome.via,
+        reloaded: outcome.result.reloaded,
+      });
       return;
     }
     case 'reconcile-needed':
-      out.event('warn', `${outcome.resource}  cm/notify names no ids: ${outcome.reason}`, { resource: outcome.resource });
+      out.event('warn', `${outcome.resource}  cm/notify names no ids: ${outcome.reason}`, {
+        resource: outcome.resource,
+      });
       return;
     case 'malformed':
       out.event('warn', `cm/notify message dropped: ${outcome.reason}`, { field: outcome.field });
@@ -108,9 +128,18 @@ export function describeReconcile(report: ReconcileReport, out: LocalConsole, st
   for (const kind of report.kinds) {
     for (const action of kind.actions) {
       const who = `${kind.resource} instance ${action.instanceId}`;
-      const fields = { resource: kind.resource, instanceId: action.instanceId, pod: action.pod, reason: action.reason, ok: action.ok };
+      const fields = {
+        resource: kind.resource,
+        instanceId: action.instanceId,
+        pod: action.pod,
+        reason: action.reason,
+        ok: action.ok,
+      };
       if (!action.ok) {
-        out.event('error', `${who}: ${action.type} ${action.pod} failed: ${action.error ?? 'unknown error'}`, { ...fields, error: action.error });
+        out.event('error', `${who}: ${action.type} ${action.pod} failed: ${action.error ?? 'unknown error'}`, {
+          ...fields,
+          error: action.error,
+        });
         continue;
       }
       switch (action.type) {
@@ -121,13 +150,20 @@ export function describeReconcile(report: ReconcileReport, out: LocalConsole, st
           out.event('replace', `${who}: started ${action.pod} to replace a dead worker (${action.reason})`, fields);
           break;
         case 'recycle':
-          out.event('recycle', `${who}: ${action.oldPod ?? '?'} → ${action.pod} (${action.reason})`, { ...fields, oldPod: action.oldPod });
+          out.event('recycle', `${who}: ${action.oldPod ?? '?'} → ${action.pod} (${action.reason})`, {
+            ...fields,
+            oldPod: action.oldPod,
+          });
           break;
         case 'delete':
           out.event('delete', `${who}: stopping ${action.pod} (${action.reason})`, fields);
           break;
         case 'orphan':
-          out.event('orphan', `${kind.resource}: stopping ${action.pod}, its instance ${action.instanceId} no longer exists`, fields);
+          out.event(
+            'orphan',
+            `${kind.resource}: stopping ${action.pod}, its instance ${action.instanceId} no longer exists`,
+            fields,
+          );
           break;
         default: {
           const unknown: never = action.type;
@@ -136,19 +172,32 @@ export function describeReconcile(report: ReconcileReport, out: LocalConsole, st
       }
     }
     for (const held of kind.heldBack) {
-      out.event('hold', `${kind.resource} instance ${held.instanceId}: not recycled (${held.reason})`, { resource: kind.resource, instanceId: held.instanceId, pod: held.pod });
+      out.event('hold', `${kind.resource} instance ${held.instanceId}: not recycled (${held.reason})`, {
+        resource: kind.resource,
+        instanceId: held.instanceId,
+        pod: held.pod,
+      });
     }
   }
   for (const alert of report.alerts) {
     out.event('alert', `${alert.resource}: ${alertMessage(alert).content}`, { alert });
   }
   for (const error of report.errors) {
-    out.event('error', `${error.resource}${error.instanceId !== undefined ? ` instance ${error.instanceId}` : ''}: ${error.operation} failed: ${error.message}`, { ...error });
+    out.event(
+      'error',
+      `${error.resource}${error.instanceId !== undefined ? ` instance ${error.instanceId}` : ''}: ${error.operation} failed: ${error.message}`,
+      { ...error },
+    );
   }
 }
 
 /** One line per Orchestrate call through the API, success or failure, like the legacy console's message. */
-export function describeOrchestrateResponse(resource: string, statusCode: number, body: string | undefined, out: LocalConsole): void {
+export function describeOrchestrateResponse(
+  resource: string,
+  statusCode: number,
+  body: string | undefined,
+  out: LocalConsole,
+): void {
   let parsed: Record<string, unknown> = {};
   try {
     parsed = JSON.parse(body ?? '{}') as Record<string, unknown>;
@@ -161,10 +210,20 @@ export function describeOrchestrateResponse(resource: string, statusCode: number
       'orchestrate',
       `${resource}  orchestrated: ${plural(Number(parsed.instances), 'instance')} × ${String(parsed.resourcePerInstance)}; ` +
         `moved ${String(parsed.moved)} (least possible ${String(parsed.minimumMoves)}); instances ${after.map((i) => i.id).join(', ') || 'none'}`,
-      { resource, instances: parsed.instances, resourcePerInstance: parsed.resourcePerInstance, moved: parsed.moved, minimumMoves: parsed.minimumMoves },
+      {
+        resource,
+        instances: parsed.instances,
+        resourcePerInstance: parsed.resourcePerInstance,
+        moved: parsed.moved,
+        minimumMoves: parsed.minimumMoves,
+      },
     );
   } else {
-    out.event('warn', `${resource}  orchestrate refused (${statusCode}): ${String(parsed.message ?? 'no message')}`, { resource, statusCode, error: parsed.error });
+    out.event('warn', `${resource}  orchestrate refused (${statusCode}): ${String(parsed.message ?? 'no message')}`, {
+      resource,
+      statusCode,
+      error: parsed.error,
+    });
   }
 }
 
@@ -180,7 +239,8 @@ async function stopAllWorkers(app: App, runtime: ProcessRuntime, graceMs: number
   // The workers this process started first (SIGTERM, SIGKILL after the grace period), then any left from a previous run.
   await runtime.stopAll();
   for (const kind of app.kinds) {
-    for (const pod of await runtime.list(kind)) if (!pod.terminating) await runtime.delete(kind, pod.name).catch(() => undefined);
+    for (const pod of await runtime.list(kind))
+      if (!pod.terminating) await runtime.delete(kind, pod.name).catch(() => undefined);
   }
   // delete() signalled the adopted ones; list() removes their state once they are gone and kills laggards.
   const deadline = systemClock() + graceMs + 2000;
@@ -200,7 +260,11 @@ export interface LocalSystemOptions {
   readonly componentLogLevel?: string;
 }
 
-export async function startLocalSystem(config: LocalConfig, out: LocalConsole, options: LocalSystemOptions = {}): Promise<LocalSystem> {
+export async function startLocalSystem(
+  config: LocalConfig,
+  out: LocalConsole,
+  options: LocalSystemOptions = {},
+): Promise<LocalSystem> {
   const env = config.env;
   const cleanups: Array<() => Promise<void>> = [];
   const stopAll = async (): Promise<void> => {
@@ -223,7 +287,9 @@ export async function startLocalSystem(config: LocalConfig, out: LocalConsole, o
       mqttUrl = config.mqtt.url;
     }
 
-    const processes = isProcessesRuntime(env) ? new ProcessRuntime(processRuntimeOptionsFromEnv(env, { stopOnClose: true })) : undefined;
+    const processes = isProcessesRuntime(env)
+      ? new ProcessRuntime(processRuntimeOptionsFromEnv(env, { stopOnClose: true }))
+      : undefined;
     const runtime: InstanceRuntime = processes ?? (await runtimeFromEnv(env));
     const componentLogger = createLogger({ env, level: options.componentLogLevel, bindings: { component: 'app' } });
     const app = await createApp(env, { runtime, logger: componentLogger });
@@ -245,7 +311,8 @@ export async function startLocalSystem(config: LocalConfig, out: LocalConsole, o
       flush: async (records) => {
         await handleHeartbeatRecords(app, records, discardedMetrics(), { encoding: 'json' });
       },
-      onError: (error, records) => out.event('error', `${plural(records.length, 'heartbeat')} not stored: ${(error as Error).message}`),
+      onError: (error, records) =>
+        out.event('error', `${plural(records.length, 'heartbeat')} not stored: ${(error as Error).message}`),
     });
     cleanups.push(() => heartbeats.close());
     // One line when an instance is heard from a new pod: "the replacement is alive".
@@ -277,13 +344,20 @@ export async function startLocalSystem(config: LocalConfig, out: LocalConsole, o
           if (outcome.status === 'reloaded' && (outcome.assigned?.createdInstances.length ?? 0) > 0) kick();
           return;
         } catch (error) {
-          if (attempt < NOTIFY_ATTEMPTS && (error instanceof StoreUnavailableError || (error as { retryable?: unknown }).retryable === true)) {
+          if (
+            attempt < NOTIFY_ATTEMPTS &&
+            (error instanceof StoreUnavailableError || (error as { retryable?: unknown }).retryable === true)
+          ) {
             await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
             continue;
           }
-          out.event('error', `cm/notify message not applied after ${plural(attempt, 'attempt')}: ${(error as Error).message}`, {
-            payload: payload.toString('utf8').slice(0, 200),
-          });
+          out.event(
+            'error',
+            `cm/notify message not applied after ${plural(attempt, 'attempt')}: ${(error as Error).message}`,
+            {
+              payload: payload.toString('utf8').slice(0, 200),
+            },
+          );
           return;
         }
       }
@@ -292,13 +366,20 @@ export async function startLocalSystem(config: LocalConfig, out: LocalConsole, o
       url: mqttUrl,
       clientId: `iota-orchestrator-${hostname()}-${config.httpPort}`.slice(0, 128),
       onNotify,
-      onHeartbeat: config.kafka ? undefined : (payload, receivedAt) => acceptHeartbeat({ value: payload.toString('utf8'), timestamp: receivedAt, topic: 'HeartBeat' }),
+      onHeartbeat: config.kafka
+        ? undefined
+        : (payload, receivedAt) =>
+            acceptHeartbeat({ value: payload.toString('utf8'), timestamp: receivedAt, topic: 'HeartBeat' }),
     });
     cleanups.push(() => consumer.close());
 
     let kafka: KafkaHeartbeatConsumer | undefined;
     if (config.kafka) {
-      kafka = await startKafkaHeartbeats({ brokers: config.kafka.brokers, groupId: config.kafka.groupId, onRecord: acceptHeartbeat });
+      kafka = await startKafkaHeartbeats({
+        brokers: config.kafka.brokers,
+        groupId: config.kafka.groupId,
+        onRecord: acceptHeartbeat,
+      });
       cleanups.push(() => kafka!.close());
     }
 
@@ -308,7 +389,8 @@ export async function startLocalSystem(config: LocalConfig, out: LocalConsole, o
         const response = await handleHttp(app, event);
         if (event.requestContext.http.method === 'POST') {
           const orchestrated = /^\/v1\/api\/orchestrations\/([^/]+)\/orchestrate$/.exec(event.rawPath);
-          if (orchestrated) describeOrchestrateResponse(orchestrated[1]!, response.statusCode ?? 200, response.body, out);
+          if (orchestrated)
+            describeOrchestrateResponse(orchestrated[1]!, response.statusCode ?? 200, response.body, out);
           // New instances get their workers now, not at the next tick.
           if (response.statusCode === 200 && /\/(orchestrate|resources)$/.test(event.rawPath)) kick();
         }
@@ -316,7 +398,8 @@ export async function startLocalSystem(config: LocalConfig, out: LocalConsole, o
       },
       {
         port: config.httpPort,
-        onError: (error, event) => out.event('error', `${event.requestContext.http.method} ${event.rawPath}: ${(error as Error).message}`),
+        onError: (error, event) =>
+          out.event('error', `${event.requestContext.http.method} ${event.rawPath}: ${(error as Error).message}`),
       },
     );
     cleanups.push(() => http.close());

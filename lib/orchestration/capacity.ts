@@ -56,9 +56,21 @@ export class CapacityUseCase {
     const raised = await createIfAbsent(store, layout.capacityExhausted(resource), JSON.stringify({ since: clock() }));
     const entry = this.cached.get(resource);
     if (entry) entry.pendingMarker = true;
-    logger.warn({ resource, pending: ids.length, maxInstances: limits.maxInstances }, `${resource} is at its maximum of ${limits.maxInstances} instances: resources kept pending`);
+    logger.warn(
+      { resource, pending: ids.length, maxInstances: limits.maxInstances },
+      `${resource} is at its maximum of ${limits.maxInstances} instances: resources kept pending`,
+    );
     if (raised) {
-      await this.alerts.publish([{ type: 'capacity-exhausted', resource, maxInstances: limits.maxInstances, resourcePerInstance: limits.resourcePerInstance, pending: ids.length, at: clock() }]);
+      await this.alerts.publish([
+        {
+          type: 'capacity-exhausted',
+          resource,
+          maxInstances: limits.maxInstances,
+          resourcePerInstance: limits.resourcePerInstance,
+          pending: ids.length,
+          at: clock(),
+        },
+      ]);
     }
   }
 
@@ -89,10 +101,16 @@ export class CapacityUseCase {
     const entry = this.cached.get(resource);
     if (entry && clock() - entry.readAt < LIMITS_CACHE_MS) return entry;
     const kind = this.kinds.get(resource);
-    const [node, marker] = await store.getMany([repository.layout.capacity(resource), repository.layout.capacityExhausted(resource)]);
+    const [node, marker] = await store.getMany([
+      repository.layout.capacity(resource),
+      repository.layout.capacityExhausted(resource),
+    ]);
     const limits: KindLimits = node
       ? parseNode(KindCapacitySchema, node)
-      : { maxInstances: kind.scaling?.maxInstances ?? LEGACY_LIMITS.maxInstances.default, resourcePerInstance: LEGACY_LIMITS.resourcePerInstance.default };
+      : {
+          maxInstances: kind.scaling?.maxInstances ?? LEGACY_LIMITS.maxInstances.default,
+          resourcePerInstance: LEGACY_LIMITS.resourcePerInstance.default,
+        };
     const fresh = { limits, pendingMarker: marker !== undefined, readAt: clock() };
     this.cached.set(resource, fresh);
     return fresh;

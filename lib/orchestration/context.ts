@@ -30,7 +30,11 @@ export class Kinds {
   /** The kind, or UnknownResourceError (HTTP 404) naming the configured ones. */
   get(resource: string): KindConfig {
     const kind = this.all.find((k) => k.resource === resource);
-    if (!kind) throw new UnknownResourceError(resource, this.all.map((k) => k.resource));
+    if (!kind)
+      throw new UnknownResourceError(
+        resource,
+        this.all.map((k) => k.resource),
+      );
     return kind;
   }
 

@@ -24,7 +24,9 @@ export class HeartbeatUseCase {
    */
   async recordHeartbeats(beats: readonly HeartbeatInput[]): Promise<{ writes: number; instances: number }> {
     const { store, repository } = this.context;
-    const latest = newestPerInstance(beats.filter((beat) => this.kinds.has(beat.resource) && INSTANCE_ID.test(beat.instanceId)));
+    const latest = newestPerInstance(
+      beats.filter((beat) => this.kinds.has(beat.resource) && INSTANCE_ID.test(beat.instanceId)),
+    );
     await Promise.all(unique(latest.map((b) => b.resource)).map((resource) => repository.prepare(resource)));
     const paths = latest.map((beat) => repository.layout.heartbeat(beat.resource, beat.instanceId));
     const nodes = await store.getMany(paths);

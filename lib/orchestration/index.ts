@@ -40,7 +40,13 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
   const logger = deps.logger.child({ component: 'orchestration' });
   const layout = new Layout(deps.root, deps.stateRoot);
   const repository = new InstanceRepository({ store: deps.store, layout, clock, logger });
-  const context: OrchestrationContext = { store: deps.store, repository, clock, logger, settings: deps.settings ?? DEFAULT_SETTINGS };
+  const context: OrchestrationContext = {
+    store: deps.store,
+    repository,
+    clock,
+    logger,
+    settings: deps.settings ?? DEFAULT_SETTINGS,
+  };
   const kinds = new Kinds(deps.kinds);
 
   const capacity = new CapacityUseCase(context, kinds, deps.alerts ?? new LogAlertPublisher(logger));

@@ -35,6 +35,9 @@ export class InstanceRecordUseCase {
   /** Drops what we kept about an instance that no longer exists; its pod is then an orphan for reconcile. */
   async forget(resource: string, instanceId: string): Promise<void> {
     const { layout } = this.context.repository;
-    await this.context.repository.removeIfPresent([layout.heartbeat(resource, instanceId), layout.record(resource, instanceId)]);
+    await this.context.repository.removeIfPresent([
+      layout.heartbeat(resource, instanceId),
+      layout.record(resource, instanceId),
+    ]);
   }
 }

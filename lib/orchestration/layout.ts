@@ -36,7 +36,8 @@ export class Layout {
     readonly stateRoot: string = DEFAULT_STATE_ROOT,
   ) {
     for (const path of [root, stateRoot]) {
-      if (!ROOT_PATH.test(path)) throw new Error(`store root must be an absolute path like /iota/orchestration, got ${JSON.stringify(path)}`);
+      if (!ROOT_PATH.test(path))
+        throw new Error(`store root must be an absolute path like /iota/orchestration, got ${JSON.stringify(path)}`);
     }
   }
 

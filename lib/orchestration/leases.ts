@@ -28,7 +28,8 @@ export class LeaseUseCase {
       }
       try {
         const current = parseNode(LeaseNodeSchema, node);
-        if (current.holder !== holder && current.expiresAt > now) throw new LeaseHeldError(name, current.holder, current.expiresAt);
+        if (current.holder !== holder && current.expiresAt > now)
+          throw new LeaseHeldError(name, current.holder, current.expiresAt);
       } catch (error) {
         if (!(error instanceof CorruptNodeError)) throw error;
         // A lease nobody can read protects nothing: taking it over is the only way forward.
@@ -59,7 +60,9 @@ export class LeaseUseCase {
   /** Releases only if still ours (same version); a lease taken over after expiry is left alone. */
   async releaseLease(lease: Lease): Promise<void> {
     try {
-      await this.context.store.commit([{ op: 'remove', path: this.context.repository.layout.lease(lease.name), version: lease.version }]);
+      await this.context.store.commit([
+        { op: 'remove', path: this.context.repository.layout.lease(lease.name), version: lease.version },
+      ]);
     } catch (error) {
       if (!isConflict(error)) throw error;
     }

@@ -56,7 +56,12 @@ export class MoveUseCase {
     const { repository } = this.context;
     const gone = await repository.instance(resource, id);
     if (!gone) return false;
-    if (gone.state.used > 0) throw new ConflictError('BadVersion', repository.layout.instance(resource, id), `instance ${id} received resources while being removed`);
+    if (gone.state.used > 0)
+      throw new ConflictError(
+        'BadVersion',
+        repository.layout.instance(resource, id),
+        `instance ${id} received resources while being removed`,
+      );
     await repository.commit(resource, repository.removeOps(resource, gone));
     repository.invalidate(resource, id);
     return true;
@@ -76,10 +81,17 @@ export class MoveUseCase {
     const { repository } = this.context;
     const from = await repository.instance(resource, step.from);
     const to = await repository.instance(resource, step.to);
-    if (!from || !to) throw new ConflictError('NoNode', repository.layout.instance(resource, from ? step.to : step.from));
+    if (!from || !to)
+      throw new ConflictError('NoNode', repository.layout.instance(resource, from ? step.to : step.from));
     const fromAfter = withCount(withRemoved(from.state, step.ids), capacity ?? from.state.count);
-    const toAfter = withAdded(withCount(to.state, Math.max(capacity ?? to.state.count, to.state.used + step.ids.length)), step.ids);
-    const ops: WriteOp[] = [...repository.updateOps(resource, from, fromAfter), ...repository.updateOps(resource, to, toAfter)];
+    const toAfter = withAdded(
+      withCount(to.state, Math.max(capacity ?? to.state.count, to.state.used + step.ids.length)),
+      step.ids,
+    );
+    const ops: WriteOp[] = [
+      ...repository.updateOps(resource, from, fromAfter),
+      ...repository.updateOps(resource, to, toAfter),
+    ];
     for (const id of step.ids) ops.push(repository.indexMoveOp(resource, id, step.to));
     await repository.commit(resource, ops, [
       { before: from, after: fromAfter },

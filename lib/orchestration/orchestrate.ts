@@ -44,7 +44,11 @@ export class OrchestrateUseCase {
     const options = resolveOptions(input, { initInstances: kind.initInstances });
     const { repository, settings, clock, logger } = this.context;
     await repository.prepare(resource);
-    let lease: Lease = await this.parts.leases.acquireLease(`orchestrate-${resource}`, holder, settings.orchestrateLeaseTtlMs);
+    let lease: Lease = await this.parts.leases.acquireLease(
+      `orchestrate-${resource}`,
+      holder,
+      settings.orchestrateLeaseTtlMs,
+    );
     /** Renews once a third of the TTL is used: the lease never lapses while we still commit. */
     const keepLease = async (): Promise<void> => {
       if (clock() >= lease.expiresAt - (lease.ttlMs * 2) / 3) lease = await this.parts.leases.renewLease(lease);
@@ -64,7 +68,10 @@ export class OrchestrateUseCase {
         let moved = 0;
         try {
           await keepLease();
-          await this.parts.capacity.setLimits(resource, { maxInstances: options.maxInstances, resourcePerInstance: capacity });
+          await this.parts.capacity.setLimits(resource, {
+            maxInstances: options.maxInstances,
+            resourcePerInstance: capacity,
+          });
           await this.parts.moves.openInstances(resource, plan.added, capacity);
           await this.parts.moves.applyMoves(resource, plan.plan, {
             capacity,
@@ -81,13 +88,19 @@ export class OrchestrateUseCase {
         } catch (error) {
           movedBeforeReplan += moved;
           if (!isConflict(error) || attempt >= ORCHESTRATE_REPLANS) throw error;
-          logger.warn({ resource, attempt, reason: error.message }, 'orchestrate raced a concurrent write; re-planning');
+          logger.warn(
+            { resource, attempt, reason: error.message },
+            'orchestrate raced a concurrent write; re-planning',
+          );
           continue;
         }
         repository.invalidate(resource);
         const placedPending = waiting > 0 ? (await this.parts.placement.placePending(resource)).assigned.length : 0;
         const after = summarize(await repository.read(resource));
-        logger.debug({ resource, instances, capacity, spread, moved, placedPending, replans: attempt - 1 }, 'orchestrated');
+        logger.debug(
+          { resource, instances, capacity, spread, moved, placedPending, replans: attempt - 1 },
+          'orchestrated',
+        );
         return {
           resource,
           instances,

@@ -68,10 +68,16 @@ export class PlacementUseCase {
     await this.capacity.keepPending(resource, result.pending);
     // Ids that were pending and are placed (or found placed) now are pending no more.
     if (await this.capacity.mayHavePending(resource)) {
-      await this.capacity.settle(resource, [...result.assigned, ...result.alreadyAssigned].map((p) => p.id));
+      await this.capacity.settle(
+        resource,
+        [...result.assigned, ...result.alreadyAssigned].map((p) => p.id),
+      );
     }
     // Callers log the outcome with their context (message, request); here only for debugging.
-    this.context.logger.debug({ resource, assigned: result.assigned.length, createdInstances: result.createdInstances }, 'assigned');
+    this.context.logger.debug(
+      { resource, assigned: result.assigned.length, createdInstances: result.createdInstances },
+      'assigned',
+    );
     return result;
   }
 
@@ -79,7 +85,11 @@ export class PlacementUseCase {
     const pending = await this.capacity.pendingIds(resource);
     if (pending.length === 0) return { assigned: [], alreadyAssigned: [], createdInstances: [], pending: [] };
     const result = await this.assign(resource, pending);
-    if (result.assigned.length > 0) this.context.logger.info({ resource, placed: result.assigned.length, stillPending: result.pending.length }, 'pending resources placed');
+    if (result.assigned.length > 0)
+      this.context.logger.info(
+        { resource, placed: result.assigned.length, stillPending: result.pending.length },
+        'pending resources placed',
+      );
     return result;
   }
 
@@ -144,7 +154,13 @@ export class PlacementUseCase {
         throw error;
       }
     }, STORE_RETRY);
-    return { placements, placed: new Map(placements.map((p) => [p.id, p.instanceId])), already, created, pending: noRoom };
+    return {
+      placements,
+      placed: new Map(placements.map((p) => [p.id, p.instanceId])),
+      already,
+      created,
+      pending: noRoom,
+    };
   }
 
   /**
@@ -177,7 +193,11 @@ export class PlacementUseCase {
         const id = ids[index]!;
         othersWriting.clear();
         for (const instanceId of writing) if (!base.has(instanceId)) othersWriting.add(instanceId);
-        const choice = choosePlacement([...view.values()], id, { exclude: othersWriting, capacity: limits.resourcePerInstance, maxInstances: limits.maxInstances });
+        const choice = choosePlacement([...view.values()], id, {
+          exclude: othersWriting,
+          capacity: limits.resourcePerInstance,
+          maxInstances: limits.maxInstances,
+        });
         if (!choice) break;
         if (!base.has(choice.instanceId)) {
           let snapshot = cached.get(choice.instanceId);
@@ -192,7 +212,8 @@ export class PlacementUseCase {
             if (snapshot.state.used >= limits.resourcePerInstance) continue;
           }
           // Already on the chosen instance as far as we know: settle it through the index like any other redelivery.
-          if (snapshot?.state.ids.includes(id)) throw new ConflictError('NodeExists', repository.layout.index(resource, id), `${id} is already assigned`);
+          if (snapshot?.state.ids.includes(id))
+            throw new ConflictError('NodeExists', repository.layout.index(resource, id), `${id} is already assigned`);
           base.set(choice.instanceId, snapshot);
           added.set(choice.instanceId, []);
           // Claimed from here on: other multis of this process in flight steer clear of it.
@@ -222,7 +243,12 @@ export class PlacementUseCase {
       for (const { id, instanceId } of placements) ops.push(repository.indexCreateOp(resource, id, instanceId));
       await repository.commit(resource, ops, written);
       const atMaximum = index < ids.length && bytes < MULTI_BUDGET_BYTES;
-      return { placements, created, rest: atMaximum ? [] : ids.slice(index), noRoom: atMaximum ? ids.slice(index) : [] };
+      return {
+        placements,
+        created,
+        rest: atMaximum ? [] : ids.slice(index),
+        noRoom: atMaximum ? ids.slice(index) : [],
+      };
     } finally {
       for (const id of base.keys()) writing.delete(id);
     }
@@ -251,7 +277,9 @@ function takeGroup(waiting: PlacementRequest[]): PlacementRequest[] {
 /** Each id is "assigned" to the first request that asked for it; any other asker sees it already placed. */
 function settleGroup(group: readonly PlacementRequest[], outcome: PlacedIds): void {
   const claimed = new Set<string>();
-  const firstOnInstance = new Map(outcome.created.map((id) => [id, outcome.placements.find((p) => p.instanceId === id)?.id]));
+  const firstOnInstance = new Map(
+    outcome.created.map((id) => [id, outcome.placements.find((p) => p.instanceId === id)?.id]),
+  );
   for (const request of group) {
     const assigned: Placement[] = [];
     const alreadyAssigned: Placement[] = [];
@@ -269,7 +297,9 @@ function settleGroup(group: readonly PlacementRequest[], outcome: PlacedIds): vo
         alreadyAssigned.push({ id, instanceId: placed ?? outcome.already.get(id)! });
       }
     }
-    const createdInstances = [...firstOnInstance].filter(([, first]) => first !== undefined && assigned.some((p) => p.id === first)).map(([id]) => id);
+    const createdInstances = [...firstOnInstance]
+      .filter(([, first]) => first !== undefined && assigned.some((p) => p.id === first))
+      .map(([id]) => id);
     request.resolve({ assigned, alreadyAssigned, createdInstances, pending });
   }
 }

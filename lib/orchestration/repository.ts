@@ -12,9 +12,24 @@
 import type { Clock } from '../clock.js';
 import { byNumericId, INSTANCE_ID, type InstanceState } from '../domain/orchestration.js';
 import type { Logger } from '../log.js';
-import { ANY_VERSION, ConflictError, isConflict, type NodeStore, type VersionedNode, type WriteOp } from '../store/port.js';
+import {
+  ANY_VERSION,
+  type ConflictError,
+  isConflict,
+  type NodeStore,
+  type VersionedNode,
+  type WriteOp,
+} from '../store/port.js';
 import { encodeInstanceData, encodeReload, encodeResources, type Layout } from './layout.js';
-import { IndexEntrySchema, InstanceNodeSchema, parseNode, parseValue, ReloadNodeSchema, ResourcesNodeSchema, type CorruptNodeError } from './stored.js';
+import {
+  IndexEntrySchema,
+  InstanceNodeSchema,
+  parseNode,
+  parseValue,
+  ReloadNodeSchema,
+  ResourcesNodeSchema,
+  type CorruptNodeError,
+} from './stored.js';
 
 /** An instance as last read, with the versions a compare-and-set needs. */
 export interface CachedInstance {
@@ -73,7 +88,12 @@ export class InstanceRepository {
     let ready = this.prepared.get(resource);
     if (!ready) {
       const { layout } = this;
-      const dirs = [layout.kind(resource), layout.indexDir(resource), layout.heartbeatsDir(resource), layout.recordsDir(resource)];
+      const dirs = [
+        layout.kind(resource),
+        layout.indexDir(resource),
+        layout.heartbeatsDir(resource),
+        layout.recordsDir(resource),
+      ];
       ready = Promise.all(dirs.map((path) => this.store.ensurePath(path))).then(() => undefined);
       ready.catch(() => this.prepared.delete(resource));
       this.prepared.set(resource, ready);
@@ -85,7 +105,9 @@ export class InstanceRepository {
 
   /** The kind's instance ids without their lists: one cheap read at any scale. */
   async instanceIds(resource: string): Promise<string[]> {
-    return (await this.store.children(this.layout.kind(resource))).filter((id) => INSTANCE_ID.test(id)).sort(byNumericId);
+    return (await this.store.children(this.layout.kind(resource)))
+      .filter((id) => INSTANCE_ID.test(id))
+      .sort(byNumericId);
   }
 
   /** Every instance of a kind, fresh from the store; refreshes the cache. */
@@ -163,7 +185,8 @@ export class InstanceRepository {
     const entries = new Map<string, IndexEntry>();
     ids.forEach((id, i) => {
       const node = nodes[i];
-      if (node) entries.set(id, { instanceId: parseValue(IndexEntrySchema, node.data, node.path), version: node.version });
+      if (node)
+        entries.set(id, { instanceId: parseValue(IndexEntrySchema, node.data, node.path), version: node.version });
     });
     return entries;
   }
@@ -183,9 +206,24 @@ export class InstanceRepository {
   updateOps(resource: string, before: CachedInstance, after: InstanceState): WriteOp[] {
     const { layout } = this;
     return [
-      { op: 'set', path: layout.instance(resource, after.id), data: encodeInstanceData(after.ids.length, after.count), version: before.versions.node },
-      { op: 'set', path: layout.resources(resource, after.id), data: encodeResources(after.ids), version: before.versions.resources },
-      { op: 'set', path: layout.reload(resource, after.id), data: encodeReload(before.state.reloadTimes + 1), version: before.versions.reload },
+      {
+        op: 'set',
+        path: layout.instance(resource, after.id),
+        data: encodeInstanceData(after.ids.length, after.count),
+        version: before.versions.node,
+      },
+      {
+        op: 'set',
+        path: layout.resources(resource, after.id),
+        data: encodeResources(after.ids),
+        version: before.versions.resources,
+      },
+      {
+        op: 'set',
+        path: layout.reload(resource, after.id),
+        data: encodeReload(before.state.reloadTimes + 1),
+        version: before.versions.reload,
+      },
     ];
   }
 
@@ -193,7 +231,11 @@ export class InstanceRepository {
   createOps(resource: string, state: InstanceState): WriteOp[] {
     const { layout } = this;
     return [
-      { op: 'create', path: layout.instance(resource, state.id), data: encodeInstanceData(state.ids.length, state.count) },
+      {
+        op: 'create',
+        path: layout.instance(resource, state.id),
+        data: encodeInstanceData(state.ids.length, state.count),
+      },
       { op: 'create', path: layout.tmp(resource, state.id), data: '' },
       { op: 'create', path: layout.reload(resource, state.id), data: encodeReload(state.reloadTimes) },
       { op: 'create', path: layout.resources(resource, state.id), data: encodeResources(state.ids) },
@@ -215,19 +257,38 @@ export class InstanceRepository {
   /** Only the counters node: capacity changes that leave the list alone. */
   countOps(resource: string, instance: CachedInstance, count: number): WriteOp[] {
     const data = encodeInstanceData(instance.state.used, count);
-    return [{ op: 'set', path: this.layout.instance(resource, instance.state.id), data, version: instance.versions.node }];
+    return [
+      { op: 'set', path: this.layout.instance(resource, instance.state.id), data, version: instance.versions.node },
+    ];
   }
 
-  indexCreateOp = (resource: string, id: string, instanceId: string): WriteOp => ({ op: 'create', path: this.layout.index(resource, id), data: instanceId });
-  indexMoveOp = (resource: string, id: string, instanceId: string): WriteOp => ({ op: 'set', path: this.layout.index(resource, id), data: instanceId, version: ANY_VERSION });
-  indexRemoveOp = (resource: string, id: string, version: number): WriteOp => ({ op: 'remove', path: this.layout.index(resource, id), version });
+  indexCreateOp = (resource: string, id: string, instanceId: string): WriteOp => ({
+    op: 'create',
+    path: this.layout.index(resource, id),
+    data: instanceId,
+  });
+  indexMoveOp = (resource: string, id: string, instanceId: string): WriteOp => ({
+    op: 'set',
+    path: this.layout.index(resource, id),
+    data: instanceId,
+    version: ANY_VERSION,
+  });
+  indexRemoveOp = (resource: string, id: string, version: number): WriteOp => ({
+    op: 'remove',
+    path: this.layout.index(resource, id),
+    version,
+  });
 
   /**
    * Commits one multi. On success the cache takes exactly what the store now
    * has for each written instance; on a conflict the stale part of the cache is
    * re-read and the error rethrown for the caller's retry.
    */
-  async commit(resource: string, ops: readonly WriteOp[], written: ReadonlyArray<{ before: CachedInstance | undefined; after: InstanceState }> = []): Promise<void> {
+  async commit(
+    resource: string,
+    ops: readonly WriteOp[],
+    written: ReadonlyArray<{ before: CachedInstance | undefined; after: InstanceState }> = [],
+  ): Promise<void> {
     if (ops.length === 0) return;
     try {
       await this.store.commit(ops);
@@ -255,7 +316,8 @@ export class InstanceRepository {
       }
     }
     const match = error.path?.match(/^(.*)\/([0-9]+)(?:\/(?:resources|_reload|tmp))?$/);
-    if (match && match[1] === this.layout.kind(resource) && error.reason === 'BadVersion') await this.refreshInstance(resource, match[2]!);
+    if (match && match[1] === this.layout.kind(resource) && error.reason === 'BadVersion')
+      await this.refreshInstance(resource, match[2]!);
     else this.cache.delete(resource);
   }
 
@@ -307,7 +369,12 @@ export class InstanceRepository {
   }
 
   /** Parses an instance's three nodes; undefined while any is missing (being created or removed). */
-  private toCached(id: string, node?: VersionedNode, resources?: VersionedNode, reload?: VersionedNode): CachedInstance | undefined {
+  private toCached(
+    id: string,
+    node?: VersionedNode,
+    resources?: VersionedNode,
+    reload?: VersionedNode,
+  ): CachedInstance | undefined {
     if (!node || !resources || !reload) return undefined;
     try {
       const { count } = parseNode(InstanceNodeSchema, node);
@@ -318,7 +385,10 @@ export class InstanceRepository {
         versions: { node: node.version, resources: resources.version, reload: reload.version },
       };
     } catch (error) {
-      this.logger.error({ instanceId: id, path: (error as CorruptNodeError).path, err: error }, 'corrupt instance node');
+      this.logger.error(
+        { instanceId: id, path: (error as CorruptNodeError).path, err: error },
+        'corrupt instance node',
+      );
       throw error;
     }
   }
@@ -340,7 +410,11 @@ export class InstanceRepository {
     map.set(state.id, {
       state,
       versions: before
-        ? { node: before.versions.node + 1, resources: before.versions.resources + 1, reload: before.versions.reload + 1 }
+        ? {
+            node: before.versions.node + 1,
+            resources: before.versions.resources + 1,
+            reload: before.versions.reload + 1,
+          }
         : { node: 0, resources: 0, reload: 0 },
     });
   }

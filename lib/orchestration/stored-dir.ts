@@ -7,7 +7,11 @@ import type { z } from 'zod';
 import type { OrchestrationContext } from './context.js';
 import { CorruptNodeError, parseNode } from './stored.js';
 
-export async function readRecordDir<T>(context: Pick<OrchestrationContext, 'store' | 'logger'>, dir: string, schema: z.ZodType<T>): Promise<Map<string, T>> {
+export async function readRecordDir<T>(
+  context: Pick<OrchestrationContext, 'store' | 'logger'>,
+  dir: string,
+  schema: z.ZodType<T>,
+): Promise<Map<string, T>> {
   const names = await context.store.children(dir);
   const nodes = await context.store.getMany(names.map((name) => `${dir}/${name}`));
   const out = new Map<string, T>();

@@ -26,7 +26,10 @@ export const HeartbeatNodeSchema = z.object({
 export const InstanceRecordSchema = z.object({
   action: z.enum(['created', 'recycled', 'replaced', 'none', 'error']),
   reason: z.string(),
-  pod: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 pod name').optional(),
+  pod: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 pod name')
+    .optional(),
   /** Incarnation counter used to name pods uniquely. */
   generation: count,
   at: z.number().int().nonnegative(),

@@ -39,7 +39,6 @@ export interface ReloadResult {
   readonly notAssigned: readonly string[];
 }
 
-
 export interface InstanceSummary {
   readonly id: string;
   readonly used: number;
@@ -121,7 +120,12 @@ export interface OrchestrationView {
   readonly heartbeat: boolean;
   readonly heartbeatTimeoutMs: number;
   readonly instances: readonly InstanceView[];
-  readonly totals: { readonly instances: number; readonly resources: number; readonly capacity: number; readonly pending: number };
+  readonly totals: {
+    readonly instances: number;
+    readonly resources: number;
+    readonly capacity: number;
+    readonly pending: number;
+  };
   /** The kind's limits: new instances only below `maxInstances`, each holding up to `resourcePerInstance`. */
   readonly limits: { readonly maxInstances: number; readonly resourcePerInstance: number };
   /** The first pending resource ids (at most 100), for the dashboard. */

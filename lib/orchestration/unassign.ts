@@ -44,7 +44,12 @@ export class UnassignUseCase {
           let before = await repository.instance(resource, instanceId);
           // The index is the truth: a cached list that lacks one of the ids is older than it.
           if (before && !holdsAll(before, gone)) before = await repository.refreshInstance(resource, instanceId);
-          if (!before) throw new ConflictError('NoNode', repository.layout.instance(resource, instanceId), `instance ${instanceId} vanished`);
+          if (!before)
+            throw new ConflictError(
+              'NoNode',
+              repository.layout.instance(resource, instanceId),
+              `instance ${instanceId} vanished`,
+            );
           const after = withRemoved(before.state, gone);
           written.push({ before, after });
           ops.push(...repository.updateOps(resource, before, after));
@@ -56,7 +61,8 @@ export class UnassignUseCase {
       }, STORE_RETRY);
     }
     // A resource deleted while it waited for room is done waiting.
-    if (notAssigned.length > 0 && (await this.capacity.mayHavePending(resource))) await this.capacity.settle(resource, notAssigned);
+    if (notAssigned.length > 0 && (await this.capacity.mayHavePending(resource)))
+      await this.capacity.settle(resource, notAssigned);
     this.context.logger.debug({ resource, removed: removed.length }, 'unassigned');
     return { removed, notAssigned };
   }

@@ -17,7 +17,11 @@ export class ViewUseCase {
   constructor(
     private readonly context: OrchestrationContext,
     private readonly kinds: Kinds,
-    private readonly parts: { readonly heartbeats: HeartbeatUseCase; readonly records: InstanceRecordUseCase; readonly capacity: CapacityUseCase },
+    private readonly parts: {
+      readonly heartbeats: HeartbeatUseCase;
+      readonly records: InstanceRecordUseCase;
+      readonly capacity: CapacityUseCase;
+    },
   ) {}
 
   /** The orchestration of a kind, fresh from the store (and refreshes this process's cache). */
@@ -58,7 +62,13 @@ export class ViewUseCase {
         used: instance.used,
         count: instance.count,
         reloadTimes: instance.reloadTimes,
-        health: !kind.heartbeat ? 'not-monitored' : ageMs === undefined ? 'unknown' : ageMs <= settings.heartbeatTimeoutMs ? 'healthy' : 'stale',
+        health: !kind.heartbeat
+          ? 'not-monitored'
+          : ageMs === undefined
+            ? 'unknown'
+            : ageMs <= settings.heartbeatTimeoutMs
+              ? 'healthy'
+              : 'stale',
         heartbeat: beat && ageMs !== undefined ? { at: beat.at, ageMs } : null,
         pod: record?.pod ? { name: record.pod, phase: record.phase ?? 'Unknown' } : null,
         lastAction: record,

@@ -24,7 +24,10 @@ import { byNumericId } from '../domain/orchestration.js';
 import { podName, type PodInfo, type PodPhase } from '../instances/port.js';
 import type { InstanceRecord } from '../orchestration/types.js';
 
-export type ReconcileSettings = Pick<Settings, 'heartbeatTimeoutMs' | 'startupGraceMs' | 'fleetSilentFraction' | 'maxRecyclesPerRun'>;
+export type ReconcileSettings = Pick<
+  Settings,
+  'heartbeatTimeoutMs' | 'startupGraceMs' | 'fleetSilentFraction' | 'maxRecyclesPerRun'
+>;
 
 export const DEFAULT_RECONCILE_SETTINGS: ReconcileSettings = {
   heartbeatTimeoutMs: DEFAULT_SETTINGS.heartbeatTimeoutMs,
@@ -154,14 +157,26 @@ function podsOf(input: ReconcileInput, instanceId: string, pods: readonly PodInf
   const generations = pods.map((pod) => generationOf(input.kind, instanceId, pod.name));
   const nextGeneration = Math.max(record?.generation ?? 0, ...generations) + 1;
   const live = pods.filter((pod) => !pod.terminating);
-  const dead = live.filter((pod) => DEAD_PHASES.has(pod.phase)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const dead = live
+    .filter((pod) => DEAD_PHASES.has(pod.phase))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const healthy = live.filter((pod) => !DEAD_PHASES.has(pod.phase)).sort(preferNewestRunning);
   const keeper = healthy[0];
   const deletions: DeletePod[] = [
     ...dead.map((pod) => ({ type: 'delete' as const, instanceId, name: pod.name, reason: `pod is ${pod.phase}` })),
-    ...healthy.slice(1).map((pod) => ({ type: 'delete' as const, instanceId, name: pod.name, reason: `duplicate of ${keeper!.name}` })),
+    ...healthy
+      .slice(1)
+      .map((pod) => ({ type: 'delete' as const, instanceId, name: pod.name, reason: `duplicate of ${keeper!.name}` })),
   ];
-  return { instanceId, record, nextGeneration, keeper, deletions, terminating: pods.filter((pod) => pod.terminating), dead };
+  return {
+    instanceId,
+    record,
+    nextGeneration,
+    keeper,
+    deletions,
+    terminating: pods.filter((pod) => pod.terminating),
+    dead,
+  };
 }
 
 interface SilentCandidate {
@@ -181,7 +196,12 @@ function silence(input: ReconcileInput, instance: InstancePods): SilentCandidate
   const podAge = input.now - keeper.startedAt;
   if (podAge <= startupGraceMs) return undefined;
   const heard = lastBeat === undefined ? 'no heartbeat ever' : `no heartbeat for ${seconds(input.now - lastBeat)}`;
-  return { instance, keeper, lastBeat, reason: `${heard} (timeout ${seconds(heartbeatTimeoutMs)}); pod ${keeper.name} up ${seconds(podAge)}` };
+  return {
+    instance,
+    keeper,
+    lastBeat,
+    reason: `${heard} (timeout ${seconds(heartbeatTimeoutMs)}); pod ${keeper.name} up ${seconds(podAge)}`,
+  };
 }
 
 /** Oldest heartbeat first (never heard = oldest), then the older pod, then the instance id. */
@@ -196,9 +216,17 @@ function observedRecord(instance: InstancePods, now: number): InstanceRecord | u
   if (!keeper) return undefined;
   const generation = instance.nextGeneration - 1;
   if (!record || record.pod !== keeper.name || record.action === 'error') {
-    return { action: 'none', reason: `observed pod ${keeper.name}`, pod: keeper.name, generation, at: now, phase: keeper.phase };
+    return {
+      action: 'none',
+      reason: `observed pod ${keeper.name}`,
+      pod: keeper.name,
+      generation,
+      at: now,
+      phase: keeper.phase,
+    };
   }
-  if (record.phase !== keeper.phase || record.generation !== generation) return { ...record, phase: keeper.phase, generation };
+  if (record.phase !== keeper.phase || record.generation !== generation)
+    return { ...record, phase: keeper.phase, generation };
   return undefined;
 }
 
@@ -222,9 +250,17 @@ export function decide(input: ReconcileInput): ReconcileDecision {
   const alerts: OrchestratorAlert[] = [];
   const heldBack: HeldBack[] = [];
   const recycle = new Map<string, SilentCandidate>();
-  const outage = silent.length >= MIN_SILENT_FOR_OUTAGE && silent.length > settings.fleetSilentFraction * instanceIds.length;
+  const outage =
+    silent.length >= MIN_SILENT_FOR_OUTAGE && silent.length > settings.fleetSilentFraction * instanceIds.length;
   if (outage) {
-    alerts.push({ type: 'fleet-silent', resource, stale: silent.length, total: instanceIds.length, at: now, instances: silent.map((c) => c.instance.instanceId) });
+    alerts.push({
+      type: 'fleet-silent',
+      resource,
+      stale: silent.length,
+      total: instanceIds.length,
+      at: now,
+      instances: silent.map((c) => c.instance.instanceId),
+    });
     for (const candidate of silent) {
       heldBack.push({
         instanceId: candidate.instance.instanceId,
@@ -234,7 +270,7 @@ export function decide(input: ReconcileInput): ReconcileDecision {
     }
   } else {
     const allowed = Math.max(0, settings.maxRecyclesPerRun);
-    silent.slice(0, allowed).forEach((candidate) => recycle.set(candidate.instance.instanceId, candidate));
+    for (const candidate of silent.slice(0, allowed)) recycle.set(candidate.instance.instanceId, candidate);
     const deferred = silent.slice(allowed);
     for (const candidate of deferred) {
       heldBack.push({
@@ -276,8 +312,22 @@ export function decide(input: ReconcileInput): ReconcileDecision {
       // A pod just created is Pending until observed otherwise (Kubernetes' own first phase).
       record = { action: outcome, reason, pod: name, generation: nextGeneration, at: now, phase: 'Pending' };
     } else if (candidate) {
-      actions.push({ type: 'recycle', instanceId, oldName: keeper.name, name, generation: nextGeneration, reason: candidate.reason });
-      record = { action: 'recycled', reason: candidate.reason, pod: name, generation: nextGeneration, at: now, phase: 'Pending' };
+      actions.push({
+        type: 'recycle',
+        instanceId,
+        oldName: keeper.name,
+        name,
+        generation: nextGeneration,
+        reason: candidate.reason,
+      });
+      record = {
+        action: 'recycled',
+        reason: candidate.reason,
+        pod: name,
+        generation: nextGeneration,
+        at: now,
+        phase: 'Pending',
+      };
     } else {
       record = observedRecord(instance, now);
     }
@@ -287,7 +337,11 @@ export function decide(input: ReconcileInput): ReconcileDecision {
   const orphans: OrphanDeletion[] = input.pods
     .filter((pod) => pod.resource === resource && !pod.terminating && !known.has(pod.instanceId))
     .sort((a, b) => byNumericId(a.instanceId, b.instanceId) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((pod) => ({ instanceId: pod.instanceId, name: pod.name, reason: `instance ${pod.instanceId} is not in the ${resource} orchestration` }));
+    .map((pod) => ({
+      instanceId: pod.instanceId,
+      name: pod.name,
+      reason: `instance ${pod.instanceId} is not in the ${resource} orchestration`,
+    }));
 
   return {
     resource,

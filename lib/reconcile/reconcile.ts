@@ -154,7 +154,11 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
     const leaseHeld = (): boolean => elapsed() < app.settings.leaseTtlMs * LEASE_SAFETY;
     for (const kind of app.kinds) {
       if (!leaseHeld()) {
-        errors.push({ resource: kind.resource, operation: 'lease', message: 'the run outlasted its lease; this kind is left for the next run' });
+        errors.push({
+          resource: kind.resource,
+          operation: 'lease',
+          message: 'the run outlasted its lease; this kind is left for the next run',
+        });
         log.warn({ resource: kind.resource, elapsedMs: elapsed() }, 'lease nearly expired: stopping before this kind');
         failedKinds.push(kind.resource);
         continue;
@@ -167,7 +171,8 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
         failedKinds.push(kind.resource);
       }
     }
-    if (failedKinds.length > 0) metrics.count(failedKinds.length < app.kinds.length ? 'ReconcilePartial' : 'ReconcileFailed');
+    if (failedKinds.length > 0)
+      metrics.count(failedKinds.length < app.kinds.length ? 'ReconcilePartial' : 'ReconcileFailed');
     if (alerts.length > 0) {
       const publisher = options.alerts ?? app.alerts;
       alertDelivery = await publisher.publish(alerts).catch((error: unknown) => ({
@@ -187,7 +192,8 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
     if (ownMetrics) metrics.flush();
   }
 
-  const status: ReconcileStatus = failedKinds.length === 0 ? 'done' : failedKinds.length < app.kinds.length ? 'partial' : 'failed';
+  const status: ReconcileStatus =
+    failedKinds.length === 0 ? 'done' : failedKinds.length < app.kinds.length ? 'partial' : 'failed';
   const report: ReconcileReport = {
     status,
     failedKinds,
@@ -200,7 +206,10 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
     ...(alertDelivery ? { alertDelivery } : {}),
     apiCalls: runtime.calls(),
   };
-  log[status === 'done' ? 'info' : 'error']({ ...summarizeReport(report), durationMs: report.durationMs }, `reconcile ${status}`);
+  log[status === 'done' ? 'info' : 'error'](
+    { ...summarizeReport(report), durationMs: report.durationMs },
+    `reconcile ${status}`,
+  );
   return report;
 }
 
@@ -217,7 +226,9 @@ interface KindContext {
 }
 
 /** Read, decide, act for one kind. Undefined when the kind could not be read (the error is in `errors`). */
-async function reconcileKind(context: KindContext): Promise<{ report: KindReport; alerts: readonly OrchestratorAlert[] } | undefined> {
+async function reconcileKind(
+  context: KindContext,
+): Promise<{ report: KindReport; alerts: readonly OrchestratorAlert[] } | undefined> {
   const { app, kind, runtime, now, log, metrics, errors } = context;
   const resource = kind.resource;
   const orchestrator = app.orchestrator;
@@ -237,9 +248,17 @@ async function reconcileKind(context: KindContext): Promise<{ report: KindReport
       break;
     }
   }
-  if (state.status === 'rejected' || heartbeats.status === 'rejected' || records.status === 'rejected' || pods.status === 'rejected') {
+  if (
+    state.status === 'rejected' ||
+    heartbeats.status === 'rejected' ||
+    records.status === 'rejected' ||
+    pods.status === 'rejected'
+  ) {
     metrics.count('ReconcileKindFailures');
-    log.error({ resource, errors: errors.filter((e) => e.resource === resource) }, `${resource} not reconciled: state could not be read`);
+    log.error(
+      { resource, errors: errors.filter((e) => e.resource === resource) },
+      `${resource} not reconciled: state could not be read`,
+    );
     return undefined;
   }
 
@@ -252,7 +271,8 @@ async function reconcileKind(context: KindContext): Promise<{ report: KindReport
     pods: pods.value,
     records: records.value,
   });
-  for (const held of decision.heldBack) log.warn({ resource, instanceId: held.instanceId, pod: held.pod }, `not recycled: ${held.reason}`);
+  for (const held of decision.heldBack)
+    log.warn({ resource, instanceId: held.instanceId, pod: held.pod }, `not recycled: ${held.reason}`);
   if (decision.heldBack.length > 0) metrics.count('RecyclesHeldBack', decision.heldBack.length);
 
   const executed = await act(context, decision, records.value);
@@ -330,14 +350,22 @@ async function act(
   };
   const done = (action: ExecutedAction): void => {
     executed.push(action);
-    const fields = { resource, instanceId: action.instanceId, action: action.type, pod: action.pod, oldPod: action.oldPod, reason: action.reason };
+    const fields = {
+      resource,
+      instanceId: action.instanceId,
+      action: action.type,
+      pod: action.pod,
+      oldPod: action.oldPod,
+      reason: action.reason,
+    };
     if (!action.ok) {
       metrics.count('RuntimeErrors');
       log.error({ ...fields, error: action.error }, `${action.type} ${action.pod} failed: ${action.error}`);
       return;
     }
     metrics.count(METRIC[action.type]);
-    const verb = action.type === 'recycle' ? `recycled ${action.oldPod} as ${action.pod}` : `${PAST[action.type]} ${action.pod}`;
+    const verb =
+      action.type === 'recycle' ? `recycled ${action.oldPod} as ${action.pod}` : `${PAST[action.type]} ${action.pod}`;
     log.info(fields, `${verb}: ${action.reason}`);
   };
 
@@ -355,7 +383,14 @@ async function act(
     for (const action of actions) {
       if (action.type === 'delete') {
         const error = await deletePod(instanceId, action.name);
-        done({ type: 'delete', instanceId, pod: action.name, reason: action.reason, ok: !error, ...(error ? { error } : {}) });
+        done({
+          type: 'delete',
+          instanceId,
+          pod: action.name,
+          reason: action.reason,
+          ok: !error,
+          ...(error ? { error } : {}),
+        });
         if (error) failure ??= { error, reason: action.reason, pod: action.name };
       } else if (action.type === 'create') {
         // A dead pod that could not be deleted is not serving: its replacement starts regardless.
@@ -370,7 +405,15 @@ async function act(
         const deleteError = await deletePod(instanceId, action.oldName);
         if (!deleteError) generation = Math.max(generation, action.generation);
         const error = deleteError ?? (await createPod(instanceId, action.name));
-        done({ type: 'recycle', instanceId, pod: action.name, oldPod: action.oldName, reason: action.reason, ok: !error, ...(error ? { error } : {}) });
+        done({
+          type: 'recycle',
+          instanceId,
+          pod: action.name,
+          oldPod: action.oldName,
+          reason: action.reason,
+          ok: !error,
+          ...(error ? { error } : {}),
+        });
         if (error) failure = { error, reason: action.reason, pod: deleteError ? action.oldName : action.name };
       }
     }
@@ -393,11 +436,22 @@ async function act(
       return;
     }
     const error = await deletePod(orphan.instanceId, orphan.name);
-    done({ type: 'orphan', instanceId: orphan.instanceId, pod: orphan.name, reason: orphan.reason, ok: !error, ...(error ? { error } : {}) });
+    done({
+      type: 'orphan',
+      instanceId: orphan.instanceId,
+      pod: orphan.name,
+      reason: orphan.reason,
+      ok: !error,
+      ...(error ? { error } : {}),
+    });
   });
 
   if (leftForNextRun > 0) {
-    errors.push({ resource, operation: 'lease', message: `the run outlasted its lease; ${leftForNextRun} instances or orphans left for the next run` });
+    errors.push({
+      resource,
+      operation: 'lease',
+      message: `the run outlasted its lease; ${leftForNextRun} instances or orphans left for the next run`,
+    });
     log.warn({ resource, leftForNextRun }, 'lease nearly expired: stopped acting');
   }
   if (recordsWritten > 0) metrics.count('RecordsWritten', recordsWritten);
@@ -411,7 +465,13 @@ const METRIC: Record<ExecutedType, string> = {
   recycle: 'PodsRecycled',
   orphan: 'OrphansDeleted',
 };
-const PAST: Record<ExecutedType, string> = { create: 'created', replace: 'created replacement', delete: 'deleted', recycle: 'recycled', orphan: 'deleted orphan' };
+const PAST: Record<ExecutedType, string> = {
+  create: 'created',
+  replace: 'created replacement',
+  delete: 'deleted',
+  recycle: 'recycled',
+  orphan: 'deleted orphan',
+};
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -457,7 +517,20 @@ export interface ReconcileSummary {
   readonly status: ReconcileReport['status'];
   readonly failedKinds: readonly string[];
   readonly skipped?: string;
-  readonly kinds: Record<string, { instances: number; pods: number; created: number; replaced: number; recycled: number; deleted: number; orphans: number; heldBack: number; failed: number }>;
+  readonly kinds: Record<
+    string,
+    {
+      instances: number;
+      pods: number;
+      created: number;
+      replaced: number;
+      recycled: number;
+      deleted: number;
+      orphans: number;
+      heldBack: number;
+      failed: number;
+    }
+  >;
   readonly errors: number;
   readonly alerts: readonly string[];
   readonly apiCalls: ApiCalls;

@@ -14,7 +14,9 @@ export const ReconcileTriggerSchema = z.looseObject({
 export type ReconcileTrigger = z.infer<typeof ReconcileTriggerSchema>;
 
 /** The trigger, or the first offending field: a malformed trigger is dropped, never retried. */
-export type ParsedTrigger = { readonly ok: true; readonly trigger: ReconcileTrigger } | { readonly ok: false; readonly field: string; readonly reason: string };
+export type ParsedTrigger =
+  | { readonly ok: true; readonly trigger: ReconcileTrigger }
+  | { readonly ok: false; readonly field: string; readonly reason: string };
 
 export function parseReconcileTrigger(event: unknown): ParsedTrigger {
   const result = ReconcileTriggerSchema.safeParse(event);

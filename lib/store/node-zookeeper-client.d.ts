@@ -116,7 +116,9 @@ declare module 'node-zookeeper-client' {
       setData(path: string, data: Buffer, version?: number): Transaction;
       check(path: string, version?: number): Transaction;
       remove(path: string, version?: number): Transaction;
-      commit(callback: (error: Exception | Error | null | undefined, results: TransactionResult[] | undefined) => void): void;
+      commit(
+        callback: (error: Exception | Error | null | undefined, results: TransactionResult[] | undefined) => void,
+      ): void;
     }
 
     interface ClientOptions {
@@ -147,7 +149,13 @@ declare module 'node-zookeeper-client' {
       create(path: string, callback: Callback<string>): void;
       create(path: string, data: Buffer | null | undefined, callback: Callback<string>): void;
       create(path: string, data: Buffer | null | undefined, acls: ACL[], callback: Callback<string>): void;
-      create(path: string, data: Buffer | null | undefined, acls: ACL[], mode: number, callback: Callback<string>): void;
+      create(
+        path: string,
+        data: Buffer | null | undefined,
+        acls: ACL[],
+        mode: number,
+        callback: Callback<string>,
+      ): void;
       remove(path: string, version: number, callback: (error: Exception | Error | null | undefined) => void): void;
       setData(path: string, data: Buffer | null, version: number, callback: Callback<Stat>): void;
       getData(
@@ -155,11 +163,20 @@ declare module 'node-zookeeper-client' {
         watcher: ((event: Event) => void) | undefined,
         callback: (error: Exception | Error | null | undefined, data: Buffer | null | undefined, stat: Stat) => void,
       ): void;
-      getData(path: string, callback: (error: Exception | Error | null | undefined, data: Buffer | null | undefined, stat: Stat) => void): void;
+      getData(
+        path: string,
+        callback: (error: Exception | Error | null | undefined, data: Buffer | null | undefined, stat: Stat) => void,
+      ): void;
       exists(path: string, watcher: ((event: Event) => void) | undefined, callback: Callback<Stat | null>): void;
       exists(path: string, callback: Callback<Stat | null>): void;
-      getChildren(path: string, callback: (error: Exception | Error | null | undefined, children: string[], stat: Stat) => void): void;
-      getACL(path: string, callback: (error: Exception | Error | null | undefined, acls: ACL[], stat: Stat) => void): void;
+      getChildren(
+        path: string,
+        callback: (error: Exception | Error | null | undefined, children: string[], stat: Stat) => void,
+      ): void;
+      getACL(
+        path: string,
+        callback: (error: Exception | Error | null | undefined, acls: ACL[], stat: Stat) => void,
+      ): void;
       mkdirp(path: string, callback: Callback<string>): void;
       mkdirp(path: string, data: Buffer | null | undefined, acls: ACL[], callback: Callback<string>): void;
       transaction(): Transaction;

@@ -15,7 +15,9 @@ export async function openStore(env: NodeJS.ProcessEnv = process.env): Promise<N
   if (env.ZK_CONNECT?.trim()) return ZooKeeperStore.connect(zooKeeperOptionsFromEnv(env));
   // A deployed function has no disk worth keeping and no native module in its bundle: say what is missing.
   if (env.AWS_LAMBDA_FUNCTION_NAME && env.IS_LOCAL !== 'true') {
-    throw new Error('ZK_CONNECT is not set: a deployed function needs ZooKeeper (deploy with --param="zkConnect=host:2181,...")');
+    throw new Error(
+      'ZK_CONNECT is not set: a deployed function needs ZooKeeper (deploy with --param="zkConnect=host:2181,...")',
+    );
   }
   // Loaded only here, so a Lambda bundle configured for ZooKeeper never loads the native module.
   const { SqliteStore } = await import('./sqlite.js');

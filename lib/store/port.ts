@@ -92,7 +92,10 @@ export const isConflict = (error: unknown): error is ConflictError => error inst
  * backoff and full jitter (so racing writers spread out instead of colliding
  * again in lockstep). The last error is rethrown once attempts run out.
  */
-export async function withRetry<T>(attempt: (attemptNumber: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  attempt: (attemptNumber: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const attempts = options.attempts ?? 8;
   const baseDelayMs = options.baseDelayMs ?? 5;
   const maxDelayMs = options.maxDelayMs ?? 250;

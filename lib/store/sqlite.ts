@@ -9,7 +9,14 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { BaseNodeStore } from './base.js';
-import { ANY_VERSION, ConflictError, StoreUnavailableError, parentOf, type VersionedNode, type WriteOp } from './port.js';
+import {
+  ANY_VERSION,
+  ConflictError,
+  StoreUnavailableError,
+  parentOf,
+  type VersionedNode,
+  type WriteOp,
+} from './port.js';
 
 export interface SqliteStoreOptions {
   /** Directory of `orchestration.db`; created when missing. */
@@ -82,7 +89,9 @@ export class SqliteStore extends BaseNodeStore {
     this.selectChildren = db.prepare<[string], string>('SELECT path FROM nodes WHERE parent = ?').pluck();
     this.selectAnyChild = db.prepare<[string], number>('SELECT 1 FROM nodes WHERE parent = ? LIMIT 1').pluck();
     this.insertNode = db.prepare('INSERT INTO nodes (path, parent, data, version) VALUES (?, ?, ?, 0)');
-    this.insertNodeIfMissing = db.prepare("INSERT OR IGNORE INTO nodes (path, parent, data, version) VALUES (?, ?, '', 0)");
+    this.insertNodeIfMissing = db.prepare(
+      "INSERT OR IGNORE INTO nodes (path, parent, data, version) VALUES (?, ?, '', 0)",
+    );
     this.updateNode = db.prepare('UPDATE nodes SET data = ?, version = version + 1 WHERE path = ?');
     this.deleteNode = db.prepare('DELETE FROM nodes WHERE path = ?');
     // data_version moves on other connections' commits, total_changes on ours: together, "anything changed?".
@@ -174,7 +183,8 @@ export class SqliteStore extends BaseNodeStore {
     switch (op.op) {
       case 'create': {
         const parent = parentOf(op.path);
-        if (!this.read(parent)) throw new ConflictError('NoNode', op.path, `NoNode: parent of ${op.path} does not exist`);
+        if (!this.read(parent))
+          throw new ConflictError('NoNode', op.path, `NoNode: parent of ${op.path} does not exist`);
         if (existing) throw new ConflictError('NodeExists', op.path);
         this.insertNode.run(op.path, parent, op.data);
         return;
@@ -235,10 +245,18 @@ export class SqliteStore extends BaseNodeStore {
   }
 }
 
-function checkVersion(path: string, existing: VersionedNode | undefined, expected: number): asserts existing is VersionedNode {
+function checkVersion(
+  path: string,
+  existing: VersionedNode | undefined,
+  expected: number,
+): asserts existing is VersionedNode {
   if (!existing) throw new ConflictError('NoNode', path);
   if (expected !== ANY_VERSION && expected !== existing.version) {
-    throw new ConflictError('BadVersion', path, `BadVersion at ${path}: expected ${expected}, found ${existing.version}`);
+    throw new ConflictError(
+      'BadVersion',
+      path,
+      `BadVersion at ${path}: expected ${expected}, found ${existing.version}`,
+    );
   }
 }
 

@@ -84,7 +84,10 @@ export class ZooKeeperSessions {
       } else if (current.connected && systemClock() - current.lastTick > negotiated / 2) {
         // The process was frozen (a Lambda container between invocations) long enough that the
         // server may have expired the session; any request on it would fail, so start afresh.
-        this.discard(current, new StoreUnavailableError(`${this.settings.description}: process paused, session presumed expired`));
+        this.discard(
+          current,
+          new StoreUnavailableError(`${this.settings.description}: process paused, session presumed expired`),
+        );
       } else {
         return current.ready;
       }
@@ -130,7 +133,11 @@ export class ZooKeeperSessions {
       session.failures.add(fail);
       // A half-open TCP connection (a NAT that forgot us while the container slept) answers nothing: bound the wait.
       const timer = setTimeout(
-        () => this.discard(session, new StoreUnavailableError(`${description} did not answer within ${operationTimeoutMs} ms`)),
+        () =>
+          this.discard(
+            session,
+            new StoreUnavailableError(`${description} did not answer within ${operationTimeoutMs} ms`),
+          ),
         operationTimeoutMs,
       );
       try {
@@ -195,7 +202,11 @@ export class ZooKeeperSessions {
       reconnectDeadline: undefined,
     };
     const connectDeadline = setTimeout(
-      () => this.discard(session, new StoreUnavailableError(`no ZooKeeper session with ${connect} within ${connectTimeoutMs} ms`)),
+      () =>
+        this.discard(
+          session,
+          new StoreUnavailableError(`no ZooKeeper session with ${connect} within ${connectTimeoutMs} ms`),
+        ),
       connectTimeoutMs,
     );
     const failConnect = (error: Error): void => {
@@ -219,7 +230,11 @@ export class ZooKeeperSessions {
     client.on('disconnected', () => {
       if (!session.connected || session.dead || session.reconnectDeadline) return;
       session.reconnectDeadline = setTimeout(
-        () => this.discard(session, new StoreUnavailableError(`${description}: connection lost and not regained within ${connectTimeoutMs} ms`)),
+        () =>
+          this.discard(
+            session,
+            new StoreUnavailableError(`${description}: connection lost and not regained within ${connectTimeoutMs} ms`),
+          ),
         connectTimeoutMs,
       );
       session.reconnectDeadline.unref();
@@ -256,7 +271,8 @@ function shutdown(client: zookeeper.Client): Promise<void> {
     const timer = setTimeout(finish, CLOSE_GRACE_MS);
     manager.on('state', onState);
     // An expired or closed client has nothing to say to the server any more.
-    if (manager.state === MANAGER_CLOSED || manager.state === MANAGER_EXPIRED || manager.state === MANAGER_AUTH_FAILED) finish();
+    if (manager.state === MANAGER_CLOSED || manager.state === MANAGER_EXPIRED || manager.state === MANAGER_AUTH_FAILED)
+      finish();
     else if (manager.state !== MANAGER_CLOSING) client.close();
   });
 }

@@ -36,7 +36,11 @@ const CONFLICT_CODES: ReadonlyMap<number, ConflictReason> = new Map([
   [Exception.NO_NODE, 'NoNode'],
   [Exception.NOT_EMPTY, 'NotEmpty'],
 ]);
-const UNAVAILABLE_CODES: ReadonlySet<number> = new Set([Exception.CONNECTION_LOSS, Exception.SESSION_EXPIRED, Exception.OPERATION_TIMEOUT]);
+const UNAVAILABLE_CODES: ReadonlySet<number> = new Set([
+  Exception.CONNECTION_LOSS,
+  Exception.SESSION_EXPIRED,
+  Exception.OPERATION_TIMEOUT,
+]);
 
 /** Reads ZK_CONNECT, ZK_SESSION_TIMEOUT_MS (default 30000) and ZK_AUTH ("user:password", optional). */
 export function zooKeeperOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ZooKeeperStoreOptions {
@@ -47,7 +51,9 @@ export function zooKeeperOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Z
   if (rawTimeout) {
     sessionTimeoutMs = Number(rawTimeout);
     if (!Number.isInteger(sessionTimeoutMs) || sessionTimeoutMs <= 0) {
-      throw new Error(`ZK_SESSION_TIMEOUT_MS must be a positive integer of milliseconds, got ${JSON.stringify(rawTimeout)}`);
+      throw new Error(
+        `ZK_SESSION_TIMEOUT_MS must be a positive integer of milliseconds, got ${JSON.stringify(rawTimeout)}`,
+      );
     }
   }
   const auth = env.ZK_AUTH;
@@ -91,7 +97,10 @@ export class ZooKeeperStore extends BaseNodeStore {
     });
     // Workers connect without credentials: they keep read access, only the orchestrator writes.
     this.acls = options.auth
-      ? [new ACL(Permission.ALL, new Id('digest', digestId(options.auth))), new ACL(Permission.READ, new Id('world', 'anyone'))]
+      ? [
+          new ACL(Permission.ALL, new Id('digest', digestId(options.auth))),
+          new ACL(Permission.READ, new Id('world', 'anyone')),
+        ]
       : ACL.OPEN_ACL_UNSAFE;
   }
 
@@ -114,7 +123,9 @@ export class ZooKeeperStore extends BaseNodeStore {
   }
 
   protected async readNode(path: string): Promise<VersionedNode | undefined> {
-    return this.sessions.run(true, (session) => this.sessions.request(session, (done: Done<VersionedNode | undefined>) => fetchNode(session.client, path, done)));
+    return this.sessions.run(true, (session) =>
+      this.sessions.request(session, (done: Done<VersionedNode | undefined>) => fetchNode(session.client, path, done)),
+    );
   }
 
   protected async readNodes(paths: readonly string[]): Promise<Array<VersionedNode | undefined>> {
@@ -183,7 +194,13 @@ export class ZooKeeperStore extends BaseNodeStore {
           if (!error) return done(null);
           // A failed multi answers one error entry per op: OK before the culprit, RUNTIME_INCONSISTENCY after it.
           const failedAt =
-            results?.findIndex((result) => result.type === OP_ERROR && result.err !== undefined && result.err !== Exception.OK && result.err !== Exception.RUNTIME_INCONSISTENCY) ?? -1;
+            results?.findIndex(
+              (result) =>
+                result.type === OP_ERROR &&
+                result.err !== undefined &&
+                result.err !== Exception.OK &&
+                result.err !== Exception.RUNTIME_INCONSISTENCY,
+            ) ?? -1;
           const code = (failedAt >= 0 ? results?.[failedAt]?.err : undefined) ?? codeOf(error);
           done(toStoreError(error, code, failedAt >= 0 ? ops[failedAt]?.path : undefined));
         });
@@ -225,7 +242,9 @@ export class ZooKeeperStore extends BaseNodeStore {
   }
 
   protected async probe(): Promise<void> {
-    await this.sessions.run(true, (session) => this.sessions.request(session, (done: Done<unknown>) => session.client.exists('/', done)));
+    await this.sessions.run(true, (session) =>
+      this.sessions.request(session, (done: Done<unknown>) => session.client.exists('/', done)),
+    );
   }
 
   /** The base has cancelled every watch by now, so retiring the session fires none. */
@@ -239,23 +258,25 @@ export class ZooKeeperStore extends BaseNodeStore {
       if (session.dead || session.armed.has(path) || !this.watchers.has(path)) return;
       session.armed.add(path);
       // `exists` leaves a data watch on a node and a creation watch on a missing one: one round trip either way.
-      this.sessions.request(session, (done: Done<unknown>) =>
-        session.client.exists(
-          path,
-          () => {
+      this.sessions
+        .request(session, (done: Done<unknown>) =>
+          session.client.exists(
+            path,
+            () => {
+              session.armed.delete(path);
+              if (!session.dead) this.notify(path);
+            },
+            done,
+          ),
+        )
+        .catch((error: unknown) => {
+          const mapped = toStoreError(error);
+          if (mapped instanceof StoreUnavailableError) this.sessions.discard(session, mapped);
+          else {
             session.armed.delete(path);
-            if (!session.dead) this.notify(path);
-          },
-          done,
-        ),
-      ).catch((error: unknown) => {
-        const mapped = toStoreError(error);
-        if (mapped instanceof StoreUnavailableError) this.sessions.discard(session, mapped);
-        else {
-          session.armed.delete(path);
-          this.notify(path);
-        }
-      });
+            this.notify(path);
+          }
+        });
     };
     const live = this.sessions.connectedSession;
     // Armed synchronously when connected, so a commit issued right after `watch` is seen by the watch.

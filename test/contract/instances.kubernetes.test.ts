@@ -123,7 +123,8 @@ describe('KubernetesRuntime on the API simulator', () => {
   it('lists a kind with one API call, however many pods it has', async () => {
     // Prepare
     await start();
-    for (let id = 0; id < 12; id++) await runtime.create({ kind: THING, instanceId: String(id), name: podName(THING, String(id), 1) });
+    for (let id = 0; id < 12; id++)
+      await runtime.create({ kind: THING, instanceId: String(id), name: podName(THING, String(id), 1) });
     sim.resetCalls();
 
     // Act
@@ -165,13 +166,22 @@ describe('KubernetesRuntime on the API simulator', () => {
     // Assess
     expect(usage.sort((x, y) => x.name.localeCompare(y.name))).toEqual([
       { name: a, instanceId: '0', cpuMillis: 120, memoryBytes: 64 * 2 ** 20, cpuPercent: 48, memoryPercent: 25 },
-      { name: b, instanceId: '1', cpuMillis: 1123.456789, memoryBytes: 2 ** 30, cpuPercent: 449.3827156, memoryPercent: 400 },
+      {
+        name: b,
+        instanceId: '1',
+        cpuMillis: 1123.456789,
+        memoryBytes: 2 ** 30,
+        cpuPercent: 449.3827156,
+        memoryPercent: 400,
+      },
     ]);
   });
 
   it('reads the usage of a kind with one metrics call and one pod list, however many pods it has', async () => {
     // Prepare
-    await start({ metricsScript: (pod) => ({ cpu: `${10 * (1 + Number(pod.metadata.labels?.instanceId))}m`, memory: '32Mi' }) });
+    await start({
+      metricsScript: (pod) => ({ cpu: `${10 * (1 + Number(pod.metadata.labels?.instanceId))}m`, memory: '32Mi' }),
+    });
     for (let id = 0; id < 12; id++) {
       const name = podName(THING, String(id), 1);
       await runtime.create({ kind: THING, instanceId: String(id), name });
@@ -185,7 +195,11 @@ describe('KubernetesRuntime on the API simulator', () => {
     // Assess
     expect(sim.calls).toEqual({ 'list podmetrics': 1, 'list pods': 1 });
     expect(usage).toHaveLength(12);
-    expect(usage.find((u) => u.instanceId === '11')).toMatchObject({ cpuMillis: 120, cpuPercent: 48, memoryPercent: 12.5 });
+    expect(usage.find((u) => u.instanceId === '11')).toMatchObject({
+      cpuMillis: 120,
+      cpuPercent: 48,
+      memoryPercent: 12.5,
+    });
   });
 
   it('reports only Running pods that are not being deleted, of the kind asked for', async () => {
@@ -195,7 +209,12 @@ describe('KubernetesRuntime on the API simulator', () => {
     const leaving = podName(THING, '1', 1);
     const pending = podName(THING, '2', 1);
     const rule = podName(RULE, '0', 1);
-    for (const [kind, id, name] of [[THING, '0', running], [THING, '1', leaving], [THING, '2', pending], [RULE, '0', rule]] as const) {
+    for (const [kind, id, name] of [
+      [THING, '0', running],
+      [THING, '1', leaving],
+      [THING, '2', pending],
+      [RULE, '0', rule],
+    ] as const) {
       await runtime.create({ kind, instanceId: id, name });
     }
     for (const name of [running, leaving, rule]) sim.setPhase(name, 'Running');
@@ -248,7 +267,10 @@ describe('KubernetesRuntime on the API simulator', () => {
 
     // Assess
     expect(error).toBeInstanceOf(InstanceRuntimeError);
-    expect(error).toMatchObject({ status: 422, message: expect.stringContaining('Invalid: Pod "Not_A_Name" is invalid') });
+    expect(error).toMatchObject({
+      status: 422,
+      message: expect.stringContaining('Invalid: Pod "Not_A_Name" is invalid'),
+    });
     expect(sim.list()).toEqual([]);
   });
 
@@ -275,15 +297,57 @@ describe('KubernetesRuntime on the API simulator', () => {
 function makeCertificates(dir: string): { caPem: string; key: string; cert: string; otherCaPem: string } {
   const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   const ca = (name: string): void =>
-    run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.pem`);
+    run(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+    );
   ca('ca');
   ca('other-ca');
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=127.0.0.1',
-    '-keyout', 'server.key', '-out', 'server.csr');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1',
-    '-extfile', 'san.ext', '-out', 'server.pem');
+  run(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  );
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'server.pem',
+  );
   const read = (file: string): string => readFileSync(join(dir, file), 'utf8');
   return { caPem: read('ca.pem'), key: read('server.key'), cert: read('server.pem'), otherCaPem: read('other-ca.pem') };
 }

@@ -205,7 +205,10 @@ describe('ProcessRuntime', () => {
         logDir,
         command: process.execPath,
         env: { GREETING: 'hello' },
-        args: ['-e', 'console.log([process.env.INSTANCE_ID, process.env.RESOURCE, process.env.POD_NAME, process.env.GREETING].join(" ")); setInterval(() => {}, 1000)'],
+        args: [
+          '-e',
+          'console.log([process.env.INSTANCE_ID, process.env.RESOURCE, process.env.POD_NAME, process.env.GREETING].join(" ")); setInterval(() => {}, 1000)',
+        ],
       }),
     );
     const name = podName(RULE, '8', 2);
@@ -225,7 +228,9 @@ describe('ProcessRuntime', () => {
     const runtime = track(runtimeIn(stateDir, { command: join(stateDir, 'no-such-worker') }));
 
     // Act
-    const error = await runtime.create({ kind: THING, instanceId: '0', name: podName(THING, '0', 1) }).catch((e: unknown) => e);
+    const error = await runtime
+      .create({ kind: THING, instanceId: '0', name: podName(THING, '0', 1) })
+      .catch((e: unknown) => e);
 
     // Assess
     expect(error).toBeInstanceOf(InstanceRuntimeError);
@@ -233,58 +238,71 @@ describe('ProcessRuntime', () => {
     expect(await runtime.list(THING)).toEqual([]);
   });
 
-  it.skipIf(!existsSync('/proc/self/stat'))('never signals a process that took over the pid of a dead pod', async () => {
-    // Prepare: a state file naming a live process that is not the pod it recorded (other start time).
-    const stateDir = newStateDir();
-    const bystander = spawn(process.execPath, READY_WORKER, { stdio: 'ignore' });
-    await waitUntil(() => bystander.pid !== undefined);
-    const name = podName(THING, '0', 1);
-    const forged: ProcessPodState = { name, resource: 'Thing', instanceId: '0', pid: bystander.pid!, startedAt: 1, procStartTicks: 1 };
-    await mkdir(join(stateDir, 'pods'), { recursive: true });
-    writeFileSync(join(stateDir, 'pods', `${name}.json`), JSON.stringify(forged));
-    const runtime = track(runtimeIn(stateDir));
+  it.skipIf(!existsSync('/proc/self/stat'))(
+    'never signals a process that took over the pid of a dead pod',
+    async () => {
+      // Prepare: a state file naming a live process that is not the pod it recorded (other start time).
+      const stateDir = newStateDir();
+      const bystander = spawn(process.execPath, READY_WORKER, { stdio: 'ignore' });
+      await waitUntil(() => bystander.pid !== undefined);
+      const name = podName(THING, '0', 1);
+      const forged: ProcessPodState = {
+        name,
+        resource: 'Thing',
+        instanceId: '0',
+        pid: bystander.pid!,
+        startedAt: 1,
+        procStartTicks: 1,
+      };
+      await mkdir(join(stateDir, 'pods'), { recursive: true });
+      writeFileSync(join(stateDir, 'pods', `${name}.json`), JSON.stringify(forged));
+      const runtime = track(runtimeIn(stateDir));
 
-    try {
+      try {
+        // Act
+        const listed = await runtime.list(THING);
+        const deleted = await runtime.delete(THING, name);
+
+        // Assess
+        expect(listed).toMatchObject([{ name, phase: 'Failed' }]);
+        expect(deleted).toBe('deleted');
+        expect(isRunning(bystander.pid!)).toBe(true);
+        expect(await runtime.list(THING)).toEqual([]);
+      } finally {
+        bystander.kill('SIGKILL');
+      }
+    },
+  );
+
+  it.skipIf(!existsSync('/proc/self/stat'))(
+    'reports CPU and resident memory from /proc, as percentages of the configured requests',
+    async () => {
+      // Prepare: a spinning worker against a request of 50 millicores and 64 MiB.
+      const stateDir = newStateDir();
+      const requests = { cpuMillis: 50, memoryBytes: 64 * 2 ** 20 };
+      const runtime = track(runtimeIn(stateDir, { requests }));
+      const busy = track(runtimeIn(stateDir, { command: process.execPath, args: ['-e', 'for (;;) {}'], requests }));
+      await runtime.create({ kind: THING, instanceId: '0', name: podName(THING, '0', 1) });
+      await busy.create({ kind: THING, instanceId: '1', name: podName(THING, '1', 1) });
+      await runtime.usage(THING); // the first reading; the next call measures since it
+
       // Act
-      const listed = await runtime.list(THING);
-      const deleted = await runtime.delete(THING, name);
+      await sleep(500);
+      const usage = await runtime.usage(THING);
 
       // Assess
-      expect(listed).toMatchObject([{ name, phase: 'Failed' }]);
-      expect(deleted).toBe('deleted');
-      expect(isRunning(bystander.pid!)).toBe(true);
-      expect(await runtime.list(THING)).toEqual([]);
-    } finally {
-      bystander.kill('SIGKILL');
-    }
-  });
-
-  it.skipIf(!existsSync('/proc/self/stat'))('reports CPU and resident memory from /proc, as percentages of the configured requests', async () => {
-    // Prepare: a spinning worker against a request of 50 millicores and 64 MiB.
-    const stateDir = newStateDir();
-    const requests = { cpuMillis: 50, memoryBytes: 64 * 2 ** 20 };
-    const runtime = track(runtimeIn(stateDir, { requests }));
-    const busy = track(runtimeIn(stateDir, { command: process.execPath, args: ['-e', 'for (;;) {}'], requests }));
-    await runtime.create({ kind: THING, instanceId: '0', name: podName(THING, '0', 1) });
-    await busy.create({ kind: THING, instanceId: '1', name: podName(THING, '1', 1) });
-    await runtime.usage(THING); // the first reading; the next call measures since it
-
-    // Act
-    await sleep(500);
-    const usage = await runtime.usage(THING);
-
-    // Assess
-    const byId = Object.fromEntries(usage.map((u) => [u.instanceId, u]));
-    expect(Object.keys(byId).sort()).toEqual(['0', '1']);
-    const spinner = byId['1']!;
-    // A spinning loop holds up to a core, however loaded the machine: well over a tenth of one,
-    // twice its request, and never more than the machine has.
-    expect(spinner.cpuPercent).toBeGreaterThan(200);
-    expect(spinner.cpuPercent).toBe(spinner.cpuMillis * 2);
-    expect(spinner.cpuMillis).toBeLessThanOrEqual(availableParallelism() * 1000 + 50);
-    expect(byId['0']!.memoryBytes).toBeGreaterThan(1024 * 1024);
-    expect(byId['0']!.memoryPercent).toBeCloseTo((byId['0']!.memoryBytes / requests.memoryBytes) * 100, 6);
-  });
+      const byId = Object.fromEntries(usage.map((u) => [u.instanceId, u]));
+      expect(Object.keys(byId).sort()).toEqual(['0', '1']);
+      const spinner = byId['1']!;
+      // A spinning loop holds up to a core, however loaded the machine: well over a tenth of one,
+      // twice its request, and never more than the machine has.
+      expect(spinner.cpuPercent).toBeGreaterThan(200);
+      expect(spinner.cpuPercent).toBe(spinner.cpuMillis * 2);
+      expect(spinner.cpuMillis).toBeLessThanOrEqual(availableParallelism() * 1000 + 50);
+      expect(byId['0']!.memoryBytes).toBeGreaterThan(1024 * 1024);
+      expect(byId['0']!.memoryPercent).toBeCloseTo((byId['0']!.memoryBytes / requests.memoryBytes) * 100, 6);
+    },
+  );
 
   it.skipIf(!existsSync('/proc/self/stat'))('leaves the percentages out when no requests are configured', async () => {
     // Prepare
@@ -317,7 +335,12 @@ describe('ProcessRuntime', () => {
       await store.ensurePath(layout.resources('Thing', '0'));
       await store.ensurePath(layout.reload('Thing', '0'));
       await serve(['t1', 't2', 't3', 't4'], 1);
-      const env = { ORCH_DATA_DIR: dataDir, HEARTBEAT_INTERVAL: '0', WORKER_CPU_MS_PER_RESOURCE: '250', LOCAL_WORKER_CPU_REQUEST_MILLIS: '100' };
+      const env = {
+        ORCH_DATA_DIR: dataDir,
+        HEARTBEAT_INTERVAL: '0',
+        WORKER_CPU_MS_PER_RESOURCE: '250',
+        LOCAL_WORKER_CPU_REQUEST_MILLIS: '100',
+      };
       const runtime = track(new ProcessRuntime(processRuntimeOptionsFromEnv(env, { gracePeriodMs: 5000 })));
       const name = podName(THING, '0', 1);
       // Worker logs go to <ORCH_DATA_DIR>/logs.

@@ -5,7 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ANY_VERSION, ConflictError, StoreUnavailableError, withRetry, type ConflictReason, type NodeStore, type WriteOp } from '../../lib/store/port.js';
+import {
+  ANY_VERSION,
+  ConflictError,
+  StoreUnavailableError,
+  withRetry,
+  type ConflictReason,
+  type NodeStore,
+  type WriteOp,
+} from '../../lib/store/port.js';
 
 export interface OpenedStore {
   store: NodeStore;
@@ -111,7 +119,10 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
       // Prepare
       const parent = `${root}/Thing`;
       // Act
-      await store.commit([create(parent, ''), ...['b', '10', 'a', '2', '0'].map((name) => create(`${parent}/${name}`, ''))]);
+      await store.commit([
+        create(parent, ''),
+        ...['b', '10', 'a', '2', '0'].map((name) => create(`${parent}/${name}`, '')),
+      ]);
       // Assess
       expect(await store.children(parent)).toEqual(['0', '10', '2', 'a', 'b']);
       expect(await store.children(`${parent}/a`)).toEqual([]);
@@ -123,7 +134,11 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
       const existing = `${root}/existing`;
       await store.commit([create(existing, 'old')]);
       // Act
-      const attempt = store.commit([create(`${root}/fresh`, 'new'), { op: 'set', path: existing, data: 'changed', version: 0 }, create(existing, 'again')]);
+      const attempt = store.commit([
+        create(`${root}/fresh`, 'new'),
+        { op: 'set', path: existing, data: 'changed', version: 0 },
+        create(existing, 'again'),
+      ]);
       // Assess
       await expectConflict(attempt, 'NodeExists', existing);
       expect(await store.get(`${root}/fresh`)).toBeUndefined();
@@ -136,7 +151,10 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
       await store.commit([create(path, '{"ids":[]}')]);
       await store.commit([{ op: 'set', path, data: '{"ids":["a"]}', version: 0 }]);
       // Act
-      const attempt = store.commit([create(`${root}/_reload`, '{"times":1}'), { op: 'set', path, data: '{"ids":["b"]}', version: 0 }]);
+      const attempt = store.commit([
+        create(`${root}/_reload`, '{"times":1}'),
+        { op: 'set', path, data: '{"ids":["b"]}', version: 0 },
+      ]);
       // Assess
       await expectConflict(attempt, 'BadVersion', path);
       expect(await store.get(`${root}/_reload`)).toBeUndefined();
@@ -183,7 +201,11 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
 
     it('set, remove and check of a missing node fail with NoNode', async () => {
       const missing = `${root}/missing`;
-      await expectConflict(store.commit([{ op: 'set', path: missing, data: 'x', version: ANY_VERSION }]), 'NoNode', missing);
+      await expectConflict(
+        store.commit([{ op: 'set', path: missing, data: 'x', version: ANY_VERSION }]),
+        'NoNode',
+        missing,
+      );
       await expectConflict(store.commit([{ op: 'remove', path: missing, version: ANY_VERSION }]), 'NoNode', missing);
       await expectConflict(store.commit([{ op: 'check', path: missing, version: 0 }]), 'NoNode', missing);
       expect(await store.get(missing)).toBeUndefined();
@@ -204,7 +226,11 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
       ]);
       // Assess
       expect(await store.get(parent)).toEqual({ path: parent, data: '{"used":1,"count":5}', version: 1 });
-      expect(await store.get(`${parent}/resources`)).toEqual({ path: `${parent}/resources`, data: '{"ids":["t1"]}', version: 1 });
+      expect(await store.get(`${parent}/resources`)).toEqual({
+        path: `${parent}/resources`,
+        data: '{"ids":["t1"]}',
+        version: 1,
+      });
       expect(await store.children(parent)).toEqual(['resources']);
     });
 
@@ -366,7 +392,9 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
       await store.commit([create(path, 'start')]);
       // Act
       const outcomes = await Promise.allSettled(
-        Array.from({ length: 5 }, (_, writer) => store.commit([{ op: 'set', path, data: `writer ${writer}`, version: 0 }])),
+        Array.from({ length: 5 }, (_, writer) =>
+          store.commit([{ op: 'set', path, data: `writer ${writer}`, version: 0 }]),
+        ),
       );
       // Assess
       const winners = outcomes.filter((outcome) => outcome.status === 'fulfilled');
@@ -403,7 +431,9 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
         );
         expect(error, bad).toBeInstanceOf(TypeError);
       }
-      await expect(store.commit([create(`${root}/ok`, ''), create(`${root}/bad/`, '')])).rejects.toBeInstanceOf(TypeError);
+      await expect(store.commit([create(`${root}/ok`, ''), create(`${root}/bad/`, '')])).rejects.toBeInstanceOf(
+        TypeError,
+      );
       expect(await store.get(`${root}/ok`)).toBeUndefined();
       expect(() => store.watch('nope', () => undefined)).toThrow(TypeError);
     });

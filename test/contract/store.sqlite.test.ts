@@ -113,7 +113,9 @@ describe('SqliteStore', () => {
     const increments = 250;
     const path = '/iota/orchestrator/counter';
     const children = Array.from({ length: workers }, () =>
-      spawn(process.execPath, ['--import', 'tsx', WORKER, dir, path, String(increments)], { stdio: ['pipe', 'pipe', 'pipe'] }),
+      spawn(process.execPath, ['--import', 'tsx', WORKER, dir, path, String(increments)], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
     );
     const outputs = children.map((child) => {
       let stdout = '';
@@ -134,7 +136,10 @@ describe('SqliteStore', () => {
       );
       return { ready, exit };
     });
-    await Promise.race([Promise.all(outputs.map((output) => output.ready)), Promise.all(outputs.map((output) => output.exit))]);
+    await Promise.race([
+      Promise.all(outputs.map((output) => output.ready)),
+      Promise.all(outputs.map((output) => output.exit)),
+    ]);
     // Act: release them together so they really contend.
     for (const child of children) child.stdin.end('go\n');
     const results = await Promise.all(outputs.map((output) => output.exit));
@@ -144,7 +149,10 @@ describe('SqliteStore', () => {
     const counter = await store.get(path);
     await store.close();
     expect(counter).toEqual({ path, data: String(workers * increments), version: workers * increments });
-    const conflicts = results.map((result) => (JSON.parse(result.stdout.split('\n').filter(Boolean).at(-1) ?? '{}') as { conflicts?: number }).conflicts ?? 0);
+    const conflicts = results.map(
+      (result) =>
+        (JSON.parse(result.stdout.split('\n').filter(Boolean).at(-1) ?? '{}') as { conflicts?: number }).conflicts ?? 0,
+    );
     // Contention is what makes the count meaningful: without it, one process at a time proves nothing.
     expect(conflicts.reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
   });

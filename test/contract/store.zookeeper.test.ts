@@ -35,7 +35,8 @@ async function rawClient(options: zookeeper.ClientOptions = {}, auth?: string): 
   return client;
 }
 
-const codeOf = (error: unknown): number | undefined => (error instanceof zookeeper.Exception ? error.getCode() : undefined);
+const codeOf = (error: unknown): number | undefined =>
+  error instanceof zookeeper.Exception ? error.getCode() : undefined;
 
 /** Rejected promise's reason, or undefined when it resolved. */
 const failureOf = (promise: Promise<unknown>): Promise<unknown> =>
@@ -52,7 +53,9 @@ async function sessionMarker(store: ZooKeeperStore, root: string): Promise<strin
   const client = store.currentClient;
   if (!client) throw new Error('the store has no client');
   const marker = `${root}-session`;
-  return call<string>((done) => client.create(marker, Buffer.alloc(0), zookeeper.ACL.OPEN_ACL_UNSAFE, zookeeper.CreateMode.EPHEMERAL, done));
+  return call<string>((done) =>
+    client.create(marker, Buffer.alloc(0), zookeeper.ACL.OPEN_ACL_UNSAFE, zookeeper.CreateMode.EPHEMERAL, done),
+  );
 }
 
 /**
@@ -88,7 +91,9 @@ function freezeUntilGone(marker: string, timeoutMs: number): ReturnType<typeof A
 }
 
 /** A TCP relay to ZooKeeper that can go silent, like a connection a NAT forgot while the container slept. */
-async function startRelay(port: number): Promise<{ port: number; silence(): void; restore(): void; close(): Promise<void> }> {
+async function startRelay(
+  port: number,
+): Promise<{ port: number; silence(): void; restore(): void; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   let silent = false;
   const server: Server = createServer((downstream) => {
@@ -153,7 +158,10 @@ describe('ZooKeeperStore', () => {
     // Assess
     for (const path of [root, `${root}/orchestration`, `${root}/orchestration/Thing`]) {
       const acls = await call<zookeeper.ACL[]>((done) => admin.getACL(path, done));
-      expect(acls.map((acl) => ({ permission: acl.permission, scheme: acl.id.scheme, id: acl.id.id })), path).toEqual([
+      expect(
+        acls.map((acl) => ({ permission: acl.permission, scheme: acl.id.scheme, id: acl.id.id })),
+        path,
+      ).toEqual([
         { permission: zookeeper.Permission.ALL, scheme: 'digest', id: AUTH_DIGEST },
         { permission: zookeeper.Permission.READ, scheme: 'world', id: 'anyone' },
       ]);
@@ -169,13 +177,21 @@ describe('ZooKeeperStore', () => {
     const worker = track(await rawClient());
     // Act
     const read = await call<Buffer | null | undefined>((done) => worker.getData(`${root}/_reload`, done));
-    const setError = await failureOf(call<unknown>((done) => worker.setData(`${root}/_reload`, Buffer.from('{"times":9}'), -1, done)));
+    const setError = await failureOf(
+      call<unknown>((done) => worker.setData(`${root}/_reload`, Buffer.from('{"times":9}'), -1, done)),
+    );
     const createError = await failureOf(call<string>((done) => worker.create(`${root}/_reload/x`, done)));
-    const removeError = await failureOf(call<void>((done) => worker.remove(`${root}/_reload`, -1, (error) => done(error, undefined))));
+    const removeError = await failureOf(
+      call<void>((done) => worker.remove(`${root}/_reload`, -1, (error) => done(error, undefined))),
+    );
     await store.commit([{ op: 'set', path: `${root}/_reload`, data: '{"times":1}', version: 0 }]);
     // Assess
     expect(read?.toString()).toBe('{"times":0}');
-    expect([setError, createError, removeError].map(codeOf)).toEqual([zookeeper.Exception.NO_AUTH, zookeeper.Exception.NO_AUTH, zookeeper.Exception.NO_AUTH]);
+    expect([setError, createError, removeError].map(codeOf)).toEqual([
+      zookeeper.Exception.NO_AUTH,
+      zookeeper.Exception.NO_AUTH,
+      zookeeper.Exception.NO_AUTH,
+    ]);
     expect(await store.get(`${root}/_reload`)).toEqual({ path: `${root}/_reload`, data: '{"times":1}', version: 1 });
   });
 
@@ -215,7 +231,13 @@ describe('ZooKeeperStore', () => {
     // Prepare
     const relay = track(await startRelay(Number(connect.split(':')[1])));
     const root = uniqueRoot('zk-expired');
-    const store = track(await ZooKeeperStore.connect({ connect: `127.0.0.1:${relay.port}`, sessionTimeoutMs: 2000, connectTimeoutMs: 1000 }));
+    const store = track(
+      await ZooKeeperStore.connect({
+        connect: `127.0.0.1:${relay.port}`,
+        sessionTimeoutMs: 2000,
+        connectTimeoutMs: 1000,
+      }),
+    );
     await store.ensurePath(root);
     const oldSession = store.currentClient?.getSessionId().toString('hex');
     let watchCalls = 0;
@@ -266,7 +288,9 @@ describe('ZooKeeperStore', () => {
     // Prepare
     const port = await freePort();
     // Act
-    const error = await failureOf(ZooKeeperStore.connect({ connect: `127.0.0.1:${port}`, connectTimeoutMs: 500, sessionTimeoutMs: 2000 }));
+    const error = await failureOf(
+      ZooKeeperStore.connect({ connect: `127.0.0.1:${port}`, connectTimeoutMs: 500, sessionTimeoutMs: 2000 }),
+    );
     // Assess
     expect(error).toBeInstanceOf(StoreUnavailableError);
   });
@@ -275,7 +299,13 @@ describe('ZooKeeperStore', () => {
     // Prepare
     const relay = track(await startRelay(Number(connect.split(':')[1])));
     const root = uniqueRoot('zk-silent');
-    const store = track(await ZooKeeperStore.connect({ connect: `127.0.0.1:${relay.port}`, connectTimeoutMs: 500, operationTimeoutMs: 500 }));
+    const store = track(
+      await ZooKeeperStore.connect({
+        connect: `127.0.0.1:${relay.port}`,
+        connectTimeoutMs: 500,
+        operationTimeoutMs: 500,
+      }),
+    );
     await store.ensurePath(root);
     // Act
     relay.silence();
@@ -296,7 +326,10 @@ describe('ZooKeeperStore', () => {
 
 describe('zooKeeperOptionsFromEnv', () => {
   it('reads the connect string with a 30 s session timeout and no auth by default', () => {
-    expect(zooKeeperOptionsFromEnv({ ZK_CONNECT: 'zk-0:2181,zk-1:2181' })).toEqual({ connect: 'zk-0:2181,zk-1:2181', sessionTimeoutMs: 30_000 });
+    expect(zooKeeperOptionsFromEnv({ ZK_CONNECT: 'zk-0:2181,zk-1:2181' })).toEqual({
+      connect: 'zk-0:2181,zk-1:2181',
+      sessionTimeoutMs: 30_000,
+    });
   });
 
   it('reads the session timeout and digest credentials', () => {
@@ -308,11 +341,15 @@ describe('zooKeeperOptionsFromEnv', () => {
   });
 
   it.each(['nocolon', ':password', 'user:'])('refuses ZK_AUTH %j with a message naming the expected form', (auth) => {
-    expect(() => zooKeeperOptionsFromEnv({ ZK_CONNECT: 'zk:2181', ZK_AUTH: auth })).toThrow(/ZK_AUTH must be "user:password"/);
+    expect(() => zooKeeperOptionsFromEnv({ ZK_CONNECT: 'zk:2181', ZK_AUTH: auth })).toThrow(
+      /ZK_AUTH must be "user:password"/,
+    );
   });
 
   it('refuses a session timeout that is not a positive integer', () => {
-    expect(() => zooKeeperOptionsFromEnv({ ZK_CONNECT: 'zk:2181', ZK_SESSION_TIMEOUT_MS: '30s' })).toThrow(/ZK_SESSION_TIMEOUT_MS/);
+    expect(() => zooKeeperOptionsFromEnv({ ZK_CONNECT: 'zk:2181', ZK_SESSION_TIMEOUT_MS: '30s' })).toThrow(
+      /ZK_SESSION_TIMEOUT_MS/,
+    );
   });
 
   it('refuses a missing connect string', () => {

@@ -28,7 +28,9 @@ interface Row {
 async function row(page: Page, kind: string, instanceId: string): Promise<Row | undefined> {
   const el = page.getByTestId(`instance-${kind}-${instanceId}`);
   if ((await el.count()) === 0) return undefined;
-  const attrs = await el.evaluate((node) => ({ ...(node as unknown as { dataset: Record<string, string | undefined> }).dataset }));
+  const attrs = await el.evaluate((node) => ({
+    ...(node as unknown as { dataset: Record<string, string | undefined> }).dataset,
+  }));
   return {
     pod: attrs.pod ?? '',
     phase: attrs.phase ?? '',
@@ -54,7 +56,16 @@ describe('npm start in a browser', () => {
     main = await startMain({ env: { HEARTBEAT_TIMEOUT_SECONDS: '15', STARTUP_GRACE_SECONDS: '10' } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   }, 90_000);
@@ -67,11 +78,16 @@ describe('npm start in a browser', () => {
 
   it('shows Things published on cm/notify, each on a running, heartbeating worker', async () => {
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${main.mqttPort}`);
-    for (const id of THINGS) await client.publishAsync('cm/notify', JSON.stringify({ o: 'c', t: 'Thing', k: { id }, instance: { id } }), { qos: 1 });
+    for (const id of THINGS)
+      await client.publishAsync('cm/notify', JSON.stringify({ o: 'c', t: 'Thing', k: { id }, instance: { id } }), {
+        qos: 1,
+      });
     await client.endAsync();
 
     await page.goto(`${main.httpUrl}/`);
-    await expect.poll(() => page.getByTestId('summary-Thing').textContent(), { timeout: 20_000 }).toContain(`${THINGS.length} of`);
+    await expect
+      .poll(() => page.getByTestId('summary-Thing').textContent(), { timeout: 20_000 })
+      .toContain(`${THINGS.length} of`);
     const first = await waitFor(async () => {
       const r = await row(page, 'Thing', '0');
       return r && r.phase === 'Running' && r.health === 'healthy' ? r : undefined;
@@ -100,10 +116,14 @@ describe('npm start in a browser', () => {
     await expect.poll(() => result.getAttribute('data-outcome')).toBe('success');
     expect(await result.textContent()).toMatch(/^Orchestration succeeded: 3 instances/);
 
-    const rows = await waitFor(async () => {
-      const all = await Promise.all(['0', '1', '2'].map((id) => row(page, 'Thing', id)));
-      return all.every((r) => r && r.phase === 'Running' && r.health === 'healthy') ? (all as Row[]) : undefined;
-    }, 'three running, healthy Thing instances after Orchestrate', 30_000);
+    const rows = await waitFor(
+      async () => {
+        const all = await Promise.all(['0', '1', '2'].map((id) => row(page, 'Thing', id)));
+        return all.every((r) => r && r.phase === 'Running' && r.health === 'healthy') ? (all as Row[]) : undefined;
+      },
+      'three running, healthy Thing instances after Orchestrate',
+      30_000,
+    );
     expect(rows.reduce((sum, r) => sum + r.used, 0)).toBe(THINGS.length);
     expect(rows.every((r) => r.used > 0)).toBe(true);
     await page.screenshot({ path: join(SHOTS, '2-orchestrated.png'), fullPage: true });
@@ -116,10 +136,20 @@ describe('npm start in a browser', () => {
     const killedAt = Date.now();
     process.kill(pid!, 'SIGKILL');
 
-    const after = await waitFor(async () => {
-      const r = await row(page, 'Thing', '1');
-      return r && r.pod !== before.pod && r.phase === 'Running' && r.health === 'healthy' && (r.heartbeatAt ?? 0) > killedAt ? r : undefined;
-    }, `instance 1 replaced after killing ${before.pod} (pid ${pid})`, 30_000);
+    const after = await waitFor(
+      async () => {
+        const r = await row(page, 'Thing', '1');
+        return r &&
+          r.pod !== before.pod &&
+          r.phase === 'Running' &&
+          r.health === 'healthy' &&
+          (r.heartbeatAt ?? 0) > killedAt
+          ? r
+          : undefined;
+      },
+      `instance 1 replaced after killing ${before.pod} (pid ${pid})`,
+      30_000,
+    );
     expect(isAlive(pid!)).toBe(false);
     expect(after.pod).toMatch(/^iota-dac-1-g\d+$/);
     const replacementPid = main.workerPids().get(after.pod);

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_KINDS } from '../../lib/config/kinds.js';
-import { Layout } from '../../lib/orchestration/layout.js';
+import type { Layout } from '../../lib/orchestration/layout.js';
 import { silentLogger } from '../../lib/log.js';
-import { createOrchestration, type Orchestration } from '../../lib/orchestration/index.js';
+import { createOrchestration } from '../../lib/orchestration/index.js';
 import { openStore } from '../../lib/store/open.js';
 import type { NodeStore } from '../../lib/store/port.js';
 import { uniqueRoot } from '../support/paths.js';
@@ -32,7 +32,13 @@ interface ChurnReport {
 function runChurn(env: NodeJS.ProcessEnv, worker: number): Promise<ChurnReport> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/integration/support/churn.ts'], {
-      env: { ...process.env, ...env, CHURN_WORKER: String(worker), CHURN_OPS: String(OPS_PER_PROCESS), LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        ...env,
+        CHURN_WORKER: String(worker),
+        CHURN_OPS: String(OPS_PER_PROCESS),
+        LOG_LEVEL: 'silent',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -55,14 +61,23 @@ interface Snapshot {
 async function snapshot(store: NodeStore, layout: Layout): Promise<Snapshot> {
   const instances = new Map<string, { used: number; count: number; ids: string[]; times: number }>();
   for (const id of await store.children(layout.kind('Thing'))) {
-    const [node, resources, reload] = await store.getMany([layout.instance('Thing', id), layout.resources('Thing', id), layout.reload('Thing', id)]);
+    const [node, resources, reload] = await store.getMany([
+      layout.instance('Thing', id),
+      layout.resources('Thing', id),
+      layout.reload('Thing', id),
+    ]);
     const { used, count } = JSON.parse(node!.data) as { used: number; count: number };
-    instances.set(id, { used, count, ids: (JSON.parse(resources!.data) as { ids: string[] }).ids, times: (JSON.parse(reload!.data) as { times: number }).times });
+    instances.set(id, {
+      used,
+      count,
+      ids: (JSON.parse(resources!.data) as { ids: string[] }).ids,
+      times: (JSON.parse(reload!.data) as { times: number }).times,
+    });
   }
   const index = new Map<string, string>();
   const names = await store.children(layout.indexDir('Thing'));
   const nodes = await store.getMany(names.map((name) => layout.index('Thing', name)));
-  names.forEach((name, i) => index.set(name, nodes[i]!.data));
+  for (const [i, name] of names.entries()) index.set(name, nodes[i]!.data);
   return { instances, index };
 }
 
@@ -71,7 +86,11 @@ const adapters: Array<{ name: string; env: () => NodeJS.ProcessEnv }> = [
     name: 'zookeeper',
     env: () => {
       const root = uniqueRoot('churn');
-      return { ZK_CONNECT: inject('zkConnect'), ZK_ROOT: `${root}/orchestration`, ZK_STATE_ROOT: `${root}/orchestrator` };
+      return {
+        ZK_CONNECT: inject('zkConnect'),
+        ZK_ROOT: `${root}/orchestration`,
+        ZK_STATE_ROOT: `${root}/orchestrator`,
+      };
     },
   },
   {
@@ -84,16 +103,29 @@ const adapters: Array<{ name: string; env: () => NodeJS.ProcessEnv }> = [
   },
 ];
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 describe.each(adapters)('$name store under concurrent placement and removal', ({ env: makeEnv }) => {
-  it(`keeps every invariant when ${PROCESSES} processes each run ${OPS_PER_PROCESS} random places and removes`, { timeout: 240_000 }, async () => {
+  it(`keeps every invariant when ${PROCESSES} processes each run ${OPS_PER_PROCESS} random places and removes`, {
+    timeout: 240_000,
+  }, async () => {
     // Prepare: 40 resources orchestrated over 4 instances of 11, so the churn also fills instances and creates new ones.
     const env = makeEnv();
     const store = await openStore({ ...process.env, ...env });
-    const orchestrator = createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS, root: env.ZK_ROOT, stateRoot: env.ZK_STATE_ROOT });
+    const orchestrator = createOrchestration({
+      logger: silentLogger(),
+      store,
+      kinds: DEFAULT_KINDS,
+      root: env.ZK_ROOT,
+      stateRoot: env.ZK_STATE_ROOT,
+    });
     const layout = orchestrator.layout;
-    await orchestrator.assign('Thing', Array.from({ length: 40 }, (_, i) => `seed-${i}`));
+    await orchestrator.assign(
+      'Thing',
+      Array.from({ length: 40 }, (_, i) => `seed-${i}`),
+    );
     await orchestrator.orchestrate('Thing', { initInstances: 4 }, 'test');
     const before = await snapshot(store, layout);
 
@@ -119,11 +151,15 @@ describe.each(adapters)('$name store under concurrent placement and removal', ({
     }
     // Every list change bumped `_reload` exactly once, and every changed instance's counter grew.
     const bumps = reports.reduce((sum, r) => sum + r.reloadBumps, 0);
-    const timesGrown = [...after.instances].reduce((sum, [id, i]) => sum + i.times - (before.instances.get(id)?.times ?? 0), 0);
+    const timesGrown = [...after.instances].reduce(
+      (sum, [id, i]) => sum + i.times - (before.instances.get(id)?.times ?? 0),
+      0,
+    );
     expect(timesGrown).toBe(bumps);
     for (const [id, instance] of after.instances) {
       const old = before.instances.get(id);
-      if (old && old.ids.join() !== instance.ids.join()) expect(instance.times, `_reload of instance ${id}`).toBeGreaterThan(old.times);
+      if (old && old.ids.join() !== instance.ids.join())
+        expect(instance.times, `_reload of instance ${id}`).toBeGreaterThan(old.times);
     }
     const placed = reports.reduce((sum, r) => sum + r.placed, 0);
     const removed = reports.reduce((sum, r) => sum + r.removed, 0);

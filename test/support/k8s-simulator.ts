@@ -37,7 +37,12 @@ export interface SimPod {
     deletionGracePeriodSeconds?: number;
     [key: string]: unknown;
   };
-  spec: { nodeName?: string; terminationGracePeriodSeconds?: number; containers: Array<{ name: string }>; [key: string]: unknown };
+  spec: {
+    nodeName?: string;
+    terminationGracePeriodSeconds?: number;
+    containers: Array<{ name: string }>;
+    [key: string]: unknown;
+  };
   status: { phase: Phase; startTime?: string; [key: string]: unknown };
 }
 
@@ -197,7 +202,9 @@ export class K8sSimulator {
   }
 
   list(namespace = 'iota'): SimPod[] {
-    return [...this.pods.values()].filter((s) => s.pod.metadata.namespace === namespace).map((s) => structuredClone(s.pod));
+    return [...this.pods.values()]
+      .filter((s) => s.pod.metadata.namespace === namespace)
+      .map((s) => structuredClone(s.pod));
   }
 
   resetCalls(): void {
@@ -243,17 +250,25 @@ export class K8sSimulator {
     }
   }
 
-  private route(method: string, path: string): { call: string; run: (query: URLSearchParams, body: unknown) => [number, unknown] } {
+  private route(
+    method: string,
+    path: string,
+  ): { call: string; run: (query: URLSearchParams, body: unknown) => [number, unknown] } {
     let match = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(path);
     if (match && method === 'GET') return { call: 'list pods', run: (q) => [200, this.listPods(match![1]!, q)] };
-    if (match && method === 'POST') return { call: 'create pods', run: (_q, body) => [201, this.createPod(match![1]!, body)] };
+    if (match && method === 'POST')
+      return { call: 'create pods', run: (_q, body) => [201, this.createPod(match![1]!, body)] };
     match = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(path);
     if (match && method === 'GET') return { call: 'get pods', run: () => [200, this.getPod(match![1]!, match![2]!)] };
     if (match && method === 'DELETE') {
-      return { call: 'delete pods', run: (q, body) => [200, this.deletePod(match![1]!, decodeURIComponent(match![2]!), q, body)] };
+      return {
+        call: 'delete pods',
+        run: (q, body) => [200, this.deletePod(match![1]!, decodeURIComponent(match![2]!), q, body)],
+      };
     }
     match = /^\/apis\/metrics\.k8s\.io\/v1beta1\/namespaces\/([^/]+)\/pods$/.exec(path);
-    if (match && method === 'GET') return { call: 'list podmetrics', run: (q) => [200, this.listMetrics(match![1]!, q)] };
+    if (match && method === 'GET')
+      return { call: 'list podmetrics', run: (q) => [200, this.listMetrics(match![1]!, q)] };
     return {
       call: `${method} ${path}`,
       run: () => {
@@ -276,14 +291,22 @@ export class K8sSimulator {
 
   private createPod(namespace: string, body: unknown): SimPod {
     const pod = body as Partial<SimPod> | undefined;
-    if (pod?.kind !== 'Pod' || pod.apiVersion !== 'v1') throw new ApiError(400, 'BadRequest', 'the body must be a v1 Pod');
+    if (pod?.kind !== 'Pod' || pod.apiVersion !== 'v1')
+      throw new ApiError(400, 'BadRequest', 'the body must be a v1 Pod');
     const name = pod.metadata?.name;
     if (!name) throw invalid('""', 'metadata.name: Required value: name or generateName is required');
     if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
-      throw invalid(name, `metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`);
+      throw invalid(
+        name,
+        `metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`,
+      );
     }
     if (pod.metadata?.namespace !== undefined && pod.metadata.namespace !== namespace) {
-      throw new ApiError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+      throw new ApiError(
+        400,
+        'BadRequest',
+        'the namespace of the provided object does not match the namespace sent on the request',
+      );
     }
     if (!Array.isArray(pod.spec?.containers) || pod.spec.containers.length === 0) {
       throw invalid(name, 'spec.containers: Required value');
@@ -313,8 +336,12 @@ export class K8sSimulator {
     const stored = this.pods.get(`${namespace}/${name}`);
     if (!stored) throw notFound(name);
     const { pod } = stored;
-    const requested = query.get('gracePeriodSeconds') ?? (body as { gracePeriodSeconds?: number } | undefined)?.gracePeriodSeconds;
-    let grace = requested !== undefined && requested !== null ? Number(requested) : (pod.spec.terminationGracePeriodSeconds ?? 30);
+    const requested =
+      query.get('gracePeriodSeconds') ?? (body as { gracePeriodSeconds?: number } | undefined)?.gracePeriodSeconds;
+    let grace =
+      requested !== undefined && requested !== null
+        ? Number(requested)
+        : (pod.spec.terminationGracePeriodSeconds ?? 30);
     if (pod.status.phase === 'Failed' || pod.status.phase === 'Succeeded' || !pod.spec.nodeName) grace = 0;
     const deleteAt = this.clock + grace * 1000;
     if (grace === 0) {
@@ -342,10 +369,17 @@ export class K8sSimulator {
       .flatMap(({ pod, usage }) => {
         const measured = usage ?? this.metricsScript?.(structuredClone(pod));
         if (!measured) return [];
-        const containers = Array.isArray(measured) ? measured : [{ name: pod.spec.containers[0]?.name ?? 'main', ...measured }];
+        const containers = Array.isArray(measured)
+          ? measured
+          : [{ name: pod.spec.containers[0]?.name ?? 'main', ...measured }];
         return [
           {
-            metadata: { name: pod.metadata.name, namespace, labels: pod.metadata.labels, creationTimestamp: rfc3339(this.clock) },
+            metadata: {
+              name: pod.metadata.name,
+              namespace,
+              labels: pod.metadata.labels,
+              creationTimestamp: rfc3339(this.clock),
+            },
             timestamp: rfc3339(this.clock),
             window: '15s',
             containers: containers.map(({ name, cpu, memory }) => ({ name, usage: { cpu, memory } })),
@@ -356,7 +390,8 @@ export class K8sSimulator {
   }
 }
 
-const notFound = (name: string): ApiError => new ApiError(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' });
+const notFound = (name: string): ApiError =>
+  new ApiError(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' });
 const invalid = (name: string, cause: string): ApiError =>
   new ApiError(422, 'Invalid', `Pod "${name}" is invalid: ${cause}`, { name, kind: 'Pod' });
 

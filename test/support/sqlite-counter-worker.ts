@@ -40,7 +40,12 @@ for (let i = 0; i < increments; i++) {
         throw error;
       }
     },
-    { attempts: 1000, baseDelayMs: 1, maxDelayMs: 10, retryOn: (error) => isConflict(error) || error instanceof StoreUnavailableError },
+    {
+      attempts: 1000,
+      baseDelayMs: 1,
+      maxDelayMs: 10,
+      retryOn: (error) => isConflict(error) || error instanceof StoreUnavailableError,
+    },
   );
 }
 await store.close();

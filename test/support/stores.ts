@@ -23,7 +23,11 @@ export type StoreAdapter = (typeof STORE_ADAPTERS)[number];
 export async function openTestStore(adapter: StoreAdapter, label = 'store'): Promise<TestStore> {
   if (adapter === 'zookeeper') {
     const root = uniqueRoot(label);
-    const env = { ZK_CONNECT: inject('zkConnect'), ZK_ROOT: `${root}/orchestration`, ZK_STATE_ROOT: `${root}/orchestrator` };
+    const env = {
+      ZK_CONNECT: inject('zkConnect'),
+      ZK_ROOT: `${root}/orchestration`,
+      ZK_STATE_ROOT: `${root}/orchestrator`,
+    };
     const store = await openStore(env);
     return { store, env, cleanup: () => store.close() };
   }

@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const JAR_DIR = process.env.ZOOKEEPER_JARS ?? '/usr/share/java';
-const JARS = ['zookeeper.jar', 'zookeeper-jute.jar', 'slf4j-api.jar', 'slf4j-nop.jar', 'netty-all.jar', 'metrics-core.jar'];
+const JARS = [
+  'zookeeper.jar',
+  'zookeeper-jute.jar',
+  'slf4j-api.jar',
+  'slf4j-nop.jar',
+  'netty-all.jar',
+  'metrics-core.jar',
+];
 
 export interface RunningZooKeeper {
   readonly connect: string;
@@ -25,7 +32,8 @@ export const INSTALL_HINT =
 
 export function zooKeeperClasspath(): string {
   const missing = JARS.filter((jar) => !existsSync(join(JAR_DIR, jar)));
-  if (missing.length > 0) throw new Error(`${INSTALL_HINT} (missing ${missing.map((j) => join(JAR_DIR, j)).join(', ')})`);
+  if (missing.length > 0)
+    throw new Error(`${INSTALL_HINT} (missing ${missing.map((j) => join(JAR_DIR, j)).join(', ')})`);
   return JARS.map((jar) => join(JAR_DIR, jar)).join(':');
 }
 
@@ -80,7 +88,15 @@ export async function startZooKeeper(options: { startTimeoutMs?: number } = {}):
   );
   const child: ChildProcess = spawn(
     java,
-    ['-Xmx512m', '-Djute.maxbuffer=4194304', '-Dzookeeper.jmx.log4j.disable=true', '-cp', classpath, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', config],
+    [
+      '-Xmx512m',
+      '-Djute.maxbuffer=4194304',
+      '-Dzookeeper.jmx.log4j.disable=true',
+      '-cp',
+      classpath,
+      'org.apache.zookeeper.server.quorum.QuorumPeerMain',
+      config,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -71,7 +71,10 @@ describe.each(STORE_ADAPTERS)('HeartBeat on %s', (adapter) => {
   });
 
   it('ignores beats of kinds that are not configured', async () => {
-    const result = await handleHeartbeatRecords(t.app, [{ value: '{"resource":"Gadget","instanceId":"0"}' }], metrics, { encoding: 'json', now: () => NOW });
+    const result = await handleHeartbeatRecords(t.app, [{ value: '{"resource":"Gadget","instanceId":"0"}' }], metrics, {
+      encoding: 'json',
+      now: () => NOW,
+    });
 
     expect(result).toMatchObject({ ignored: 1, writes: 0 });
   });
@@ -86,6 +89,8 @@ describe.each(STORE_ADAPTERS)('HeartBeat on %s', (adapter) => {
   it('throws when the store is unavailable, so the batch is retried', async () => {
     t.store.goDown();
 
-    await expect(handleMskEvent(t.app, fixture('msk-heartbeat-batch.json'), metrics, { now: () => NOW })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(
+      handleMskEvent(t.app, fixture('msk-heartbeat-batch.json'), metrics, { now: () => NOW }),
+    ).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });

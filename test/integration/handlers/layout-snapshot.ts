@@ -14,7 +14,8 @@ export interface LegacyInstance {
   readonly reloadTimes: number;
 }
 
-const parse = (data: string | undefined): Record<string, unknown> => (data ? (JSON.parse(data) as Record<string, unknown>) : {});
+const parse = (data: string | undefined): Record<string, unknown> =>
+  data ? (JSON.parse(data) as Record<string, unknown>) : {};
 
 export async function readLegacyLayout(store: NodeStore, root: string, resource: string): Promise<LegacyInstance[]> {
   const ids = (await store.children(`${root}/${resource}`)).sort(byNumericId);
@@ -34,4 +35,5 @@ export async function readLegacyLayout(store: NodeStore, root: string, resource:
   return instances;
 }
 
-export const legacyLayout = (app: App, resource: string): Promise<LegacyInstance[]> => readLegacyLayout(app.store, app.orchestrator.layout.root, resource);
+export const legacyLayout = (app: App, resource: string): Promise<LegacyInstance[]> =>
+  readLegacyLayout(app.store, app.orchestrator.layout.root, resource);

@@ -24,7 +24,11 @@ const SEEDED_COUNT = 300;
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'notify-load.ts');
 
 const root = uniqueRoot('notify-concurrency');
-const env = { ZK_CONNECT: inject('zkConnect'), ZK_ROOT: `${root}/orchestration`, ZK_STATE_ROOT: `${root}/orchestrator` };
+const env = {
+  ZK_CONNECT: inject('zkConnect'),
+  ZK_ROOT: `${root}/orchestration`,
+  ZK_STATE_ROOT: `${root}/orchestrator`,
+};
 const layout = new Layout(env.ZK_ROOT, env.ZK_STATE_ROOT);
 
 function runWorker(worker: number): Promise<LoadSummary> {
@@ -66,7 +70,13 @@ beforeAll(async () => {
   await store.ensurePath(layout.kind('Thing'));
   // The kind's capacity as an orchestrate would have stored it: small, so the run must also open instances concurrently.
   await store.ensurePath(layout.capacity('Thing').replace(/\/capacity$/, ''));
-  await store.commit([{ op: 'create', path: layout.capacity('Thing'), data: JSON.stringify({ maxInstances: 100, resourcePerInstance: SEEDED_COUNT }) }]);
+  await store.commit([
+    {
+      op: 'create',
+      path: layout.capacity('Thing'),
+      data: JSON.stringify({ maxInstances: 100, resourcePerInstance: SEEDED_COUNT }),
+    },
+  ]);
   for (let id = 0; id < SEEDED_INSTANCES; id++) {
     const instance = String(id);
     await store.commit([
@@ -108,7 +118,9 @@ describe('cm/notify from 4 processes at once (ZooKeeper)', () => {
     const entries = await store.getMany(live.map((id) => layout.index('Thing', id)));
 
     expect(indexed.sort()).toEqual(live);
-    const misplaced = live.filter((id, i) => entries[i]?.data !== firstPass.get(id)).map((id) => `${id}: index ${entries[live.indexOf(id)]?.data}, list ${firstPass.get(id)}`);
+    const misplaced = live
+      .filter((id, i) => entries[i]?.data !== firstPass.get(id))
+      .map((id) => `${id}: index ${entries[live.indexOf(id)]?.data}, list ${firstPass.get(id)}`);
     expect(misplaced).toEqual([]);
   });
 

@@ -13,7 +13,11 @@ import { openTestApp, type TestApp } from '../../unit/handlers/test-app.js';
 import { legacyLayout } from './layout-snapshot.js';
 
 const THING = '6d1c2f0e-3b8a-4c57-9f2e-1a2b3c4d5e6f';
-const BULK = ['a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51', 'c0ffee00-1234-4abc-9def-00112233aabb', 'e8b1d3a7-5c2f-4f60-b9d4-7a3e2c1b0f98'];
+const BULK = [
+  'a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51',
+  'c0ffee00-1234-4abc-9def-00112233aabb',
+  'e8b1d3a7-5c2f-4f60-b9d4-7a3e2c1b0f98',
+];
 
 describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
   let t: TestApp;
@@ -81,7 +85,9 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
 
     await notify(sampleEvent('notify-update-thing.json'));
 
-    expect((await layout()).map(({ id, used, count, ids }) => ({ id, used, count, ids }))).toEqual(once.map(({ id, used, count, ids }) => ({ id, used, count, ids })));
+    expect((await layout()).map(({ id, used, count, ids }) => ({ id, used, count, ids }))).toEqual(
+      once.map(({ id, used, count, ids }) => ({ id, used, count, ids })),
+    );
   });
 
   it("reloads the Thing's owner when a related row changed it (trigger)", async () => {
@@ -95,7 +101,12 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
   });
 
   it('assigns a Thing created through a trigger when it is on no instance yet, and only reloads it afterwards', async () => {
-    const message = { o: 'c', t: 'Thing', k: { id: 'T-via-trigger' }, trigger: { o: 'c', t: 'Layout', k: { id: 'L-1' } } };
+    const message = {
+      o: 'c',
+      t: 'Thing',
+      k: { id: 'T-via-trigger' },
+      trigger: { o: 'c', t: 'Layout', k: { id: 'L-1' } },
+    };
 
     const first = await notify(message);
     const placed = (await owner('T-via-trigger'))!;
@@ -114,8 +125,14 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     const outcome = await notify(sampleEvent('notify-bulk-update-things.json'));
 
     expect(outcome.status).toBe('reloaded');
-    const bumps = (await layout()).map((instance) => instance.reloadTimes - before.find((b) => b.id === instance.id)!.reloadTimes);
-    const owners = new Set(before.filter((instance) => instance.ids.some((id) => BULK.slice(0, 2).includes(id))).map((instance) => instance.id));
+    const bumps = (await layout()).map(
+      (instance) => instance.reloadTimes - before.find((b) => b.id === instance.id)!.reloadTimes,
+    );
+    const owners = new Set(
+      before
+        .filter((instance) => instance.ids.some((id) => BULK.slice(0, 2).includes(id)))
+        .map((instance) => instance.id),
+    );
     expect(bumps.filter((bump) => bump === 1)).toHaveLength(owners.size);
     expect(bumps.every((bump) => bump === 0 || bump === 1)).toBe(true);
   });
@@ -142,7 +159,9 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
   it('places Rules apart from Things', async () => {
     await notify(sampleEvent('notify-create-rule.json'));
 
-    expect((await legacyLayout(t.app, 'Rule')).flatMap((instance) => instance.ids)).toEqual(['f4e5d6c7-b8a9-4012-8345-6789abcdef01']);
+    expect((await legacyLayout(t.app, 'Rule')).flatMap((instance) => instance.ids)).toEqual([
+      'f4e5d6c7-b8a9-4012-8345-6789abcdef01',
+    ]);
     expect(await layout()).toEqual([]);
   });
 

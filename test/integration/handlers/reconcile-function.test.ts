@@ -40,6 +40,9 @@ describe('reconcile function', () => {
   });
 
   it('throws when no kind could be reconciled, so the invocation counts as failed', async () => {
-    await expect(handler(SCHEDULED, { awsRequestId: 'req-1' })).rejects.toMatchObject({ name: 'ReconcileFailedError', kinds: ['Thing', 'Rule'] });
+    await expect(handler(SCHEDULED, { awsRequestId: 'req-1' })).rejects.toMatchObject({
+      name: 'ReconcileFailedError',
+      kinds: ['Thing', 'Rule'],
+    });
   });
 });

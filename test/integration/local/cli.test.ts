@@ -5,7 +5,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ENV_VARIABLES, helpText, LocalConfigError, localConfigFromEnv, parseArgs, UsageError } from '../../../lib/local/config.js';
+import {
+  ENV_VARIABLES,
+  helpText,
+  LocalConfigError,
+  localConfigFromEnv,
+  parseArgs,
+  UsageError,
+} from '../../../lib/local/config.js';
 import { REPO_ROOT } from './harness.js';
 
 const runMain = (args: string[], env: Record<string, string> = {}) =>
@@ -58,7 +65,10 @@ describe('local configuration', () => {
   });
 
   it("keeps the user's own values, e.g. the legacy 90 s timeout", () => {
-    const config = localConfigFromEnv({ HEARTBEAT_TIMEOUT_SECONDS: '90', RECONCILE_INTERVAL: '2.5', LOG_FORMAT: 'pretty' }, false);
+    const config = localConfigFromEnv(
+      { HEARTBEAT_TIMEOUT_SECONDS: '90', RECONCILE_INTERVAL: '2.5', LOG_FORMAT: 'pretty' },
+      false,
+    );
 
     expect(config.env.HEARTBEAT_TIMEOUT_SECONDS).toBe('90');
     expect(config.reconcileIntervalMs).toBe(2500);
@@ -66,11 +76,17 @@ describe('local configuration', () => {
   });
 
   it('uses an external broker and embeds none when MQTT_URL is set', () => {
-    expect(localConfigFromEnv({ MQTT_URL: 'mqtt://broker:1883' }, true).mqtt).toEqual({ embedded: false, url: 'mqtt://broker:1883' });
+    expect(localConfigFromEnv({ MQTT_URL: 'mqtt://broker:1883' }, true).mqtt).toEqual({
+      embedded: false,
+      url: 'mqtt://broker:1883',
+    });
   });
 
   it('reads heartbeats from Kafka with one consumer group when KAFKA_BROKERS is set', () => {
-    expect(localConfigFromEnv({ KAFKA_BROKERS: 'k1:9092,k2:9092' }, true).kafka).toEqual({ brokers: ['k1:9092', 'k2:9092'], groupId: 'iota-orchestrator' });
+    expect(localConfigFromEnv({ KAFKA_BROKERS: 'k1:9092,k2:9092' }, true).kafka).toEqual({
+      brokers: ['k1:9092', 'k2:9092'],
+      groupId: 'iota-orchestrator',
+    });
   });
 
   it('names the variable of every malformed value', () => {

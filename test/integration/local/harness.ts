@@ -87,7 +87,11 @@ export function readWorkerPids(dataDir: string): Map<string, number> {
   if (!existsSync(podsDir)) return pids;
   for (const file of readdirSync(podsDir).filter((name) => name.endsWith('.json'))) {
     try {
-      const state = JSON.parse(readFileSync(join(podsDir, file), 'utf8')) as { name: string; pid: number; deletedAt?: number };
+      const state = JSON.parse(readFileSync(join(podsDir, file), 'utf8')) as {
+        name: string;
+        pid: number;
+        deletedAt?: number;
+      };
       if (state.deletedAt === undefined) pids.set(state.name, state.pid);
     } catch {
       // Being rewritten; the next read sees it.

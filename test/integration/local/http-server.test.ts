@@ -10,13 +10,23 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../lib/app.js';
 import { HttpApiEventSchema } from '../../../lib/handlers/events.js';
 import { handleHttp, MAX_BODY_BYTES } from '../../../lib/handlers/http.js';
-import { apiGatewayTime, startHttpServer, toHttpApiEvent, type LocalHttpServer } from '../../../lib/local/http-server.js';
+import {
+  apiGatewayTime,
+  startHttpServer,
+  toHttpApiEvent,
+  type LocalHttpServer,
+} from '../../../lib/local/http-server.js';
 
 describe('request to HTTP API v2 event', () => {
   const input = {
     method: 'post',
     url: '/v1/api/orchestrations/Thing/orchestrate?plan=full&x=1&x=2',
-    headers: { 'content-type': ['application/json'], 'x-multi': ['a', 'b'], cookie: ['a=1; b=2'], host: ['127.0.0.1:9281'] },
+    headers: {
+      'content-type': ['application/json'],
+      'x-multi': ['a', 'b'],
+      cookie: ['a=1; b=2'],
+      host: ['127.0.0.1:9281'],
+    },
     body: '{"initInstances":3}',
     sourceIp: '127.0.0.1',
     requestId: 'req-1',
@@ -36,7 +46,11 @@ describe('request to HTTP API v2 event', () => {
       queryStringParameters: { plan: 'full', x: '1,2' },
       body: '{"initInstances":3}',
       isBase64Encoded: false,
-      requestContext: { requestId: 'req-1', http: { method: 'POST', path: '/v1/api/orchestrations/Thing/orchestrate', sourceIp: '127.0.0.1' }, time: '21/Nov/2025:10:04:05 +0000' },
+      requestContext: {
+        requestId: 'req-1',
+        http: { method: 'POST', path: '/v1/api/orchestrations/Thing/orchestrate', sourceIp: '127.0.0.1' },
+        time: '21/Nov/2025:10:04:05 +0000',
+      },
     });
     expect(event.headers.cookie).toBeUndefined();
     expect(HttpApiEventSchema.safeParse(event).success).toBe(true);
@@ -62,7 +76,10 @@ describe('local HTTP server', () => {
     server = undefined;
   });
 
-  const serve = async (handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>, bodyLimitBytes?: number) => {
+  const serve = async (
+    handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>,
+    bodyLimitBytes?: number,
+  ) => {
     server = await startHttpServer(handler, { port: 0, ...(bodyLimitBytes ? { bodyLimitBytes } : {}) });
     return server.url;
   };
@@ -71,16 +88,32 @@ describe('local HTTP server', () => {
     const seen: APIGatewayProxyEventV2[] = [];
     const url = await serve(async (event) => {
       seen.push(event);
-      return { statusCode: 201, headers: { 'X-Answer': 42 }, cookies: ['s=1; Path=/'], body: Buffer.from('binary\u0000ok').toString('base64'), isBase64Encoded: true };
+      return {
+        statusCode: 201,
+        headers: { 'X-Answer': 42 },
+        cookies: ['s=1; Path=/'],
+        body: Buffer.from('binary\u0000ok').toString('base64'),
+        isBase64Encoded: true,
+      };
     });
 
-    const response = await fetch(`${url}/some/path?q=1`, { method: 'PUT', body: 'hello', headers: { 'X-Custom': 'Yes' } });
+    const response = await fetch(`${url}/some/path?q=1`, {
+      method: 'PUT',
+      body: 'hello',
+      headers: { 'X-Custom': 'Yes' },
+    });
 
     expect(response.status).toBe(201);
     expect(response.headers.get('x-answer')).toBe('42');
     expect(response.headers.get('set-cookie')).toBe('s=1; Path=/');
     expect(Buffer.from(await response.arrayBuffer()).toString()).toBe('binary\u0000ok');
-    expect(seen[0]).toMatchObject({ rawPath: '/some/path', rawQueryString: 'q=1', body: 'hello', headers: { 'x-custom': 'Yes' }, requestContext: { http: { method: 'PUT' } } });
+    expect(seen[0]).toMatchObject({
+      rawPath: '/some/path',
+      rawQueryString: 'q=1',
+      body: 'hello',
+      headers: { 'x-custom': 'Yes' },
+      requestContext: { http: { method: 'PUT' } },
+    });
   });
 
   it('answers 413 without calling the handler for a body over the transport limit', async () => {
@@ -134,7 +167,10 @@ describe('local HTTP server with the real API handler', () => {
   });
 
   it('routes API paths to the use cases: assign, then locate', async () => {
-    const assigned = await fetch(`${server.url}/v1/api/orchestrations/Thing/resources`, { method: 'POST', body: JSON.stringify({ ids: ['t-http'] }) });
+    const assigned = await fetch(`${server.url}/v1/api/orchestrations/Thing/resources`, {
+      method: 'POST',
+      body: JSON.stringify({ ids: ['t-http'] }),
+    });
     const located = await fetch(`${server.url}/v1/api/orchestrations/Thing/t-http/instances`);
 
     expect(assigned.status).toBe(200);
@@ -142,7 +178,10 @@ describe('local HTTP server with the real API handler', () => {
   });
 
   it("leaves the body limit to the handler, which answers 413 with the API's error shape", async () => {
-    const response = await fetch(`${server.url}/v1/api/orchestrations/Thing/orchestrate`, { method: 'POST', body: ' '.repeat(MAX_BODY_BYTES + 1) });
+    const response = await fetch(`${server.url}/v1/api/orchestrations/Thing/orchestrate`, {
+      method: 'POST',
+      body: ' '.repeat(MAX_BODY_BYTES + 1),
+    });
 
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });

@@ -105,7 +105,12 @@ describe('reconcile loop', () => {
 describe('heartbeat batcher', () => {
   it('hands over everything added within one period as one batch', async () => {
     const batches: number[][] = [];
-    const batcher = new Batcher<number>({ flushEveryMs: 30, maxBatch: 100, flush: async (items) => void batches.push(items), onError: () => undefined });
+    const batcher = new Batcher<number>({
+      flushEveryMs: 30,
+      maxBatch: 100,
+      flush: async (items) => void batches.push(items),
+      onError: () => undefined,
+    });
 
     for (let i = 0; i < 5; i++) batcher.add(i);
     await vi.advanceTimersByTimeAsync(29);
@@ -118,7 +123,12 @@ describe('heartbeat batcher', () => {
 
   it('flushes at once when maxBatch items are waiting', async () => {
     const batches: number[][] = [];
-    const batcher = new Batcher<number>({ flushEveryMs: 60_000, maxBatch: 3, flush: async (items) => void batches.push(items), onError: () => undefined });
+    const batcher = new Batcher<number>({
+      flushEveryMs: 60_000,
+      maxBatch: 3,
+      flush: async (items) => void batches.push(items),
+      onError: () => undefined,
+    });
 
     for (let i = 0; i < 3; i++) batcher.add(i);
     await vi.advanceTimersByTimeAsync(0); // no time passes
@@ -175,7 +185,12 @@ describe('heartbeat batcher', () => {
 
   it('flushes what is waiting on close and accepts nothing after', async () => {
     const batches: number[][] = [];
-    const batcher = new Batcher<number>({ flushEveryMs: 60_000, maxBatch: 100, flush: async (items) => void batches.push(items), onError: () => undefined });
+    const batcher = new Batcher<number>({
+      flushEveryMs: 60_000,
+      maxBatch: 100,
+      flush: async (items) => void batches.push(items),
+      onError: () => undefined,
+    });
 
     batcher.add(1);
     await batcher.close();

@@ -30,7 +30,16 @@ async function startMosquitto(): Promise<Mosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'iota-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
-  writeFileSync(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error'].join('\n') + '\n');
+  writeFileSync(
+    config,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+    ].join('\n') + '\n',
+  );
   const child: ChildProcess = spawn(MOSQUITTO, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -97,16 +106,24 @@ describe('npm start with MQTT_URL pointing at Mosquitto', () => {
     await publishCreate(broker.url, 'via-mosquitto');
 
     const located = await waitFor(async () => {
-      const { status, body } = await getJson<{ runIn?: string }>(`${main.httpUrl}/v1/api/orchestrations/Thing/via-mosquitto/instances`);
+      const { status, body } = await getJson<{ runIn?: string }>(
+        `${main.httpUrl}/v1/api/orchestrations/Thing/via-mosquitto/instances`,
+      );
       return status === 200 ? body : undefined;
     }, 'via-mosquitto to be assigned');
     expect(located.runIn).toBe('0');
 
-    const instance = await waitFor(async () => {
-      const { body } = await getJson<OrchestrationView>(`${main.httpUrl}/v1/api/orchestrations/Thing`);
-      const zero = body.instances.find((i) => i.id === '0');
-      return zero?.health === 'healthy' && zero.heartbeat !== null && zero.pod?.phase === 'Running' ? zero : undefined;
-    }, 'instance 0 running and heartbeating', 30_000);
+    const instance = await waitFor(
+      async () => {
+        const { body } = await getJson<OrchestrationView>(`${main.httpUrl}/v1/api/orchestrations/Thing`);
+        const zero = body.instances.find((i) => i.id === '0');
+        return zero?.health === 'healthy' && zero.heartbeat !== null && zero.pod?.phase === 'Running'
+          ? zero
+          : undefined;
+      },
+      'instance 0 running and heartbeating',
+      30_000,
+    );
     expect(instance.pod?.name).toBe('iota-dac-0-g1');
   });
 
@@ -118,7 +135,9 @@ describe('npm start with MQTT_URL pointing at Mosquitto', () => {
     main = await startMain({ dataDir, port, mqttPort, env: { MQTT_URL: broker.url } });
 
     const located = await waitFor(async () => {
-      const { status, body } = await getJson<{ runIn?: string }>(`${main.httpUrl}/v1/api/orchestrations/Thing/while-down/instances`);
+      const { status, body } = await getJson<{ runIn?: string }>(
+        `${main.httpUrl}/v1/api/orchestrations/Thing/while-down/instances`,
+      );
       return status === 200 ? body : undefined;
     }, 'while-down to be assigned after the restart');
     expect(located.runIn).toBe('0');

@@ -27,17 +27,24 @@ describe('npm start restarted after a crash', () => {
     const { port, mqttPort, dataDir } = main;
 
     main.child.kill('SIGKILL');
-    await waitFor(() => (main!.child.exitCode !== null || main!.child.signalCode !== null ? true : undefined), 'npm start to die');
+    await waitFor(
+      () => (main!.child.exitCode !== null || main!.child.signalCode !== null ? true : undefined),
+      'npm start to die',
+    );
     expect(isAlive(pid)).toBe(true);
 
     const restartedAt = Date.now();
     main = await startMain({ dataDir, port, mqttPort });
-    const view = await waitFor(async () => {
-      const { body } = await getJson<OrchestrationView>(`${main!.httpUrl}/v1/api/orchestrations/Thing`);
-      const zero = body.instances.find((instance) => instance.id === '0');
-      // A heartbeat sent after the restart began can only have come through the new broker.
-      return zero?.heartbeat && zero.heartbeat.at > restartedAt ? body : undefined;
-    }, 'instance 0 heartbeating after the restart', 30_000);
+    const view = await waitFor(
+      async () => {
+        const { body } = await getJson<OrchestrationView>(`${main!.httpUrl}/v1/api/orchestrations/Thing`);
+        const zero = body.instances.find((instance) => instance.id === '0');
+        // A heartbeat sent after the restart began can only have come through the new broker.
+        return zero?.heartbeat && zero.heartbeat.at > restartedAt ? body : undefined;
+      },
+      'instance 0 heartbeating after the restart',
+      30_000,
+    );
     // A duplicate would be started by a reconcile run: let a few complete ones pass first.
     const reconcileRuns = (): number => main!.logs().filter((record) => record.msg === 'reconcile done').length;
     const runsBefore = reconcileRuns();

@@ -26,7 +26,10 @@ interface Spawned {
 
 function spawnWorker(env: Record<string, string>): Spawned {
   const { command, args } = referenceWorkerCommand();
-  const child = spawn(command, args, { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -53,7 +56,7 @@ describe('the reference worker process', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'iota-worker-proc-'));
     broker = await startEmbeddedBroker(0);
     store = await openStore({ ORCH_DATA_DIR: dataDir });
-    orchestration = createOrchestration({ logger: silentLogger(),  store, kinds: DEFAULT_KINDS });
+    orchestration = createOrchestration({ logger: silentLogger(), store, kinds: DEFAULT_KINDS });
     await orchestration.assign('Thing', ['t1', 't2']);
   });
 
@@ -84,19 +87,34 @@ describe('the reference worker process', () => {
       MQTT_URL: broker.url,
       HEARTBEAT_INTERVAL: '0.2',
     });
-    await waitFor(() => (beats.length >= 2 ? true : undefined), `two heartbeats; worker output:\n${worker.output()}`, 20_000);
+    await waitFor(
+      () => (beats.length >= 2 ? true : undefined),
+      `two heartbeats; worker output:\n${worker.output()}`,
+      20_000,
+    );
     worker.child.kill('SIGTERM');
     const code = await worker.exit;
     await listener.endAsync();
 
-    expect(beats[0]).toMatchObject({ resource: 'Thing', instanceId: '0', podName: 'iota-dac-0-g7', resources: 2, pid: worker.child.pid });
+    expect(beats[0]).toMatchObject({
+      resource: 'Thing',
+      instanceId: '0',
+      podName: 'iota-dac-0-g7',
+      resources: 2,
+      pid: worker.child.pid,
+    });
     expect(typeof beats[0]!.at).toBe('number');
     expect(code).toBe(0);
     expect(worker.output()).toMatch(/"msg":"stopping"/);
   });
 
   it('keeps running with heartbeats off until it is told to stop', async () => {
-    const worker = spawnWorker({ INSTANCE_ID: '0', RESOURCE: 'Thing', ORCH_DATA_DIR: dataDir, HEARTBEAT_INTERVAL: '0' });
+    const worker = spawnWorker({
+      INSTANCE_ID: '0',
+      RESOURCE: 'Thing',
+      ORCH_DATA_DIR: dataDir,
+      HEARTBEAT_INTERVAL: '0',
+    });
     await waitForOutput(worker, 'worker started', 'the worker to start');
     // Still running after start-up: it follows a reload asked for afterwards, which takes at least one poll
     // of the store and a re-read. The store's polling does not hold a process open; a worker that did not

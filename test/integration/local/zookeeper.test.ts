@@ -13,7 +13,11 @@ import { getJson, startMain, waitFor, type RunningMain } from './harness.js';
 
 describe('npm start with ZK_CONNECT', () => {
   const root = uniqueRoot('npm-start');
-  const env = { ZK_CONNECT: inject('zkConnect'), ZK_ROOT: `${root}/orchestration`, ZK_STATE_ROOT: `${root}/orchestrator` };
+  const env = {
+    ZK_CONNECT: inject('zkConnect'),
+    ZK_ROOT: `${root}/orchestration`,
+    ZK_STATE_ROOT: `${root}/orchestrator`,
+  };
   let main: RunningMain;
 
   beforeAll(async () => {
@@ -30,10 +34,14 @@ describe('npm start with ZK_CONNECT', () => {
     await client.publishAsync('cm/notify', JSON.stringify({ o: 'c', t: 'Thing', k: { id: 'zk-thing' } }), { qos: 1 });
     await client.endAsync();
 
-    await waitFor(async () => {
-      const { body } = await getJson<OrchestrationView>(`${main.httpUrl}/v1/api/orchestrations/Thing`);
-      return body.instances[0]?.health === 'healthy' ? true : undefined;
-    }, 'instance 0 to heartbeat', 30_000);
+    await waitFor(
+      async () => {
+        const { body } = await getJson<OrchestrationView>(`${main.httpUrl}/v1/api/orchestrations/Thing`);
+        return body.instances[0]?.health === 'healthy' ? true : undefined;
+      },
+      'instance 0 to heartbeat',
+      30_000,
+    );
 
     expect(String(main.events().find((event) => event.event === 'started')?.Store)).toMatch(/zookeeper/i);
     const store = await openStore(env);

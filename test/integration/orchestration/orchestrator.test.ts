@@ -14,7 +14,15 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   let t: TestStore;
   let clock = 1_700_000_000_000;
   let orchestrator: Orchestration;
-  const fresh = () => createOrchestration({ logger: silentLogger(), store: t.store, kinds: DEFAULT_KINDS, root: t.env.ZK_ROOT, stateRoot: t.env.ZK_STATE_ROOT, clock: () => clock });
+  const fresh = () =>
+    createOrchestration({
+      logger: silentLogger(),
+      store: t.store,
+      kinds: DEFAULT_KINDS,
+      root: t.env.ZK_ROOT,
+      stateRoot: t.env.ZK_STATE_ROOT,
+      clock: () => clock,
+    });
   /** What a worker sees: the raw nodes of the legacy layout. */
   const workerView = async (id: string) => {
     const layout = orchestrator.layout;
@@ -36,8 +44,18 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   it('creates instance 0 in the exact legacy layout for the first resource', async () => {
     const result = await orchestrator.assign('Thing', ['thing-a']);
 
-    expect(result).toEqual({ assigned: [{ id: 'thing-a', instanceId: '0' }], alreadyAssigned: [], createdInstances: ['0'], pending: [] });
-    expect(await workerView('0')).toEqual({ data: '{"used":1,"count":5000}', resources: '{"ids":["thing-a"]}', reload: '{"times":0}', tmp: '' });
+    expect(result).toEqual({
+      assigned: [{ id: 'thing-a', instanceId: '0' }],
+      alreadyAssigned: [],
+      createdInstances: ['0'],
+      pending: [],
+    });
+    expect(await workerView('0')).toEqual({
+      data: '{"used":1,"count":5000}',
+      resources: '{"ids":["thing-a"]}',
+      reload: '{"times":0}',
+      tmp: '',
+    });
   });
 
   it('has the effect of once when the same create is delivered twice', async () => {
@@ -56,7 +74,11 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
     await orchestrator.assign('Thing', ['b']);
     await orchestrator.unassign('Thing', ['a']);
 
-    expect(await workerView('0')).toMatchObject({ resources: '{"ids":["b"]}', reload: '{"times":2}', data: '{"used":1,"count":5000}' });
+    expect(await workerView('0')).toMatchObject({
+      resources: '{"ids":["b"]}',
+      reload: '{"times":2}',
+      data: '{"used":1,"count":5000}',
+    });
   });
 
   it('removes a resource everywhere and treats a second delete as done', async () => {
@@ -72,7 +94,10 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   });
 
   it('reload bumps the owning instance only, once per call', async () => {
-    await orchestrator.assign('Thing', Array.from({ length: 20 }, (_, i) => `t${i}`));
+    await orchestrator.assign(
+      'Thing',
+      Array.from({ length: 20 }, (_, i) => `t${i}`),
+    );
     await orchestrator.orchestrate('Thing', { initInstances: 4 }, 'op');
     const owner = (await orchestrator.locate('Thing', 't3'))!;
     const before = await orchestrator.read('Thing');
@@ -88,13 +113,21 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   });
 
   it('orchestrates with the legacy numbers and a balanced minimal-movement result', async () => {
-    await orchestrator.assign('Thing', Array.from({ length: 95 }, (_, i) => `t${String(i).padStart(3, '0')}`));
+    await orchestrator.assign(
+      'Thing',
+      Array.from({ length: 95 }, (_, i) => `t${String(i).padStart(3, '0')}`),
+    );
 
     const result = await orchestrator.orchestrate('Thing', {}, 'op');
 
     // 95 resources: floor(95/5000)+1 = 1 < 10 initial → 10 instances, spread at most floor(95/10)+1 = 10 each;
     // the capacity each instance keeps is the configured 5000 (SPEC §3, changed from legacy).
-    expect(result).toMatchObject({ instances: 10, resourcePerInstance: 5000, spreadPerInstance: 10, moved: result.minimumMoves });
+    expect(result).toMatchObject({
+      instances: 10,
+      resourcePerInstance: 5000,
+      spreadPerInstance: 10,
+      moved: result.minimumMoves,
+    });
     const after = await orchestrator.read('Thing');
     expect(after.map((i) => i.id)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     for (const instance of after) {
@@ -102,13 +135,20 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
       expect(instance.used === 9 || instance.used === 10).toBe(true);
     }
     expect(result.moved).toBe(95 - 10);
-    for (const instance of after) for (const id of instance.ids) expect(await orchestrator.locate('Thing', id)).toBe(instance.id);
+    for (const instance of after)
+      for (const id of instance.ids) expect(await orchestrator.locate('Thing', id)).toBe(instance.id);
   });
 
   it('moves only what balance needs when re-orchestrating after growth', async () => {
-    await orchestrator.assign('Thing', Array.from({ length: 100 }, (_, i) => `t${i}`));
+    await orchestrator.assign(
+      'Thing',
+      Array.from({ length: 100 }, (_, i) => `t${i}`),
+    );
     await orchestrator.orchestrate('Thing', { initInstances: 10 }, 'op');
-    await orchestrator.assign('Thing', Array.from({ length: 10 }, (_, i) => `n${i}`));
+    await orchestrator.assign(
+      'Thing',
+      Array.from({ length: 10 }, (_, i) => `n${i}`),
+    );
 
     const result = await orchestrator.orchestrate('Thing', { initInstances: 11 }, 'op');
 
@@ -119,10 +159,19 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   });
 
   it('shrinks: a removed instance hands its resources to the survivors and disappears', async () => {
-    await orchestrator.assign('Thing', Array.from({ length: 30 }, (_, i) => `t${i}`));
+    await orchestrator.assign(
+      'Thing',
+      Array.from({ length: 30 }, (_, i) => `t${i}`),
+    );
     await orchestrator.orchestrate('Thing', { initInstances: 6 }, 'op');
     await orchestrator.recordHeartbeats([{ resource: 'Thing', instanceId: '5', at: clock }]);
-    await orchestrator.writeRecord('Thing', '5', { action: 'created', reason: 'no pod', pod: 'iota-dac-5-g1', generation: 1, at: clock });
+    await orchestrator.writeRecord('Thing', '5', {
+      action: 'created',
+      reason: 'no pod',
+      pod: 'iota-dac-5-g1',
+      generation: 1,
+      at: clock,
+    });
 
     const result = await orchestrator.orchestrate('Thing', { initInstances: 5 }, 'op');
 
@@ -161,7 +210,10 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   });
 
   it('fails orchestrate with the legacy error text when more instances than the max would be needed', async () => {
-    await orchestrator.assign('Thing', Array.from({ length: 40 }, (_, i) => `t${i}`));
+    await orchestrator.assign(
+      'Thing',
+      Array.from({ length: 40 }, (_, i) => `t${i}`),
+    );
 
     await expect(orchestrator.orchestrate('Thing', { maxInstances: 3, resourcePerInstance: 10 }, 'op')).rejects.toThrow(
       new CapacityError(5, 3).message,
@@ -172,7 +224,10 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
     await orchestrator.assign('Thing', ['t0', 't1', 't2', 't3', 't4']);
     await orchestrator.orchestrate('Thing', { initInstances: 3 }, 'op');
 
-    await orchestrator.assign('Thing', Array.from({ length: 50 }, (_, i) => `n${i}`));
+    await orchestrator.assign(
+      'Thing',
+      Array.from({ length: 50 }, (_, i) => `n${i}`),
+    );
 
     const after = await orchestrator.read('Thing');
     expect(after.map((i) => i.id)).toEqual(['0', '1', '2']);
@@ -255,11 +310,24 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
   it('describes instances with health from stored heartbeats', async () => {
     await orchestrator.assign('Thing', ['a']);
     await orchestrator.recordHeartbeats([{ resource: 'Thing', instanceId: '0', at: clock - 1000 }]);
-    await orchestrator.writeRecord('Thing', '0', { action: 'created', reason: 'no pod', pod: 'iota-dac-0-g1', phase: 'Running', generation: 1, at: clock });
+    await orchestrator.writeRecord('Thing', '0', {
+      action: 'created',
+      reason: 'no pod',
+      pod: 'iota-dac-0-g1',
+      phase: 'Running',
+      generation: 1,
+      at: clock,
+    });
 
     const view = await orchestrator.describe('Thing');
 
-    expect(view.instances[0]).toMatchObject({ id: '0', used: 1, health: 'healthy', heartbeat: { ageMs: 1000 }, pod: { name: 'iota-dac-0-g1', phase: 'Running' } });
+    expect(view.instances[0]).toMatchObject({
+      id: '0',
+      used: 1,
+      health: 'healthy',
+      heartbeat: { ageMs: 1000 },
+      pod: { name: 'iota-dac-0-g1', phase: 'Running' },
+    });
     expect(view.totals).toEqual({ instances: 1, resources: 1, capacity: 5000, pending: 0 });
     expect(view.limits).toEqual({ maxInstances: 100, resourcePerInstance: 5000 });
   });

@@ -11,14 +11,24 @@ import { createApp, type App } from '../../../lib/app.js';
 import { MemoryAlertPublisher } from '../../../lib/alerts.js';
 import { Metrics } from '../../../lib/metrics.js';
 import { reconcile, RECONCILE_LEASE, type ReconcileReport } from '../../../lib/reconcile/reconcile.js';
-import { kubernetesRuntimeFor, names, silentLogger, START_AFTER_MS, startHarness, THING, type Harness } from './harness.js';
+import {
+  kubernetesRuntimeFor,
+  names,
+  silentLogger,
+  START_AFTER_MS,
+  startHarness,
+  THING,
+  type Harness,
+} from './harness.js';
 
 const SECOND = 1000;
 const PROCESS_SCRIPT = fileURLToPath(new URL('./reconcile-process.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 const recycles = (reports: readonly ReconcileReport[]): string[] =>
-  reports.flatMap((report) => report.kinds.flatMap((kind) => kind.actions.filter((a) => a.type === 'recycle').map((a) => a.pod)));
+  reports.flatMap((report) =>
+    report.kinds.flatMap((kind) => kind.actions.filter((a) => a.type === 'recycle').map((a) => a.pod)),
+  );
 
 interface ReconcileProcess {
   /** Resolves once the process is connected and waits for `go()`; rejects if it exits first. */
@@ -103,7 +113,12 @@ describe('overlapping reconcile runs', () => {
 
     const report = await h.run();
 
-    expect(report).toMatchObject({ status: 'skipped', skipped: { heldBy: 'another-run' }, kinds: [], apiCalls: { list: 0, create: 0, delete: 0 } });
+    expect(report).toMatchObject({
+      status: 'skipped',
+      skipped: { heldBy: 'another-run' },
+      kinds: [],
+      apiCalls: { list: 0, create: 0, delete: 0 },
+    });
     expect(names(h.allPods(THING, '1'))).toEqual(['iota-dac-1-g1']);
     await h.app.orchestrator.releaseLease(lease);
   });
@@ -111,10 +126,20 @@ describe('overlapping reconcile runs', () => {
   it('recycles a silent instance exactly once when several containers reconcile at the same moment', async () => {
     await fleetWithOneSilent();
     for (let i = 0; i < 3; i++) {
-      others.push(await createApp(h.testStore.env, { kinds: [THING], runtime: kubernetesRuntimeFor(h.sim.url, h.sim.token), logger: silentLogger }));
+      others.push(
+        await createApp(h.testStore.env, {
+          kinds: [THING],
+          runtime: kubernetesRuntimeFor(h.sim.url, h.sim.token),
+          logger: silentLogger,
+        }),
+      );
     }
     const run = (app: App) =>
-      reconcile(app, { now: () => h.sim.now(), alerts: new MemoryAlertPublisher(silentLogger), metrics: new Metrics('test', {}, () => undefined) });
+      reconcile(app, {
+        now: () => h.sim.now(),
+        alerts: new MemoryAlertPublisher(silentLogger),
+        metrics: new Metrics('test', {}, () => undefined),
+      });
 
     const reports = await Promise.all([h.app, ...others].map(run));
 
@@ -144,6 +169,10 @@ describe('overlapping reconcile runs', () => {
 
     expectRecycledOnce();
     expect(recycles(reports)).toEqual(['iota-dac-1-g2']);
-    expect((await h.app.orchestrator.records('Thing')).get('1')).toMatchObject({ action: 'recycled', pod: 'iota-dac-1-g2', generation: 2 });
+    expect((await h.app.orchestrator.records('Thing')).get('1')).toMatchObject({
+      action: 'recycled',
+      pod: 'iota-dac-1-g2',
+      generation: 2,
+    });
   });
 });

@@ -68,7 +68,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logger: silentLogger,
   });
   const byLabel = (kind: KindConfig, instanceId: string) =>
-    sim.list().filter((pod) => pod.metadata.labels?.resource === kind.resource && pod.metadata.labels?.instanceId === instanceId);
+    sim
+      .list()
+      .filter(
+        (pod) => pod.metadata.labels?.resource === kind.resource && pod.metadata.labels?.instanceId === instanceId,
+      );
 
   return {
     sim,
@@ -76,12 +80,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     testStore,
     alerts,
     run: (runOptions = {}) =>
-      reconcile(app, { now: () => sim.now(), alerts, metrics: new Metrics('test', {}, () => undefined), ...runOptions }),
+      reconcile(app, {
+        now: () => sim.now(),
+        alerts,
+        metrics: new Metrics('test', {}, () => undefined),
+        ...runOptions,
+      }),
     async instances(kind, count) {
       await app.orchestrator.orchestrate(kind.resource, { initInstances: count }, 'test');
     },
     async beat(kind, ids) {
-      await app.orchestrator.recordHeartbeats(ids.map((instanceId) => ({ resource: kind.resource, instanceId, at: sim.now() })));
+      await app.orchestrator.recordHeartbeats(
+        ids.map((instanceId) => ({ resource: kind.resource, instanceId, at: sim.now() })),
+      );
     },
     advance: (ms) => sim.advance(ms),
     livePods: (kind, instanceId) => byLabel(kind, instanceId).filter((pod) => !pod.metadata.deletionTimestamp),
@@ -108,7 +119,14 @@ export interface Faults {
   readonly createDelayMs?: number;
 }
 
-const STATUS_500 = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'etcdserver: request timed out', reason: 'InternalError', code: 500 });
+const STATUS_500 = JSON.stringify({
+  kind: 'Status',
+  apiVersion: 'v1',
+  status: 'Failure',
+  message: 'etcdserver: request timed out',
+  reason: 'InternalError',
+  code: 500,
+});
 
 /**
  * An HTTP front for the simulator that answers the listed requests with the
@@ -121,7 +139,8 @@ export function withFaults(faults: Faults): (sim: K8sSimulator) => Promise<{ url
       const name = (JSON.parse(body.toString('utf8')) as { metadata?: { name?: string } }).metadata?.name;
       return name !== undefined && (faults.create?.has(name) ?? false);
     }
-    if (method === 'DELETE') return faults.delete?.has(decodeURIComponent(url.pathname.split('/').at(-1) ?? '')) ?? false;
+    if (method === 'DELETE')
+      return faults.delete?.has(decodeURIComponent(url.pathname.split('/').at(-1) ?? '')) ?? false;
     if (method === 'GET' && url.pathname.endsWith('/pods')) {
       const resource = /(?:^|,)resource=([^,]+)/.exec(url.searchParams.get('labelSelector') ?? '')?.[1];
       return resource !== undefined && (faults.list?.has(resource) ?? false);
@@ -132,10 +151,13 @@ export function withFaults(faults: Faults): (sim: K8sSimulator) => Promise<{ url
     const target = new URL(sim.url);
     const server = createServer((req, res) => {
       const forward = (body: Buffer): void => {
-        const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        });
+        const upstream = httpRequest(
+          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
         upstream.on('error', (error) => res.writeHead(502).end(String(error)));
         upstream.end(body);
       };

@@ -19,7 +19,10 @@ const required = (name: string): string => {
   return value;
 };
 
-const app = await createApp(process.env, { runtime: kubernetesRuntimeFor(required('SIM_URL'), required('SIM_TOKEN')), logger: silentLogger });
+const app = await createApp(process.env, {
+  runtime: kubernetesRuntimeFor(required('SIM_URL'), required('SIM_TOKEN')),
+  logger: silentLogger,
+});
 const now = Number(required('SIM_NOW'));
 const lines = createInterface({ input: process.stdin });
 const told = new Promise<string | undefined>((resolve) => {
@@ -35,7 +38,11 @@ if (word !== 'go') {
   throw new Error(`expected "go" on stdin, got ${word === undefined ? 'end of input' : JSON.stringify(word)}`);
 }
 try {
-  const report = await reconcile(app, { now: () => now, alerts: new MemoryAlertPublisher(silentLogger), metrics: new Metrics('test', {}, () => undefined) });
+  const report = await reconcile(app, {
+    now: () => now,
+    alerts: new MemoryAlertPublisher(silentLogger),
+    metrics: new Metrics('test', {}, () => undefined),
+  });
   process.stdout.write(JSON.stringify(report) + '\n');
 } finally {
   await app.close();

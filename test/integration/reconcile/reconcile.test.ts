@@ -6,7 +6,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KafkaAlertPublisher } from '../../../lib/alerts.js';
 import type { InstanceRecord } from '../../../lib/orchestration/types.js';
-import { names, RULE, silentLogger, START_AFTER_MS, startHarness, THING, withFaults, type Harness, type HarnessOptions } from './harness.js';
+import {
+  names,
+  RULE,
+  silentLogger,
+  START_AFTER_MS,
+  startHarness,
+  THING,
+  withFaults,
+  type Harness,
+  type HarnessOptions,
+} from './harness.js';
 
 const SECOND = 1000;
 const ids = (count: number): string[] => Array.from({ length: count }, (_, i) => String(i));
@@ -35,9 +45,20 @@ describe('reconcile against the Kubernetes simulator', () => {
 
     for (const id of ids(3)) expect(names(h.livePods(THING, id))).toEqual([`iota-dac-${id}-g1`]);
     for (const id of ids(2)) expect(names(h.livePods(RULE, id))).toEqual([`iota-rules-engine-${id}-g1`]);
-    expect(h.sim.pod('iota-dac-2-g1')?.spec.containers[0]).toMatchObject({ env: expect.arrayContaining([{ name: 'INSTANCE_ID', value: '2' }]) });
-    expect((await records()).get('1')).toMatchObject({ action: 'created', reason: 'no pod', pod: 'iota-dac-1-g1', generation: 1 });
-    expect((await records('Rule')).get('0')).toMatchObject({ action: 'created', pod: 'iota-rules-engine-0-g1', generation: 1 });
+    expect(h.sim.pod('iota-dac-2-g1')?.spec.containers[0]).toMatchObject({
+      env: expect.arrayContaining([{ name: 'INSTANCE_ID', value: '2' }]),
+    });
+    expect((await records()).get('1')).toMatchObject({
+      action: 'created',
+      reason: 'no pod',
+      pod: 'iota-dac-1-g1',
+      generation: 1,
+    });
+    expect((await records('Rule')).get('0')).toMatchObject({
+      action: 'created',
+      pod: 'iota-rules-engine-0-g1',
+      generation: 1,
+    });
     expect(report).toMatchObject({ status: 'done', errors: [], apiCalls: { list: 2, create: 5, delete: 0 } });
   });
 
@@ -113,7 +134,9 @@ describe('reconcile against the Kubernetes simulator', () => {
     await h.run();
 
     for (const id of ids(4)) expect(names(h.allPods(THING, id))).toEqual([`iota-dac-${id}-g1`]);
-    expect(h.alerts.alerts).toEqual([{ type: 'fleet-silent', resource: 'Thing', stale: 3, total: 4, at: h.sim.now(), instances: ['0', '1', '2'] }]);
+    expect(h.alerts.alerts).toEqual([
+      { type: 'fleet-silent', resource: 'Thing', stale: 3, total: 4, at: h.sim.now(), instances: ['0', '1', '2'] },
+    ]);
   });
 
   it('recycles at most maxRecyclesPerRun silent instances per run and the rest on the next runs', async () => {
@@ -129,7 +152,17 @@ describe('reconcile against the Kubernetes simulator', () => {
     await h.run();
 
     expect(afterFirst).toHaveLength(3);
-    expect(h.alerts.alerts).toEqual([{ type: 'recycle-storm', resource: 'Thing', silent: 5, recycled: 3, limit: 3, at: expect.any(Number), deferred: expect.any(Array) }]);
+    expect(h.alerts.alerts).toEqual([
+      {
+        type: 'recycle-storm',
+        resource: 'Thing',
+        silent: 5,
+        recycled: 3,
+        limit: 3,
+        at: expect.any(Number),
+        deferred: expect.any(Array),
+      },
+    ]);
     for (const id of ids(5)) expect(names(h.livePods(THING, id))).toEqual([`iota-dac-${id}-g2`]);
     for (const id of ['5', '6', '7', '8', '9']) expect(names(h.allPods(THING, id))).toEqual([`iota-dac-${id}-g1`]);
   });
@@ -162,7 +195,11 @@ describe('reconcile against the Kubernetes simulator', () => {
     expect(names(h.livePods(RULE, '1'))).toEqual(['iota-rules-engine-1-g2']);
     expect([...first.errors, ...second.errors]).toEqual([]);
     expect(second.apiCalls).toEqual({ list: 2, create: 0, delete: 0 });
-    expect((await records('Rule')).get('1')).toMatchObject({ action: 'replaced', reason: 'pod iota-rules-engine-1-g1 is Unknown', generation: 2 });
+    expect((await records('Rule')).get('1')).toMatchObject({
+      action: 'replaced',
+      reason: 'pod iota-rules-engine-1-g1 is Unknown',
+      generation: 2,
+    });
   });
 
   it('replaces a failed pod with the next generation', async () => {
@@ -186,9 +223,21 @@ describe('reconcile against the Kubernetes simulator', () => {
     const retried = await h.run();
 
     expect(failed.errors).toEqual([
-      { resource: 'Thing', instanceId: '1', pod: 'iota-dac-1-g1', operation: 'create', message: expect.stringContaining('HTTP 500 InternalError') },
+      {
+        resource: 'Thing',
+        instanceId: '1',
+        pod: 'iota-dac-1-g1',
+        operation: 'create',
+        message: expect.stringContaining('HTTP 500 InternalError'),
+      },
     ]);
-    expect(stored).toMatchObject({ action: 'error', reason: 'no pod', pod: 'iota-dac-1-g1', generation: 1, error: expect.stringContaining('etcdserver: request timed out') });
+    expect(stored).toMatchObject({
+      action: 'error',
+      reason: 'no pod',
+      pod: 'iota-dac-1-g1',
+      generation: 1,
+      error: expect.stringContaining('etcdserver: request timed out'),
+    });
     expect(names(h.livePods(THING, '0'))).toEqual(['iota-dac-0-g1']);
     expect(names(h.livePods(THING, '2'))).toEqual(['iota-dac-2-g1']);
     expect(retried.errors).toEqual([]);
@@ -207,9 +256,20 @@ describe('reconcile against the Kubernetes simulator', () => {
     expect(names(h.allPods(THING, '1'))).toEqual(['iota-dac-1-g1']);
     expect(names(h.livePods(THING, '1'))).toEqual(['iota-dac-1-g1']);
     expect(report.errors).toEqual([
-      { resource: 'Thing', instanceId: '1', pod: 'iota-dac-1-g1', operation: 'delete', message: expect.stringContaining('HTTP 500') },
+      {
+        resource: 'Thing',
+        instanceId: '1',
+        pod: 'iota-dac-1-g1',
+        operation: 'delete',
+        message: expect.stringContaining('HTTP 500'),
+      },
     ]);
-    expect((await records()).get('1')).toMatchObject({ action: 'error', pod: 'iota-dac-1-g1', generation: 1, reason: expect.stringContaining('no heartbeat for 100 s') });
+    expect((await records()).get('1')).toMatchObject({
+      action: 'error',
+      pod: 'iota-dac-1-g1',
+      generation: 1,
+      reason: expect.stringContaining('no heartbeat for 100 s'),
+    });
   });
 
   it('reconciles the other kinds when one kind cannot be listed', async () => {
@@ -219,8 +279,15 @@ describe('reconcile against the Kubernetes simulator', () => {
 
     const report = await h.run();
 
-    expect(h.sim.list().map((pod) => pod.metadata.name).sort()).toEqual(['iota-rules-engine-0-g1', 'iota-rules-engine-1-g1']);
-    expect(report.errors).toEqual([{ resource: 'Thing', operation: 'list', message: expect.stringContaining('list pods of Thing: HTTP 500') }]);
+    expect(
+      h.sim
+        .list()
+        .map((pod) => pod.metadata.name)
+        .sort(),
+    ).toEqual(['iota-rules-engine-0-g1', 'iota-rules-engine-1-g1']);
+    expect(report.errors).toEqual([
+      { resource: 'Thing', operation: 'list', message: expect.stringContaining('list pods of Thing: HTTP 500') },
+    ]);
     expect(report.kinds.map((kind) => kind.resource)).toEqual(['Rule']);
     expect(report).toMatchObject({ status: 'partial', failedKinds: ['Thing'] });
   });
@@ -240,7 +307,10 @@ describe('reconcile against the Kubernetes simulator', () => {
     await start();
     await settledFleet(4);
     h.advance(120 * SECOND);
-    const brokerDown = new KafkaAlertPublisher({ producer: async () => Promise.reject(new Error('connect ECONNREFUSED')), logger: silentLogger });
+    const brokerDown = new KafkaAlertPublisher({
+      producer: async () => Promise.reject(new Error('connect ECONNREFUSED')),
+      logger: silentLogger,
+    });
 
     const report = await h.run({ alerts: brokerDown });
 
@@ -260,7 +330,11 @@ describe('reconcile against the Kubernetes simulator', () => {
     expect(started).toBeLessThan(20);
     expect(report.status).toBe('done');
     expect(report.errors).toEqual([
-      { resource: 'Rule', operation: 'lease', message: `the run outlasted its lease; ${20 - started} instances or orphans left for the next run` },
+      {
+        resource: 'Rule',
+        operation: 'lease',
+        message: `the run outlasted its lease; ${20 - started} instances or orphans left for the next run`,
+      },
     ]);
   });
 

@@ -8,7 +8,7 @@
  */
 import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
 import { silentLogger } from '../../../lib/log.js';
-import { createOrchestration, type Orchestration } from '../../../lib/orchestration/index.js';
+import { createOrchestration } from '../../../lib/orchestration/index.js';
 import { openStore } from '../../../lib/store/open.js';
 
 const worker = Number(process.env.CHURN_WORKER ?? 0);
@@ -25,7 +25,8 @@ const random = (): number => {
 };
 
 const store = await openStore(process.env);
-const orchestrator = createOrchestration({ logger: silentLogger(), 
+const orchestrator = createOrchestration({
+  logger: silentLogger(),
   store,
   kinds: DEFAULT_KINDS,
   root: process.env.ZK_ROOT,
@@ -68,5 +69,13 @@ for (let i = 0; i < ops; i++) {
 }
 await store.close();
 process.stdout.write(
-  JSON.stringify({ worker, placed, removed, reloadBumps, createdInstances, ownLive: [...ownLive], ownRemoved: [...ownRemoved].filter((id) => !ownLive.has(id)) }) + '\n',
+  JSON.stringify({
+    worker,
+    placed,
+    removed,
+    reloadBumps,
+    createdInstances,
+    ownLive: [...ownLive],
+    ownRemoved: [...ownRemoved].filter((id) => !ownLive.has(id)),
+  }) + '\n',
 );

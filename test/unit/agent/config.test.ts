@@ -35,9 +35,18 @@ describe('worker settings from the environment', () => {
   });
 
   it('sends heartbeats to Kafka when KAFKA_BROKERS is set', () => {
-    const settings = workerSettingsFromEnv({ ...base, KAFKA_BROKERS: 'k1:9092, k2:9092', MQTT_URL: 'mqtt://ignored:1883' });
+    const settings = workerSettingsFromEnv({
+      ...base,
+      KAFKA_BROKERS: 'k1:9092, k2:9092',
+      MQTT_URL: 'mqtt://ignored:1883',
+    });
 
-    expect(settings.heartbeat).toEqual({ transport: 'kafka', brokers: ['k1:9092', 'k2:9092'], topic: 'HeartBeat', clientId: 'iota-dac-3-g2' });
+    expect(settings.heartbeat).toEqual({
+      transport: 'kafka',
+      brokers: ['k1:9092', 'k2:9092'],
+      topic: 'HeartBeat',
+      clientId: 'iota-dac-3-g2',
+    });
   });
 
   it('takes the resource kind from IOTA_RESOURCE, as the pod templates set it', () => {
@@ -60,6 +69,8 @@ describe('worker settings from the environment', () => {
     expect(errorOf({ ...base, ZK_ROOT: 'relative/root' }).field).toBe('ZK_ROOT');
     expect(errorOf({ ...base, WORKER_CPU_MS_PER_RESOURCE: '-1' }).field).toBe('WORKER_CPU_MS_PER_RESOURCE');
     expect(errorOf({ ...base, WORKER_CPU_MS_PER_RESOURCE: 'lots' }).field).toBe('WORKER_CPU_MS_PER_RESOURCE');
-    expect(errorOf({ ...base, WORKER_CPU_MS_PER_RESOURCE: '1001' }).message).toMatch(/^WORKER_CPU_MS_PER_RESOURCE: must be .* in \[0, 1000\]/);
+    expect(errorOf({ ...base, WORKER_CPU_MS_PER_RESOURCE: '1001' }).message).toMatch(
+      /^WORKER_CPU_MS_PER_RESOURCE: must be .* in \[0, 1000\]/,
+    );
   });
 });

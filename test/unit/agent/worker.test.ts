@@ -6,7 +6,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HeartbeatMessage, HeartbeatSender } from '../../../lib/agent/heartbeat-sender.js';
-import { parseReloadTimes, parseResourceList, startWorker, type ResourcesUpdate, type RunningWorker } from '../../../lib/agent/worker.js';
+import {
+  parseReloadTimes,
+  parseResourceList,
+  startWorker,
+  type ResourcesUpdate,
+  type RunningWorker,
+} from '../../../lib/agent/worker.js';
 import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
 import { silentLogger } from '../../../lib/log.js';
 import { createOrchestration, type Orchestration } from '../../../lib/orchestration/index.js';
@@ -27,9 +33,15 @@ class RecordingSender implements HeartbeatSender {
   }
 }
 
-const nextUpdate = (worker: RunningWorker, matches: (update: ResourcesUpdate) => boolean = () => true): Promise<ResourcesUpdate> =>
+const nextUpdate = (
+  worker: RunningWorker,
+  matches: (update: ResourcesUpdate) => boolean = () => true,
+): Promise<ResourcesUpdate> =>
   new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no matching 'resources' event; worker serves ${JSON.stringify(worker.resources())}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no matching 'resources' event; worker serves ${JSON.stringify(worker.resources())}`)),
+      10_000,
+    );
     const listener = (update: ResourcesUpdate): void => {
       if (!matches(update)) return;
       clearTimeout(timer);
@@ -48,7 +60,13 @@ describe.each(STORE_ADAPTERS)('reference worker on %s', (adapter) => {
   beforeEach(async () => {
     testStore = await openTestStore(adapter, 'worker');
     root = testStore.env.ZK_ROOT ?? '/iota/orchestration';
-    orchestrator = createOrchestration({ logger: silentLogger(),  store: testStore.store, kinds: DEFAULT_KINDS, root, stateRoot: testStore.env.ZK_STATE_ROOT || undefined });
+    orchestrator = createOrchestration({
+      logger: silentLogger(),
+      store: testStore.store,
+      kinds: DEFAULT_KINDS,
+      root,
+      stateRoot: testStore.env.ZK_STATE_ROOT || undefined,
+    });
   });
 
   afterEach(async () => {
@@ -56,8 +74,18 @@ describe.each(STORE_ADAPTERS)('reference worker on %s', (adapter) => {
     await testStore.cleanup();
   });
 
-  const start = async (instanceId: string, extra: { heartbeat?: HeartbeatSender; heartbeatIntervalMs?: number } = {}): Promise<RunningWorker> => {
-    const worker = await startWorker({ instanceId, resource: 'Thing', podName: `iota-dac-${instanceId}-g1`, store: testStore.store, root, ...extra });
+  const start = async (
+    instanceId: string,
+    extra: { heartbeat?: HeartbeatSender; heartbeatIntervalMs?: number } = {},
+  ): Promise<RunningWorker> => {
+    const worker = await startWorker({
+      instanceId,
+      resource: 'Thing',
+      podName: `iota-dac-${instanceId}-g1`,
+      store: testStore.store,
+      root,
+      ...extra,
+    });
     workers.push(worker);
     return worker;
   };
@@ -132,7 +160,13 @@ describe.each(STORE_ADAPTERS)('reference worker on %s', (adapter) => {
 
     expect(sender.sent).toHaveLength(1);
     const beat = sender.sent[0]!;
-    expect(beat).toMatchObject({ resource: 'Thing', instanceId: '0', podName: 'iota-dac-0-g1', pid: process.pid, resources: 3 });
+    expect(beat).toMatchObject({
+      resource: 'Thing',
+      instanceId: '0',
+      podName: 'iota-dac-0-g1',
+      pid: process.pid,
+      resources: 3,
+    });
     expect(beat.at).toBe(clock);
   });
 
@@ -181,7 +215,9 @@ describe('reading the legacy nodes', () => {
   });
 
   it('rejects a resources node of another shape, naming the node', () => {
-    expect(() => parseResourceList('{"ids":[1]}', '/iota/orchestration/Thing/0/resources')).toThrow(/Thing\/0\/resources must be \{"ids"/);
+    expect(() => parseResourceList('{"ids":[1]}', '/iota/orchestration/Thing/0/resources')).toThrow(
+      /Thing\/0\/resources must be \{"ids"/,
+    );
     expect(() => parseResourceList('nope', '/x/resources')).toThrow(/\/x\/resources is not JSON/);
   });
 

@@ -120,7 +120,12 @@ describe('rebalance', () => {
   it('creates empty instances when there is nothing to spread', () => {
     const result = rebalance(new Map(), 2, 1);
 
-    expect(result.assignment).toEqual(new Map([['0', []], ['1', []]]));
+    expect(result.assignment).toEqual(
+      new Map([
+        ['0', []],
+        ['1', []],
+      ]),
+    );
     expect(result.added).toEqual(['0', '1']);
   });
 

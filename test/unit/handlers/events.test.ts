@@ -4,7 +4,12 @@
  * is meant for, so `sls invoke local --path events/…` never feeds a stale shape.
  */
 import { describe, expect, it } from 'vitest';
-import { HttpApiEventSchema, MskEventSchema, MskRecordSchema, ScheduledEventSchema } from '../../../lib/handlers/events.js';
+import {
+  HttpApiEventSchema,
+  MskEventSchema,
+  MskRecordSchema,
+  ScheduledEventSchema,
+} from '../../../lib/handlers/events.js';
 import { mskHeartbeatRecords } from '../../../lib/handlers/heartbeat.js';
 import { NotifyMessageSchema } from '../../../lib/handlers/notify.js';
 import { fixture, sampleEvent, sampleEventNames } from './fixtures.js';
@@ -18,7 +23,10 @@ describe('MSK event (aws:kafka)', () => {
     expect(Object.keys(event.records)).toEqual(['HeartBeat-0', 'HeartBeat-1']);
     const first = MskRecordSchema.parse(event.records['HeartBeat-0']?.[0]);
     expect(first).toMatchObject({ topic: 'HeartBeat', partition: 0, offset: 48211, timestampType: 'CREATE_TIME' });
-    expect(JSON.parse(Buffer.from(first.value ?? '', 'base64').toString('utf8'))).toMatchObject({ resource: 'Thing', instanceId: '0' });
+    expect(JSON.parse(Buffer.from(first.value ?? '', 'base64').toString('utf8'))).toMatchObject({
+      resource: 'Thing',
+      instanceId: '0',
+    });
     expect(Buffer.from(first.headers?.[0]?.['content-type'] ?? []).toString()).toBe('application/json');
   });
 
@@ -74,14 +82,24 @@ describe('HTTP API event (payload 2.0)', () => {
       requestContext: { requestId: 'r-1', http: { method: 'GET', path: '/v1/api/health' } },
     };
 
-    expect(HttpApiEventSchema.parse(minimal)).toMatchObject({ rawQueryString: '', headers: {}, isBase64Encoded: false });
+    expect(HttpApiEventSchema.parse(minimal)).toMatchObject({
+      rawQueryString: '',
+      headers: {},
+      isBase64Encoded: false,
+    });
   });
 
   it('rejects a REST API (payload 1.0) event, naming the missing fields', () => {
-    const result = HttpApiEventSchema.safeParse({ httpMethod: 'GET', path: '/v1/api/health', requestContext: { requestId: 'r' } });
+    const result = HttpApiEventSchema.safeParse({
+      httpMethod: 'GET',
+      path: '/v1/api/health',
+      requestContext: { requestId: 'r' },
+    });
 
     expect(result.success).toBe(false);
-    expect(result.error?.issues.map((issue) => issue.path.join('.'))).toEqual(expect.arrayContaining(['version', 'rawPath', 'requestContext.http']));
+    expect(result.error?.issues.map((issue) => issue.path.join('.'))).toEqual(
+      expect.arrayContaining(['version', 'rawPath', 'requestContext.http']),
+    );
   });
 });
 
@@ -95,7 +113,10 @@ describe('EventBridge scheduled event', () => {
   });
 
   it('rejects an event of another source', () => {
-    const result = ScheduledEventSchema.safeParse({ ...fixture<Record<string, unknown>>('eventbridge-scheduled.json'), source: 'aws.s3' });
+    const result = ScheduledEventSchema.safeParse({
+      ...fixture<Record<string, unknown>>('eventbridge-scheduled.json'),
+      source: 'aws.s3',
+    });
 
     expect(result.success).toBe(false);
   });
@@ -103,7 +124,13 @@ describe('EventBridge scheduled event', () => {
 
 describe('sample events for sls invoke local', () => {
   const schemaFor = (name: string) =>
-    name.startsWith('notify-') ? NotifyMessageSchema : name.startsWith('api-') ? HttpApiEventSchema : name.startsWith('heartbeat-') ? MskEventSchema : ScheduledEventSchema;
+    name.startsWith('notify-')
+      ? NotifyMessageSchema
+      : name.startsWith('api-')
+        ? HttpApiEventSchema
+        : name.startsWith('heartbeat-')
+          ? MskEventSchema
+          : ScheduledEventSchema;
 
   it.each(sampleEventNames())('%s has the shape its function parses', (name) => {
     const result = schemaFor(name).safeParse(sampleEvent(name));

@@ -13,4 +13,7 @@ export const fixture = <T = unknown>(name: string): T => readJson(join(REPO_ROOT
 /** A sample event of events/, parsed. */
 export const sampleEvent = <T = unknown>(name: string): T => readJson(join(REPO_ROOT, 'events', name)) as T;
 
-export const sampleEventNames = (): string[] => readdirSync(join(REPO_ROOT, 'events')).filter((name) => name.endsWith('.json')).sort();
+export const sampleEventNames = (): string[] =>
+  readdirSync(join(REPO_ROOT, 'events'))
+    .filter((name) => name.endsWith('.json'))
+    .sort();

@@ -1,10 +1,18 @@
 /** Decoding HeartBeat record values and coalescing a batch per instance. Pure. */
 import { describe, expect, it } from 'vitest';
 import { MskEventSchema } from '../../../lib/handlers/events.js';
-import { boundedExtra, coalesceHeartbeats, decodeHeartbeat, EXTRA_LIMITS, MAX_HEARTBEAT_BYTES, mskHeartbeatRecords } from '../../../lib/handlers/heartbeat.js';
+import {
+  boundedExtra,
+  coalesceHeartbeats,
+  decodeHeartbeat,
+  EXTRA_LIMITS,
+  MAX_HEARTBEAT_BYTES,
+  mskHeartbeatRecords,
+} from '../../../lib/handlers/heartbeat.js';
 import { fixture } from './fixtures.js';
 
-const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64');
+const b64 = (value: unknown): string =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64');
 
 describe('decodeHeartbeat', () => {
   it('decodes a base64 value into resource, instance and the extra fields', () => {
@@ -14,7 +22,12 @@ describe('decodeHeartbeat', () => {
   });
 
   it('decodes raw JSON text when told the value is not base64', () => {
-    expect(decodeHeartbeat('{"resource":"Rule","instanceId":"0"}', 'json')).toEqual({ ok: true, resource: 'Rule', instanceId: '0', extra: {} });
+    expect(decodeHeartbeat('{"resource":"Rule","instanceId":"0"}', 'json')).toEqual({
+      ok: true,
+      resource: 'Rule',
+      instanceId: '0',
+      extra: {},
+    });
   });
 
   it('accepts an integer instance id as its decimal text', () => {
@@ -39,7 +52,10 @@ describe('decodeHeartbeat', () => {
   it('refuses to parse a value larger than the cap', () => {
     const huge = b64({ resource: 'Thing', instanceId: '1', pad: 'x'.repeat(MAX_HEARTBEAT_BYTES) });
 
-    expect(decodeHeartbeat(huge)).toMatchObject({ ok: false, reason: expect.stringContaining(`more than ${MAX_HEARTBEAT_BYTES}`) });
+    expect(decodeHeartbeat(huge)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining(`more than ${MAX_HEARTBEAT_BYTES}`),
+    });
   });
 });
 

@@ -4,7 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_KINDS, type KindConfig } from '../../../lib/config/kinds.js';
-import { parseNotifyPayload, planNotify, validateNotifyMessage, type NotifyMessage, type NotifyPlan } from '../../../lib/handlers/notify.js';
+import {
+  parseNotifyPayload,
+  planNotify,
+  validateNotifyMessage,
+  type NotifyMessage,
+  type NotifyPlan,
+} from '../../../lib/handlers/notify.js';
 import { sampleEvent } from './fixtures.js';
 
 const THING = '6d1c2f0e-3b8a-4c57-9f2e-1a2b3c4d5e6f';
@@ -20,9 +26,29 @@ describe('planNotify: the message names a configured kind', () => {
     ['notify-create-thing.json', 'assign', [THING]],
     ['notify-update-thing.json', 'reload', [THING]],
     ['notify-delete-thing.json', 'unassign', [THING]],
-    ['notify-bulk-create-things.json', 'assign', ['a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51', 'c0ffee00-1234-4abc-9def-00112233aabb', 'e8b1d3a7-5c2f-4f60-b9d4-7a3e2c1b0f98']],
-    ['notify-bulk-update-things.json', 'reload', ['a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51', 'c0ffee00-1234-4abc-9def-00112233aabb']],
-    ['notify-bulk-delete-things.json', 'unassign', ['a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51', 'c0ffee00-1234-4abc-9def-00112233aabb', 'e8b1d3a7-5c2f-4f60-b9d4-7a3e2c1b0f98']],
+    [
+      'notify-bulk-create-things.json',
+      'assign',
+      [
+        'a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51',
+        'c0ffee00-1234-4abc-9def-00112233aabb',
+        'e8b1d3a7-5c2f-4f60-b9d4-7a3e2c1b0f98',
+      ],
+    ],
+    [
+      'notify-bulk-update-things.json',
+      'reload',
+      ['a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51', 'c0ffee00-1234-4abc-9def-00112233aabb'],
+    ],
+    [
+      'notify-bulk-delete-things.json',
+      'unassign',
+      [
+        'a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51',
+        'c0ffee00-1234-4abc-9def-00112233aabb',
+        'e8b1d3a7-5c2f-4f60-b9d4-7a3e2c1b0f98',
+      ],
+    ],
   ])('%s → %s of its ids', (name, action, ids) => {
     const result = plan(sampleEvent(name));
 
@@ -34,7 +60,10 @@ describe('planNotify: the message names a configured kind', () => {
   });
 
   it('takes the id from instance.id when the key is missing', () => {
-    expect(plan({ o: 'c', t: 'Thing', instance: { id: 'T-1', name: 'x' } })).toMatchObject({ action: 'assign', ids: ['T-1'] });
+    expect(plan({ o: 'c', t: 'Thing', instance: { id: 'T-1', name: 'x' } })).toMatchObject({
+      action: 'assign',
+      ids: ['T-1'],
+    });
   });
 
   it('accepts the key as a bare id and integer ids as their decimal text', () => {
@@ -64,7 +93,10 @@ describe('planNotify: the message names a configured kind', () => {
   });
 
   it('asks for a catalog reconcile when a bulk delete filters on something other than id', () => {
-    expect(plan({ o: 'bd', t: 'Thing', where: { userId: 'u-1' } })).toMatchObject({ action: 'reconcile-needed', op: 'bd' });
+    expect(plan({ o: 'bd', t: 'Thing', where: { userId: 'u-1' } })).toMatchObject({
+      action: 'reconcile-needed',
+      op: 'bd',
+    });
   });
 
   it('ignores an operation that changes no orchestration', () => {
@@ -76,7 +108,13 @@ describe('planNotify: triggers', () => {
   it("reloads the trigger's resource when only the trigger's table is a kind (a Layout changed its Thing)", () => {
     const result = plan(sampleEvent('notify-trigger-layout.json'));
 
-    expect(result).toEqual({ action: 'reload', resource: 'Thing', ids: [THING], via: 'trigger', assignUnplaced: false });
+    expect(result).toEqual({
+      action: 'reload',
+      resource: 'Thing',
+      ids: [THING],
+      via: 'trigger',
+      assignUnplaced: false,
+    });
   });
 
   it('never assigns or unassigns through a trigger, whatever its op', () => {
@@ -106,7 +144,12 @@ describe('planNotify: triggers', () => {
   });
 
   it('reads the trigger of a bulk op by its own op', () => {
-    const result = plan({ o: 'bu', t: 'Layout', where: { thingId: 'T-1' }, trigger: { o: 'bu', t: 'Thing', where: { id: ['T-1', 'T-2'] } } });
+    const result = plan({
+      o: 'bu',
+      t: 'Layout',
+      where: { thingId: 'T-1' },
+      trigger: { o: 'bu', t: 'Thing', where: { id: ['T-1', 'T-2'] } },
+    });
 
     expect(result).toMatchObject({ action: 'reload', ids: ['T-1', 'T-2'], via: 'trigger' });
   });
@@ -121,7 +164,10 @@ describe('planNotify: kinds come from configuration', () => {
   it('orchestrates a table once it is configured as a kind, and no longer the defaults it replaced', () => {
     const kinds: KindConfig[] = [{ resource: 'Gateway', instanceName: 'iota-gw', heartbeat: true, initInstances: 2 }];
 
-    expect(plan({ o: 'c', t: 'Gateway', k: { id: 'G-1' } }, kinds)).toMatchObject({ action: 'assign', resource: 'Gateway' });
+    expect(plan({ o: 'c', t: 'Gateway', k: { id: 'G-1' } }, kinds)).toMatchObject({
+      action: 'assign',
+      resource: 'Gateway',
+    });
     expect(plan({ o: 'c', t: 'Thing', k: { id: 'T-1' } }, kinds)).toMatchObject({ action: 'ignore' });
   });
 });

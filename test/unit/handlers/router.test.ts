@@ -13,20 +13,34 @@ const THING = '6d1c2f0e-3b8a-4c57-9f2e-1a2b3c4d5e6f';
 let requestCounter = 0;
 
 /** A v2 event like the golden ones, for any method, path and body. */
-function request(method: string, path: string, options: { body?: string; base64?: boolean; query?: string } = {}): APIGatewayProxyEventV2 {
+function request(
+  method: string,
+  path: string,
+  options: { body?: string; base64?: boolean; query?: string } = {},
+): APIGatewayProxyEventV2 {
   const template = fixture<APIGatewayProxyEventV2>('http-api-v2-get-locate-iam.json');
-  const body = options.body === undefined ? undefined : options.base64 ? Buffer.from(options.body).toString('base64') : options.body;
+  const body =
+    options.body === undefined
+      ? undefined
+      : options.base64
+        ? Buffer.from(options.body).toString('base64')
+        : options.body;
   return {
     ...template,
     routeKey: '$default',
     rawPath: path,
     rawQueryString: options.query ?? '',
-    requestContext: { ...template.requestContext, requestId: `req-${++requestCounter}`, http: { ...template.requestContext.http, method, path } },
+    requestContext: {
+      ...template.requestContext,
+      requestId: `req-${++requestCounter}`,
+      http: { ...template.requestContext.http, method, path },
+    },
     ...(body === undefined ? {} : { body }),
     isBase64Encoded: options.base64 ?? false,
   };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field, their shapes vary per route
 const json = (response: APIGatewayProxyStructuredResultV2): Record<string, any> => JSON.parse(response.body ?? 'null');
 
 let t: TestApp;
@@ -93,7 +107,12 @@ describe('GET /v1/api/orchestrations/{resource}', () => {
 
     expect(response.statusCode).toBe(200);
     const view = json(response);
-    expect(view).toMatchObject({ resource: 'Thing', instanceName: 'iota-dac', heartbeat: true, totals: { resources: 3 } });
+    expect(view).toMatchObject({
+      resource: 'Thing',
+      instanceName: 'iota-dac',
+      heartbeat: true,
+      totals: { resources: 3 },
+    });
     expect(view.instances.reduce((sum: number, instance: { used: number }) => sum + instance.used, 0)).toBe(3);
   });
 
@@ -101,7 +120,10 @@ describe('GET /v1/api/orchestrations/{resource}', () => {
     const response = await handleHttp(t.app, request('GET', '/v1/api/orchestrations/Gadget'));
 
     expect(response.statusCode).toBe(404);
-    expect(json(response)).toMatchObject({ error: 'UNKNOWN_RESOURCE', details: { resource: 'Gadget', known: ['Thing', 'Rule'] } });
+    expect(json(response)).toMatchObject({
+      error: 'UNKNOWN_RESOURCE',
+      details: { resource: 'Gadget', known: ['Thing', 'Rule'] },
+    });
   });
 });
 
@@ -117,9 +139,13 @@ describe('POST /v1/api/orchestrations/{resource}/orchestrate', () => {
     // floor(25/10)+1 = 3 each; each keeps the configured capacity 5000 (SPEC §3, changed from legacy).
     expect(body).toMatchObject({ resource: 'Thing', instances: 10, resourcePerInstance: 5000, spreadPerInstance: 3 });
     expect(body.after).toHaveLength(10);
-    expect(body.after.every((instance: { used: number; count: number }) => instance.used <= 3 && instance.count === 5000)).toBe(true);
+    expect(
+      body.after.every((instance: { used: number; count: number }) => instance.used <= 3 && instance.count === 5000),
+    ).toBe(true);
     expect(body.moved).toBeGreaterThanOrEqual(body.minimumMoves);
-    expect(body.plan.every((move: Record<string, unknown>) => typeof move.count === 'number' && !('ids' in move))).toBe(true);
+    expect(body.plan.every((move: Record<string, unknown>) => typeof move.count === 'number' && !('ids' in move))).toBe(
+      true,
+    );
   });
 
   it('reads a base64-encoded body and returns the full plan on ?plan=full', async () => {
@@ -135,14 +161,23 @@ describe('POST /v1/api/orchestrations/{resource}/orchestrate', () => {
   });
 
   it('answers 400 naming the option when one is out of its legacy range', async () => {
-    const response = await handleHttp(t.app, request('POST', '/v1/api/orchestrations/Thing/orchestrate', { body: '{"maxInstances":2}' }));
+    const response = await handleHttp(
+      t.app,
+      request('POST', '/v1/api/orchestrations/Thing/orchestrate', { body: '{"maxInstances":2}' }),
+    );
 
     expect(response.statusCode).toBe(400);
-    expect(json(response)).toMatchObject({ error: 'INVALID_OPTION', details: { field: 'maxInstances', range: '[3, 100)', received: 2 } });
+    expect(json(response)).toMatchObject({
+      error: 'INVALID_OPTION',
+      details: { field: 'maxInstances', range: '[3, 100)', received: 2 },
+    });
   });
 
   it('answers 400 with the issue paths for a body of the wrong shape', async () => {
-    const response = await handleHttp(t.app, request('POST', '/v1/api/orchestrations/Thing/orchestrate', { body: '{"maxInstances":"ten","maxInstance":10}' }));
+    const response = await handleHttp(
+      t.app,
+      request('POST', '/v1/api/orchestrations/Thing/orchestrate', { body: '{"maxInstances":"ten","maxInstance":10}' }),
+    );
 
     expect(response.statusCode).toBe(400);
     const body = json(response);
@@ -152,7 +187,10 @@ describe('POST /v1/api/orchestrations/{resource}/orchestrate', () => {
   });
 
   it('answers 400 for a body that is not JSON', async () => {
-    const response = await handleHttp(t.app, request('POST', '/v1/api/orchestrations/Thing/orchestrate', { body: '{maxInstances: 10' }));
+    const response = await handleHttp(
+      t.app,
+      request('POST', '/v1/api/orchestrations/Thing/orchestrate', { body: '{maxInstances: 10' }),
+    );
 
     expect(response.statusCode).toBe(400);
     expect(json(response).error).toBe('INVALID_JSON');
@@ -163,11 +201,17 @@ describe('POST /v1/api/orchestrations/{resource}/orchestrate', () => {
 
     const response = await handleHttp(
       t.app,
-      request('POST', '/v1/api/orchestrations/Thing/orchestrate', { body: JSON.stringify({ initInstances: 3, maxInstances: 3, resourcePerInstance: 2 }) }),
+      request('POST', '/v1/api/orchestrations/Thing/orchestrate', {
+        body: JSON.stringify({ initInstances: 3, maxInstances: 3, resourcePerInstance: 2 }),
+      }),
     );
 
     expect(response.statusCode).toBe(409);
-    expect(json(response)).toMatchObject({ error: 'CAPACITY_EXCEEDED', message: 'require instances more than the max: 13/3', details: { required: 13, max: 3 } });
+    expect(json(response)).toMatchObject({
+      error: 'CAPACITY_EXCEEDED',
+      message: 'require instances more than the max: 13/3',
+      details: { required: 13, max: 3 },
+    });
   });
 
   it('answers 409 naming the holder while another orchestrate holds the lease', async () => {
@@ -220,9 +264,10 @@ describe('POST and DELETE /v1/api/orchestrations/{resource}/resources', () => {
     expect(first.statusCode).toBe(200);
     expect(json(first).assigned).toHaveLength(2);
     expect(json(again)).toMatchObject({ assigned: [], alreadyAssigned: [{}, {}] });
-    expect((await t.app.orchestrator.read('Thing')).flatMap((instance) => instance.ids).sort()).toEqual(
-      ['a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51', 'c0ffee00-1234-4abc-9def-00112233aabb'],
-    );
+    expect((await t.app.orchestrator.read('Thing')).flatMap((instance) => instance.ids).sort()).toEqual([
+      'a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51',
+      'c0ffee00-1234-4abc-9def-00112233aabb',
+    ]);
   });
 
   it('unassigns the ids, reporting those that were not assigned', async () => {
@@ -231,12 +276,18 @@ describe('POST and DELETE /v1/api/orchestrations/{resource}/resources', () => {
     const response = await handleHttp(t.app, fixture('http-api-v2-delete-resources-jwt.json'));
 
     expect(response.statusCode).toBe(200);
-    expect(json(response)).toMatchObject({ removed: [{ id: 'a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51' }], notAssigned: ['c0ffee00-1234-4abc-9def-00112233aabb'] });
+    expect(json(response)).toMatchObject({
+      removed: [{ id: 'a3f9e1c2-7d44-4b1e-8c55-0e9d8b7a6c51' }],
+      notAssigned: ['c0ffee00-1234-4abc-9def-00112233aabb'],
+    });
     expect((await t.app.orchestrator.read('Thing')).flatMap((instance) => instance.ids)).toEqual([]);
   });
 
   it('answers 400 naming the position of an invalid id, and writes nothing', async () => {
-    const response = await handleHttp(t.app, request('POST', '/v1/api/orchestrations/Thing/resources', { body: '{"ids":["ok-1","no/slash"]}' }));
+    const response = await handleHttp(
+      t.app,
+      request('POST', '/v1/api/orchestrations/Thing/resources', { body: '{"ids":["ok-1","no/slash"]}' }),
+    );
 
     expect(response.statusCode).toBe(400);
     expect(json(response).details.issues).toEqual([{ path: 'ids.1', message: expect.stringContaining('resource id') }]);
@@ -244,7 +295,10 @@ describe('POST and DELETE /v1/api/orchestrations/{resource}/resources', () => {
   });
 
   it('answers 400 for an empty id list', async () => {
-    const response = await handleHttp(t.app, request('DELETE', '/v1/api/orchestrations/Thing/resources', { body: '{"ids":[]}' }));
+    const response = await handleHttp(
+      t.app,
+      request('DELETE', '/v1/api/orchestrations/Thing/resources', { body: '{"ids":[]}' }),
+    );
 
     expect(response.statusCode).toBe(400);
     expect(json(response).details.issues[0].path).toBe('ids');
@@ -267,7 +321,10 @@ describe('body size', () => {
     const body = JSON.stringify({ ids });
     expect(Buffer.from(body).toString('base64').length).toBeGreaterThan(MAX_BODY_BYTES);
 
-    const response = await handleHttp(t.app, request('DELETE', '/v1/api/orchestrations/Thing/resources', { body, base64: true }));
+    const response = await handleHttp(
+      t.app,
+      request('DELETE', '/v1/api/orchestrations/Thing/resources', { body, base64: true }),
+    );
 
     expect(response.statusCode).toBe(200);
     expect(json(response).notAssigned).toHaveLength(9000);
@@ -306,12 +363,19 @@ describe('routing and failures', () => {
     const response = await handleHttp(t.app, event);
 
     expect(response.statusCode).toBe(500);
-    expect(json(response)).toEqual({ error: 'INTERNAL', message: `internal error (request ${event.requestContext.requestId})`, details: { requestId: event.requestContext.requestId } });
+    expect(json(response)).toEqual({
+      error: 'INTERNAL',
+      message: `internal error (request ${event.requestContext.requestId})`,
+      details: { requestId: event.requestContext.requestId },
+    });
     expect(response.body).not.toMatch(/hunter2|keytab|EACCES/);
   });
 
   it('answers 400 for an event that is not an HTTP API v2 event', async () => {
-    const response = await handleHttp(t.app, { httpMethod: 'GET', path: '/v1/api/health' } as unknown as APIGatewayProxyEventV2);
+    const response = await handleHttp(t.app, {
+      httpMethod: 'GET',
+      path: '/v1/api/health',
+    } as unknown as APIGatewayProxyEventV2);
 
     expect(response.statusCode).toBe(400);
     expect(json(response).error).toBe('INVALID_EVENT');

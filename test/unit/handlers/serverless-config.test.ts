@@ -11,15 +11,19 @@ import { parse } from 'yaml';
 import { API_ROUTE_KEYS } from '../../../lib/handlers/http.js';
 import { REPO_ROOT } from './fixtures.js';
 
+/** A parsed YAML value, read loosely: the test asserts its fields one by one. */
+// biome-ignore lint/suspicious/noExplicitAny: YAML of any shape
+type Yaml = any;
+
 interface FunctionConfig {
   handler: string;
-  events?: Array<Record<string, any>>;
+  events?: Array<Record<string, Yaml>>;
   destinations?: { onFailure?: { type?: string; arn?: unknown } };
 }
 const config = parse(readFileSync(join(REPO_ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
   service: string;
-  provider: Record<string, any>;
-  custom: { esbuild: Record<string, any> };
+  provider: Record<string, Yaml>;
+  custom: { esbuild: Record<string, Yaml> };
   package: { patterns: string[] };
   functions: Record<string, FunctionConfig>;
   resources: { Resources: Record<string, { Type: string }> };
@@ -41,10 +45,14 @@ describe('serverless.yml', () => {
     });
   });
 
-  it("subscribes notify to cm/notify and sends its failures to the dead-letter queue", () => {
+  it('subscribes notify to cm/notify and sends its failures to the dead-letter queue', () => {
     const notify = config.functions.notify!;
 
-    expect(notify.events).toEqual([expect.objectContaining({ iot: expect.objectContaining({ sql: "SELECT * FROM 'cm/notify'", sqlVersion: '2016-03-23' }) })]);
+    expect(notify.events).toEqual([
+      expect.objectContaining({
+        iot: expect.objectContaining({ sql: "SELECT * FROM 'cm/notify'", sqlVersion: '2016-03-23' }),
+      }),
+    ]);
     expect(notify.destinations?.onFailure?.type).toBe('sqs');
     expect(config.resources.Resources.NotifyDeadLetterQueue?.Type).toBe('AWS::SQS::Queue');
   });

@@ -67,7 +67,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function openTestApp(adapter: StoreAdapter, options: { label?: string; kinds?: readonly KindConfig[]; now?: () => number } = {}): Promise<TestApp> {
+export async function openTestApp(
+  adapter: StoreAdapter,
+  options: { label?: string; kinds?: readonly KindConfig[]; now?: () => number } = {},
+): Promise<TestApp> {
   const backing = await openTestStore(adapter, options.label ?? 'handlers');
   const store = new ControlledStore(backing.store);
   const app = await createApp(backing.env, {

@@ -15,7 +15,8 @@ const CREDENTIALS: AwsCredentials = {
 };
 const SIGNING_TIME = Date.UTC(2025, 4, 6, 7, 8, 9);
 
-const decode = (token: string): URL => new URL(Buffer.from(token.slice(EKS_TOKEN_PREFIX.length), 'base64url').toString('utf8'));
+const decode = (token: string): URL =>
+  new URL(Buffer.from(token.slice(EKS_TOKEN_PREFIX.length), 'base64url').toString('utf8'));
 
 /** SigV4 of a presigned GET recomputed from its URL, independently of the signer under test. */
 function expectedSignature(url: URL, clusterName: string, secretAccessKey: string): string {
@@ -35,9 +36,16 @@ function expectedSignature(url: URL, clusterName: string, secretAccessKey: strin
     createHash('sha256').update('').digest('hex'),
   ].join('\n');
   const amzDate = url.searchParams.get('X-Amz-Date')!;
-  const [, date, region, service] = /^[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(url.searchParams.get('X-Amz-Credential')!)!;
+  const [, date, region, service] = /^[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(
+    url.searchParams.get('X-Amz-Credential')!,
+  )!;
   const scope = `${date}/${region}/${service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  const stringToSign = [
+    'AWS4-HMAC-SHA256',
+    amzDate,
+    scope,
+    createHash('sha256').update(canonicalRequest).digest('hex'),
+  ].join('\n');
   const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data).digest();
   const signingKey = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date!), region!), service!), 'aws4_request');
   return createHmac('sha256', signingKey).update(stringToSign).digest('hex');
@@ -46,7 +54,12 @@ function expectedSignature(url: URL, clusterName: string, secretAccessKey: strin
 describe('EKS bearer token', () => {
   it('is k8s-aws-v1. and the unpadded base64url of a presigned STS GetCallerIdentity URL', async () => {
     // Act
-    const token = await presignEksToken({ clusterName: 'iota-prod', region: 'eu-west-1', credentials: CREDENTIALS, signingTime: SIGNING_TIME });
+    const token = await presignEksToken({
+      clusterName: 'iota-prod',
+      region: 'eu-west-1',
+      credentials: CREDENTIALS,
+      signingTime: SIGNING_TIME,
+    });
 
     // Assess
     expect(token.startsWith(EKS_TOKEN_PREFIX)).toBe(true);
@@ -67,7 +80,12 @@ describe('EKS bearer token', () => {
 
   it('carries a valid SigV4 signature binding the cluster name', async () => {
     // Act
-    const token = await presignEksToken({ clusterName: 'iota-prod', region: 'eu-west-1', credentials: CREDENTIALS, signingTime: SIGNING_TIME });
+    const token = await presignEksToken({
+      clusterName: 'iota-prod',
+      region: 'eu-west-1',
+      credentials: CREDENTIALS,
+      signingTime: SIGNING_TIME,
+    });
 
     // Assess
     const url = decode(token);
@@ -78,7 +96,12 @@ describe('EKS bearer token', () => {
 
   it('uses the China partition STS host in cn- regions', async () => {
     // Act
-    const token = await presignEksToken({ clusterName: 'c', region: 'cn-north-1', credentials: CREDENTIALS, signingTime: SIGNING_TIME });
+    const token = await presignEksToken({
+      clusterName: 'c',
+      region: 'cn-north-1',
+      credentials: CREDENTIALS,
+      signingTime: SIGNING_TIME,
+    });
 
     // Assess
     expect(decode(token).host).toBe('sts.cn-north-1.amazonaws.com.cn');
@@ -94,7 +117,10 @@ describe('EksAuth', () => {
       clusterName: 'iota-prod',
       region: 'eu-west-1',
       now: () => clock.now,
-      credentials: async () => (credentialCalls++, credentials),
+      credentials: async () => {
+        credentialCalls++;
+        return credentials;
+      },
       describeCluster: async (name) => {
         described.push(name);
         if (described.length === 1) throw new Error('throttled');

@@ -30,7 +30,12 @@ describe('kubernetesRuntimeFromEnv', () => {
     writeFileSync(join(dir, 'ca.pem'), CA);
 
     // Act
-    const runtime = kubernetesRuntimeFromEnv({ ...STATIC, K8S_CA_DATA: undefined, K8S_CA_FILE: join(dir, 'ca.pem'), K8S_NAMESPACE: 'iota-test' });
+    const runtime = kubernetesRuntimeFromEnv({
+      ...STATIC,
+      K8S_CA_DATA: undefined,
+      K8S_CA_FILE: join(dir, 'ca.pem'),
+      K8S_NAMESPACE: 'iota-test',
+    });
 
     // Assess
     expect(runtime.namespace).toBe('iota-test');

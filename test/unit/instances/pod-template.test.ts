@@ -65,7 +65,11 @@ describe('renderPod', () => {
 
   it('uses the configured namespace', () => {
     // Act
-    const pod = renderPod(parsePodTemplate(TEMPLATE, 'test.yml'), { kind: THING, instanceId: '0', name: 'p' }, 'iota-staging');
+    const pod = renderPod(
+      parsePodTemplate(TEMPLATE, 'test.yml'),
+      { kind: THING, instanceId: '0', name: 'p' },
+      'iota-staging',
+    );
 
     // Assess
     expect(pod.metadata.namespace).toBe('iota-staging');
@@ -96,7 +100,10 @@ describe('parsePodTemplate', () => {
     ['no env', TEMPLATE.replace(/env:[\s\S]*$/, ''), 'spec.containers[0].env'],
     [
       'valueFrom in the instance id var',
-      TEMPLATE.replace('- { name: INSTANCE_ID, value: "0" }', '- { name: INSTANCE_ID, valueFrom: { fieldRef: { fieldPath: metadata.name } } }'),
+      TEMPLATE.replace(
+        '- { name: INSTANCE_ID, value: "0" }',
+        '- { name: INSTANCE_ID, valueFrom: { fieldRef: { fieldPath: metadata.name } } }',
+      ),
       'spec.containers[0].env[0].valueFrom',
     ],
     ['a non-string label', TEMPLATE.replace('team: iot', 'team: 7'), 'metadata.labels.team'],
@@ -113,19 +120,25 @@ describe('parsePodTemplate', () => {
 });
 
 describe('packaged templates', () => {
-  it.each(DEFAULT_KINDS.map((kind) => [kind.resource, kind] as const))('the %s template renders a pod for namespace iota', async (_resource, kind) => {
-    // Act
-    const template = await loadPodTemplate(kind, defaultTemplatesDir());
-    const pod = renderPod(template, { kind, instanceId: '0', name: podName(kind, '0', 1) });
+  it.each(DEFAULT_KINDS.map((kind) => [kind.resource, kind] as const))(
+    'the %s template renders a pod for namespace iota',
+    async (_resource, kind) => {
+      // Act
+      const template = await loadPodTemplate(kind, defaultTemplatesDir());
+      const pod = renderPod(template, { kind, instanceId: '0', name: podName(kind, '0', 1) });
 
-    // Assess
-    expect(template.metadata?.namespace).toBe('iota');
-    const container = pod.spec.containers[0]!;
-    expect(container.image).toBe(`repository/${kind.instanceName}:latest`);
-    expect(container.env![0]).toEqual({ name: 'INSTANCE_ID', value: '0' });
-    expect(container.resources).toMatchObject({ requests: { cpu: expect.any(String) }, limits: { memory: expect.any(String) } });
-    expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThan(0);
-  });
+      // Assess
+      expect(template.metadata?.namespace).toBe('iota');
+      const container = pod.spec.containers[0]!;
+      expect(container.image).toBe(`repository/${kind.instanceName}:latest`);
+      expect(container.env![0]).toEqual({ name: 'INSTANCE_ID', value: '0' });
+      expect(container.resources).toMatchObject({
+        requests: { cpu: expect.any(String) },
+        limits: { memory: expect.any(String) },
+      });
+      expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThan(0);
+    },
+  );
 
   it('are found in infra/templates by default and in ORCH_TEMPLATES_DIR when set', () => {
     expect(templatesDirFromEnv({})).toBe(resolve('infra/templates'));

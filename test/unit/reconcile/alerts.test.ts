@@ -15,8 +15,23 @@ import {
 } from '../../../lib/alerts.js';
 
 const AT = Date.UTC(2024, 4, 1, 8, 0, 0);
-const FLEET_SILENT: FleetSilentAlert = { type: 'fleet-silent', resource: 'Thing', stale: 7, total: 10, at: AT, instances: ['0', '1', '2', '3', '4', '5', '6'] };
-const STORM: RecycleStormAlert = { type: 'recycle-storm', resource: 'Thing', silent: 5, recycled: 3, limit: 3, at: AT, deferred: ['3', '7'] };
+const FLEET_SILENT: FleetSilentAlert = {
+  type: 'fleet-silent',
+  resource: 'Thing',
+  stale: 7,
+  total: 10,
+  at: AT,
+  instances: ['0', '1', '2', '3', '4', '5', '6'],
+};
+const STORM: RecycleStormAlert = {
+  type: 'recycle-storm',
+  resource: 'Thing',
+  silent: 5,
+  recycled: 3,
+  limit: 3,
+  at: AT,
+  deferred: ['3', '7'],
+};
 
 /** A pino logger whose JSON lines land in `lines`. */
 function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
@@ -58,7 +73,8 @@ describe('alert messages', () => {
       level: 'critical',
       resource: 'Thing',
       title: 'Thing workers silent',
-      content: '7 of 10 Thing instances sent no heartbeat within the timeout at once; none recycled: the heartbeat pipeline is suspected',
+      content:
+        '7 of 10 Thing instances sent no heartbeat within the timeout at once; none recycled: the heartbeat pipeline is suspected',
       time: '2024-05-01T08:00:00.000Z',
       detail: FLEET_SILENT,
     });
@@ -164,10 +180,13 @@ describe('alert publisher from the environment', () => {
   });
 
   it('publishes to Kafka when KAFKA_BROKERS is set, to the Alert topic unless told otherwise', () => {
-    expect(alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9092,b-2.msk:9092' }, silentLogger()).description).toBe('kafka topic Alert on b-1.msk:9092,b-2.msk:9092');
-    expect(alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9094', KAFKA_ALERT_TOPIC: 'OrchestratorAlert' }, silentLogger()).description).toBe(
-      'kafka topic OrchestratorAlert on b-1.msk:9094',
+    expect(alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9092,b-2.msk:9092' }, silentLogger()).description).toBe(
+      'kafka topic Alert on b-1.msk:9092,b-2.msk:9092',
     );
+    expect(
+      alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9094', KAFKA_ALERT_TOPIC: 'OrchestratorAlert' }, silentLogger())
+        .description,
+    ).toBe('kafka topic OrchestratorAlert on b-1.msk:9094');
   });
 
   it('reads TLS and SASL settings', () => {
@@ -193,7 +212,10 @@ describe('alert publisher from the environment', () => {
     [{ KAFKA_BROKERS: 'localhost:9092', KAFKA_SSL: 'yes' }, /^KAFKA_SSL must be true or false/],
     [{ KAFKA_BROKERS: 'localhost:9092', KAFKA_SASL_MECHANISM: 'gssapi' }, /^KAFKA_SASL_MECHANISM must be/],
     [{ KAFKA_BROKERS: 'localhost:9092', KAFKA_SASL_MECHANISM: 'plain' }, /^KAFKA_SASL_USERNAME is not set/],
-    [{ KAFKA_BROKERS: 'localhost:9092', KAFKA_ALERT_TOPIC: 'no spaces' }, /^KAFKA_ALERT_TOPIC is not a valid topic name/],
+    [
+      { KAFKA_BROKERS: 'localhost:9092', KAFKA_ALERT_TOPIC: 'no spaces' },
+      /^KAFKA_ALERT_TOPIC is not a valid topic name/,
+    ],
   ])('rejects a malformed setting, naming the variable: %j', (env, message) => {
     expect(() => alertPublisherFromEnv(env, silentLogger())).toThrow(message);
   });

@@ -10,7 +10,13 @@ const NOW = Date.UTC(2024, 4, 1, 8, 0, 0);
 const s = (seconds: number): number => seconds * 1000;
 const ago = (seconds: number): number => NOW - s(seconds);
 
-const pod = (name: string, instanceId: string, phase: PodPhase, startedSecondsAgo: number | undefined, terminating = false): PodInfo => ({
+const pod = (
+  name: string,
+  instanceId: string,
+  phase: PodPhase,
+  startedSecondsAgo: number | undefined,
+  terminating = false,
+): PodInfo => ({
   name,
   resource: name.startsWith('iota-rules-engine') ? 'Rule' : 'Thing',
   instanceId,
@@ -33,7 +39,8 @@ const input = (overrides: Partial<ReconcileInput>): ReconcileInput => ({
 const beats = (entries: Record<string, number>): Map<string, { at: number }> =>
   new Map(Object.entries(entries).map(([id, secondsAgo]) => [id, { at: ago(secondsAgo) }]));
 
-const running = (id: string, generation: number, startedSecondsAgo = 600): PodInfo => pod(`iota-dac-${id}-g${generation}`, id, 'Running', startedSecondsAgo);
+const running = (id: string, generation: number, startedSecondsAgo = 600): PodInfo =>
+  pod(`iota-dac-${id}-g${generation}`, id, 'Running', startedSecondsAgo);
 const recordOf = (pod: string, generation: number, phase = 'Running'): InstanceRecord => ({
   action: 'created',
   reason: 'no pod',
@@ -48,26 +55,65 @@ describe('decide: pods for every instance', () => {
     const decision = decide(input({ kind: RULE, instanceIds: ['0'] }));
 
     expect(decision.actions).toEqual([
-      { type: 'create', instanceId: '0', name: 'iota-rules-engine-0-g1', generation: 1, outcome: 'created', reason: 'no pod' },
+      {
+        type: 'create',
+        instanceId: '0',
+        name: 'iota-rules-engine-0-g1',
+        generation: 1,
+        outcome: 'created',
+        reason: 'no pod',
+      },
     ]);
     expect(decision.records).toEqual([
-      { instanceId: '0', record: { action: 'created', reason: 'no pod', pod: 'iota-rules-engine-0-g1', generation: 1, at: NOW, phase: 'Pending' } },
+      {
+        instanceId: '0',
+        record: {
+          action: 'created',
+          reason: 'no pod',
+          pod: 'iota-rules-engine-0-g1',
+          generation: 1,
+          at: NOW,
+          phase: 'Pending',
+        },
+      },
     ]);
   });
 
   it('names the new pod after the generation stored in the instance record', () => {
-    const decision = decide(input({ kind: RULE, instanceIds: ['4'], records: new Map([['4', recordOf('iota-rules-engine-4-g6', 6)]]) }));
+    const decision = decide(
+      input({ kind: RULE, instanceIds: ['4'], records: new Map([['4', recordOf('iota-rules-engine-4-g6', 6)]]) }),
+    );
 
     expect(decision.actions).toEqual([
-      { type: 'create', instanceId: '4', name: 'iota-rules-engine-4-g7', generation: 7, outcome: 'created', reason: 'no pod' },
+      {
+        type: 'create',
+        instanceId: '4',
+        name: 'iota-rules-engine-4-g7',
+        generation: 7,
+        outcome: 'created',
+        reason: 'no pod',
+      },
     ]);
   });
 
   it('creates a replacement under a new name while the previous pod is still terminating', () => {
-    const decision = decide(input({ instanceIds: ['2'], heartbeats: beats({ '2': 5 }), pods: [pod('iota-dac-2-g3', '2', 'Running', 900, true)] }));
+    const decision = decide(
+      input({
+        instanceIds: ['2'],
+        heartbeats: beats({ '2': 5 }),
+        pods: [pod('iota-dac-2-g3', '2', 'Running', 900, true)],
+      }),
+    );
 
     expect(decision.actions).toEqual([
-      { type: 'create', instanceId: '2', name: 'iota-dac-2-g4', generation: 4, outcome: 'created', reason: 'no live pod (iota-dac-2-g3 terminating)' },
+      {
+        type: 'create',
+        instanceId: '2',
+        name: 'iota-dac-2-g4',
+        generation: 4,
+        outcome: 'created',
+        reason: 'no live pod (iota-dac-2-g3 terminating)',
+      },
     ]);
   });
 
@@ -81,38 +127,70 @@ describe('decide: pods for every instance', () => {
     );
 
     expect(decision.actions).toEqual([
-      { type: 'create', instanceId: '1', name: 'iota-dac-1-g10', generation: 10, outcome: 'created', reason: 'no live pod (iota-dac-1-g9 terminating)' },
-    ]);
-  });
-
-  it.each(['Failed', 'Succeeded', 'Unknown'] as const)('deletes a pod in phase %s and creates its replacement', (phase) => {
-    const decision = decide(input({ kind: RULE, instanceIds: ['0'], pods: [pod('iota-rules-engine-0-g1', '0', phase, 30)] }));
-
-    expect(decision.actions).toEqual([
-      { type: 'delete', instanceId: '0', name: 'iota-rules-engine-0-g1', reason: `pod is ${phase}` },
       {
         type: 'create',
-        instanceId: '0',
-        name: 'iota-rules-engine-0-g2',
-        generation: 2,
-        outcome: 'replaced',
-        reason: `pod iota-rules-engine-0-g1 is ${phase}`,
-      },
-    ]);
-    expect(decision.records).toEqual([
-      {
-        instanceId: '0',
-        record: { action: 'replaced', reason: `pod iota-rules-engine-0-g1 is ${phase}`, pod: 'iota-rules-engine-0-g2', generation: 2, at: NOW, phase: 'Pending' },
+        instanceId: '1',
+        name: 'iota-dac-1-g10',
+        generation: 10,
+        outcome: 'created',
+        reason: 'no live pod (iota-dac-1-g9 terminating)',
       },
     ]);
   });
+
+  it.each(['Failed', 'Succeeded', 'Unknown'] as const)(
+    'deletes a pod in phase %s and creates its replacement',
+    (phase) => {
+      const decision = decide(
+        input({ kind: RULE, instanceIds: ['0'], pods: [pod('iota-rules-engine-0-g1', '0', phase, 30)] }),
+      );
+
+      expect(decision.actions).toEqual([
+        { type: 'delete', instanceId: '0', name: 'iota-rules-engine-0-g1', reason: `pod is ${phase}` },
+        {
+          type: 'create',
+          instanceId: '0',
+          name: 'iota-rules-engine-0-g2',
+          generation: 2,
+          outcome: 'replaced',
+          reason: `pod iota-rules-engine-0-g1 is ${phase}`,
+        },
+      ]);
+      expect(decision.records).toEqual([
+        {
+          instanceId: '0',
+          record: {
+            action: 'replaced',
+            reason: `pod iota-rules-engine-0-g1 is ${phase}`,
+            pod: 'iota-rules-engine-0-g2',
+            generation: 2,
+            at: NOW,
+            phase: 'Pending',
+          },
+        },
+      ]);
+    },
+  );
 
   it('leaves a healthy instance alone and writes nothing when its record is current', () => {
     const decision = decide(
-      input({ instanceIds: ['0'], heartbeats: beats({ '0': 10 }), pods: [running('0', 1)], records: new Map([['0', recordOf('iota-dac-0-g1', 1)]]) }),
+      input({
+        instanceIds: ['0'],
+        heartbeats: beats({ '0': 10 }),
+        pods: [running('0', 1)],
+        records: new Map([['0', recordOf('iota-dac-0-g1', 1)]]),
+      }),
     );
 
-    expect(decision).toEqual({ resource: 'Thing', actions: [], orphans: [], alerts: [], records: [], silent: [], heldBack: [] });
+    expect(decision).toEqual({
+      resource: 'Thing',
+      actions: [],
+      orphans: [],
+      alerts: [],
+      records: [],
+      silent: [],
+      heldBack: [],
+    });
   });
 
   it('adopts a pod it has no record of, keeping the generation of its name', () => {
@@ -120,24 +198,65 @@ describe('decide: pods for every instance', () => {
 
     expect(decision.actions).toEqual([]);
     expect(decision.records).toEqual([
-      { instanceId: '3', record: { action: 'none', reason: 'observed pod iota-dac-3-g5', pod: 'iota-dac-3-g5', generation: 5, at: NOW, phase: 'Running' } },
+      {
+        instanceId: '3',
+        record: {
+          action: 'none',
+          reason: 'observed pod iota-dac-3-g5',
+          pod: 'iota-dac-3-g5',
+          generation: 5,
+          at: NOW,
+          phase: 'Running',
+        },
+      },
     ]);
   });
 
   it('records a phase change without forgetting the last action', () => {
     const decision = decide(
-      input({ instanceIds: ['0'], heartbeats: beats({ '0': 10 }), pods: [running('0', 1)], records: new Map([['0', recordOf('iota-dac-0-g1', 1, 'Pending')]]) }),
+      input({
+        instanceIds: ['0'],
+        heartbeats: beats({ '0': 10 }),
+        pods: [running('0', 1)],
+        records: new Map([['0', recordOf('iota-dac-0-g1', 1, 'Pending')]]),
+      }),
     );
 
-    expect(decision.records).toEqual([{ instanceId: '0', record: { ...recordOf('iota-dac-0-g1', 1), phase: 'Running' } }]);
+    expect(decision.records).toEqual([
+      { instanceId: '0', record: { ...recordOf('iota-dac-0-g1', 1), phase: 'Running' } },
+    ]);
   });
 
   it('clears an error record once the instance has a healthy pod again', () => {
-    const error: InstanceRecord = { action: 'error', reason: 'no pod', error: 'HTTP 500', pod: 'iota-dac-0-g2', generation: 2, at: ago(60) };
-    const decision = decide(input({ instanceIds: ['0'], heartbeats: beats({ '0': 1 }), pods: [running('0', 3, 30)], records: new Map([['0', error]]) }));
+    const error: InstanceRecord = {
+      action: 'error',
+      reason: 'no pod',
+      error: 'HTTP 500',
+      pod: 'iota-dac-0-g2',
+      generation: 2,
+      at: ago(60),
+    };
+    const decision = decide(
+      input({
+        instanceIds: ['0'],
+        heartbeats: beats({ '0': 1 }),
+        pods: [running('0', 3, 30)],
+        records: new Map([['0', error]]),
+      }),
+    );
 
     expect(decision.records).toEqual([
-      { instanceId: '0', record: { action: 'none', reason: 'observed pod iota-dac-0-g3', pod: 'iota-dac-0-g3', generation: 3, at: NOW, phase: 'Running' } },
+      {
+        instanceId: '0',
+        record: {
+          action: 'none',
+          reason: 'observed pod iota-dac-0-g3',
+          pod: 'iota-dac-0-g3',
+          generation: 3,
+          at: NOW,
+          phase: 'Running',
+        },
+      },
     ]);
   });
 
@@ -157,8 +276,18 @@ describe('decide: pods for every instance', () => {
     );
 
     expect(decision.actions).toEqual([
-      { type: 'delete', instanceId: '0', name: 'iota-rules-engine-0-g1', reason: 'duplicate of iota-rules-engine-0-g2' },
-      { type: 'delete', instanceId: '0', name: 'iota-rules-engine-0-g3', reason: 'duplicate of iota-rules-engine-0-g2' },
+      {
+        type: 'delete',
+        instanceId: '0',
+        name: 'iota-rules-engine-0-g1',
+        reason: 'duplicate of iota-rules-engine-0-g2',
+      },
+      {
+        type: 'delete',
+        instanceId: '0',
+        name: 'iota-rules-engine-0-g3',
+        reason: 'duplicate of iota-rules-engine-0-g2',
+      },
     ]);
     expect(decision.records).toEqual([]);
   });
@@ -173,17 +302,28 @@ describe('decide: pods for every instance', () => {
       }),
     );
 
-    expect(decision.actions).toEqual([{ type: 'delete', instanceId: '0', name: 'iota-rules-engine-0-g1', reason: 'pod is Failed' }]);
+    expect(decision.actions).toEqual([
+      { type: 'delete', instanceId: '0', name: 'iota-rules-engine-0-g1', reason: 'pod is Failed' },
+    ]);
   });
 
   it('finds pods by their instanceId label, whatever their name', () => {
-    const decision = decide(input({ kind: RULE, instanceIds: ['0'], pods: [pod('iota-rules-engine-7', '0', 'Running', 900)] }));
+    const decision = decide(
+      input({ kind: RULE, instanceIds: ['0'], pods: [pod('iota-rules-engine-7', '0', 'Running', 900)] }),
+    );
 
     expect(decision.actions).toEqual([]);
     expect(decision.records).toEqual([
       {
         instanceId: '0',
-        record: { action: 'none', reason: 'observed pod iota-rules-engine-7', pod: 'iota-rules-engine-7', generation: 0, at: NOW, phase: 'Running' },
+        record: {
+          action: 'none',
+          reason: 'observed pod iota-rules-engine-7',
+          pod: 'iota-rules-engine-7',
+          generation: 0,
+          at: NOW,
+          phase: 'Running',
+        },
       },
     ]);
     expect(decision.orphans).toEqual([]);
@@ -216,14 +356,28 @@ describe('decide: pods for every instance', () => {
 
     expect(decision.orphans).toEqual([]);
     expect(decision.actions).toEqual([
-      { type: 'create', instanceId: '0', name: 'iota-rules-engine-0-g1', generation: 1, outcome: 'created', reason: 'no pod' },
+      {
+        type: 'create',
+        instanceId: '0',
+        name: 'iota-rules-engine-0-g1',
+        generation: 1,
+        outcome: 'created',
+        reason: 'no pod',
+      },
     ]);
   });
 
   it('gives the same decision whatever the order of the pod list', () => {
-    const pods = [running('1', 1), pod('iota-dac-0-g1', '0', 'Failed', 900), running('9', 1), pod('iota-dac-1-g2', '1', 'Running', 100)];
+    const pods = [
+      running('1', 1),
+      pod('iota-dac-0-g1', '0', 'Failed', 900),
+      running('9', 1),
+      pod('iota-dac-1-g2', '1', 'Running', 100),
+    ];
     const first = decide(input({ instanceIds: ['0', '1'], heartbeats: beats({ '0': 1, '1': 1 }), pods }));
-    const second = decide(input({ instanceIds: ['1', '0'], heartbeats: beats({ '0': 1, '1': 1 }), pods: [...pods].reverse() }));
+    const second = decide(
+      input({ instanceIds: ['1', '0'], heartbeats: beats({ '0': 1, '1': 1 }), pods: [...pods].reverse() }),
+    );
 
     expect(second).toEqual(first);
   });
@@ -231,36 +385,56 @@ describe('decide: pods for every instance', () => {
 
 describe('decide: silent instances', () => {
   const fleet = (size: number): string[] => Array.from({ length: size }, (_, i) => String(i));
-  const healthyBeats = (ids: readonly string[]): Record<string, number> => Object.fromEntries(ids.map((id) => [id, 10]));
+  const healthyBeats = (ids: readonly string[]): Record<string, number> =>
+    Object.fromEntries(ids.map((id) => [id, 10]));
 
   it('recycles an instance whose last heartbeat is older than the timeout and whose pod is past its start-up grace', () => {
     const ids = fleet(4);
     const decision = decide(
-      input({ instanceIds: ids, heartbeats: beats({ ...healthyBeats(ids), '2': 95 }), pods: ids.map((id) => running(id, 1, 600)) }),
+      input({
+        instanceIds: ids,
+        heartbeats: beats({ ...healthyBeats(ids), '2': 95 }),
+        pods: ids.map((id) => running(id, 1, 600)),
+      }),
     );
 
     const reason = 'no heartbeat for 95 s (timeout 90 s); pod iota-dac-2-g1 up 600 s';
-    expect(decision.actions).toEqual([{ type: 'recycle', instanceId: '2', oldName: 'iota-dac-2-g1', name: 'iota-dac-2-g2', generation: 2, reason }]);
-    expect(decision.records).toContainEqual({ instanceId: '2', record: { action: 'recycled', reason, pod: 'iota-dac-2-g2', generation: 2, at: NOW, phase: 'Pending' } });
+    expect(decision.actions).toEqual([
+      { type: 'recycle', instanceId: '2', oldName: 'iota-dac-2-g1', name: 'iota-dac-2-g2', generation: 2, reason },
+    ]);
+    expect(decision.records).toContainEqual({
+      instanceId: '2',
+      record: { action: 'recycled', reason, pod: 'iota-dac-2-g2', generation: 2, at: NOW, phase: 'Pending' },
+    });
     expect(decision.silent).toEqual(['2']);
     expect(decision.alerts).toEqual([]);
   });
 
   it('does not recycle an instance whose heartbeat is exactly at the timeout', () => {
-    const decision = decide(input({ instanceIds: ['0'], heartbeats: beats({ '0': 90 }), pods: [running('0', 1, 600)] }));
+    const decision = decide(
+      input({ instanceIds: ['0'], heartbeats: beats({ '0': 90 }), pods: [running('0', 1, 600)] }),
+    );
 
     expect(decision.actions).toEqual([]);
   });
 
   it('never recycles a silent pod that is still within its start-up grace', () => {
-    const decision = decide(input({ instanceIds: ['0'], heartbeats: beats({ '0': 400 }), pods: [running('0', 2, 119)] }));
+    const decision = decide(
+      input({ instanceIds: ['0'], heartbeats: beats({ '0': 400 }), pods: [running('0', 2, 119)] }),
+    );
 
     expect(decision.actions).toEqual([]);
     expect(decision.silent).toEqual([]);
   });
 
   it('judges an instance that never sent a heartbeat by the age of its pod', () => {
-    const decision = decide(input({ instanceIds: ['0', '1', '2'], heartbeats: beats({ '2': 1 }), pods: [running('0', 1, 121), running('1', 1, 60), running('2', 1)] }));
+    const decision = decide(
+      input({
+        instanceIds: ['0', '1', '2'],
+        heartbeats: beats({ '2': 1 }),
+        pods: [running('0', 1, 121), running('1', 1, 60), running('2', 1)],
+      }),
+    );
 
     expect(decision.actions).toEqual([
       {
@@ -275,7 +449,13 @@ describe('decide: silent instances', () => {
   });
 
   it('recycles a silent Pending pod judged by its creation time', () => {
-    const decision = decide(input({ instanceIds: ['0', '1', '2'], heartbeats: beats({ '1': 1, '2': 1 }), pods: [pod('iota-dac-0-g1', '0', 'Pending', 300), running('1', 1), running('2', 1)] }));
+    const decision = decide(
+      input({
+        instanceIds: ['0', '1', '2'],
+        heartbeats: beats({ '1': 1, '2': 1 }),
+        pods: [pod('iota-dac-0-g1', '0', 'Pending', 300), running('1', 1), running('2', 1)],
+      }),
+    );
 
     expect(decision.actions.map((a) => a.type)).toEqual(['recycle']);
   });
@@ -287,7 +467,14 @@ describe('decide: silent instances', () => {
   });
 
   it('never recycles instances of a kind without heartbeats', () => {
-    const decision = decide(input({ kind: RULE, instanceIds: ['0'], pods: [pod('iota-rules-engine-0-g1', '0', 'Running', 9999)], records: new Map([['0', recordOf('iota-rules-engine-0-g1', 1)]]) }));
+    const decision = decide(
+      input({
+        kind: RULE,
+        instanceIds: ['0'],
+        pods: [pod('iota-rules-engine-0-g1', '0', 'Running', 9999)],
+        records: new Map([['0', recordOf('iota-rules-engine-0-g1', 1)]]),
+      }),
+    );
 
     expect(decision.actions).toEqual([]);
     expect(decision.silent).toEqual([]);
@@ -311,8 +498,12 @@ describe('decide: silent instances', () => {
       }),
     );
 
-    expect(decision.alerts).toEqual([{ type: 'fleet-silent', resource: 'Thing', stale: 3, total: 5, at: NOW, instances: ['0', '1', '2'] }]);
-    expect(decision.actions).toEqual([{ type: 'delete', instanceId: '4', name: 'iota-dac-4-g0', reason: 'pod is Failed' }]);
+    expect(decision.alerts).toEqual([
+      { type: 'fleet-silent', resource: 'Thing', stale: 3, total: 5, at: NOW, instances: ['0', '1', '2'] },
+    ]);
+    expect(decision.actions).toEqual([
+      { type: 'delete', instanceId: '4', name: 'iota-dac-4-g0', reason: 'pod is Failed' },
+    ]);
     expect(decision.heldBack.map((h) => h.instanceId)).toEqual(['0', '1', '2']);
     expect(decision.heldBack[0]!.reason).toBe(
       'no heartbeat for 300 s (timeout 90 s); pod iota-dac-0-g1 up 600 s; not recycled: 3 of 5 instances silent at once (outage guard)',
@@ -320,7 +511,12 @@ describe('decide: silent instances', () => {
   });
 
   it('still replaces dead pods while the outage guard holds recycling back', () => {
-    const decision = decide(input({ instanceIds: ['0', '1', '2'], pods: [running('0', 1), running('1', 1), pod('iota-dac-2-g1', '2', 'Failed', 900)] }));
+    const decision = decide(
+      input({
+        instanceIds: ['0', '1', '2'],
+        pods: [running('0', 1), running('1', 1), pod('iota-dac-2-g1', '2', 'Failed', 900)],
+      }),
+    );
 
     expect(decision.alerts.map((a) => a.type)).toEqual(['fleet-silent']);
     expect(decision.actions.map((a) => `${a.type} ${a.instanceId}`)).toEqual(['delete 2', 'create 2']);
@@ -328,7 +524,13 @@ describe('decide: silent instances', () => {
 
   it('recycles when exactly half of the instances are silent (the guard needs more than half)', () => {
     const ids = fleet(4);
-    const decision = decide(input({ instanceIds: ids, heartbeats: beats({ '0': 300, '1': 300, '2': 1, '3': 1 }), pods: ids.map((id) => running(id, 1)) }));
+    const decision = decide(
+      input({
+        instanceIds: ids,
+        heartbeats: beats({ '0': 300, '1': 300, '2': 1, '3': 1 }),
+        pods: ids.map((id) => running(id, 1)),
+      }),
+    );
 
     expect(decision.alerts).toEqual([]);
     expect(decision.actions.map((a) => `${a.type} ${a.instanceId}`)).toEqual(['recycle 0', 'recycle 1']);
@@ -337,7 +539,11 @@ describe('decide: silent instances', () => {
   it('counts young silent pods as starting, not as silent, for the outage guard', () => {
     const ids = fleet(4);
     const decision = decide(
-      input({ instanceIds: ids, heartbeats: beats({ '0': 300 }), pods: [running('0', 1), running('1', 1, 5), running('2', 1, 5), running('3', 1, 5)] }),
+      input({
+        instanceIds: ids,
+        heartbeats: beats({ '0': 300 }),
+        pods: [running('0', 1), running('1', 1, 5), running('2', 1, 5), running('3', 1, 5)],
+      }),
     );
 
     expect(decision.alerts).toEqual([]);
@@ -356,7 +562,9 @@ describe('decide: silent instances', () => {
     );
 
     expect(decision.actions).toEqual([]);
-    expect(decision.alerts).toEqual([{ type: 'fleet-silent', resource: 'Thing', stale: 2, total: 4, at: NOW, instances: ['0', '1'] }]);
+    expect(decision.alerts).toEqual([
+      { type: 'fleet-silent', resource: 'Thing', stale: 2, total: 4, at: NOW, instances: ['0', '1'] },
+    ]);
   });
 
   it('recycles at most maxRecyclesPerRun per run, oldest heartbeat first, and raises recycle-storm for the rest', () => {
@@ -373,7 +581,9 @@ describe('decide: silent instances', () => {
     expect(decision.silent).toEqual(['5', '10', '8', '3', '7']);
     expect(decision.heldBack.map((h) => h.instanceId)).toEqual(['3', '7']);
     expect(decision.heldBack[0]!.reason).toMatch(/; not recycled: at most 3 recycles per run$/);
-    expect(decision.alerts).toEqual([{ type: 'recycle-storm', resource: 'Thing', silent: 5, recycled: 3, limit: 3, at: NOW, deferred: ['3', '7'] }]);
+    expect(decision.alerts).toEqual([
+      { type: 'recycle-storm', resource: 'Thing', silent: 5, recycled: 3, limit: 3, at: NOW, deferred: ['3', '7'] },
+    ]);
   });
 
   it('breaks ties in the recycle order by pod age, then instance id, so the choice is deterministic', () => {
@@ -383,7 +593,13 @@ describe('decide: silent instances', () => {
         settings: { ...DEFAULT_RECONCILE_SETTINGS, maxRecyclesPerRun: 2 },
         instanceIds: ids,
         heartbeats: beats(healthyBeats(ids.slice(4))),
-        pods: [running('0', 1, 600), running('1', 1, 900), running('2', 1, 600), running('3', 1, 600), ...ids.slice(4).map((id) => running(id, 1))],
+        pods: [
+          running('0', 1, 600),
+          running('1', 1, 900),
+          running('2', 1, 600),
+          running('3', 1, 600),
+          ...ids.slice(4).map((id) => running(id, 1)),
+        ],
       }),
     );
 
@@ -395,7 +611,11 @@ describe('decide: silent instances', () => {
   it('raises no recycle-storm when the silent instances fit within the cap', () => {
     const ids = fleet(10);
     const decision = decide(
-      input({ instanceIds: ids, heartbeats: beats({ ...healthyBeats(ids), '1': 300, '2': 300, '3': 300 }), pods: ids.map((id) => running(id, 1)) }),
+      input({
+        instanceIds: ids,
+        heartbeats: beats({ ...healthyBeats(ids), '1': 300, '2': 300, '3': 300 }),
+        pods: ids.map((id) => running(id, 1)),
+      }),
     );
 
     expect(decision.actions).toHaveLength(3);
@@ -409,7 +629,10 @@ describe('decide: silent instances', () => {
         settings: { ...DEFAULT_RECONCILE_SETTINGS, maxRecyclesPerRun: 1 },
         instanceIds: ids,
         heartbeats: beats({ ...healthyBeats(ids), '1': 300 }),
-        pods: [running('1', 1), ...ids.filter((id) => id !== '1').map((id) => pod(`iota-dac-${id}-g1`, id, 'Failed', 900))],
+        pods: [
+          running('1', 1),
+          ...ids.filter((id) => id !== '1').map((id) => pod(`iota-dac-${id}-g1`, id, 'Failed', 900)),
+        ],
       }),
     );
 
