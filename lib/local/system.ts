@@ -7,16 +7,15 @@
  */
 import { systemClock } from '../clock.js';
 import { hostname } from 'node:os';
-import { alertMessage } from '../alerts.js';
 import { createApp, runtimeFromEnv, type App } from '../app.js';
 import { decodeHeartbeat, handleHeartbeatRecords, type HeartbeatRecordInput } from '../handlers/heartbeat.js';
 import { handleHttp } from '../handlers/http.js';
-import { handleNotifyMessage, type NotifyOutcome } from '../handlers/notify.js';
+import { handleNotifyMessage } from '../handlers/notify.js';
 import type { InstanceRuntime } from '../instances/port.js';
 import { ProcessRuntime } from '../instances/processes.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
-import { reconcile, type ReconcileReport } from '../reconcile/reconcile.js';
+import { reconcile } from '../reconcile/reconcile.js';
 import { StoreUnavailableError } from '../store/port.js';
 import { Batcher } from './batcher.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
@@ -26,7 +25,10 @@ import { startHttpServer, type LocalHttpServer } from './http-server.js';
 import { startKafkaHeartbeats, type KafkaHeartbeatConsumer } from './kafka-consumer.js';
 import { startMqttConsumer, type MqttConsumer } from './mqtt-consumer.js';
 import { processRuntimeOptionsFromEnv } from './process-runtime-config.js';
+import { describeNotify, describeOrchestrateResponse, describeReconcile, plural } from './narrate.js';
 import { startLoop, type Loop } from './reconcile-loop.js';
+
+export { describeNotify, describeOrchestrateResponse, describeReconcile } from './narrate.js';
 
 export interface LocalSystem {
   readonly app: App;
@@ -45,187 +47,6 @@ const NOTIFY_ATTEMPTS = 4;
 
 /** Lambda's metrics are EMF lines on stdout; locally the console lines say the same, so these go nowhere. */
 const discardedMetrics = (): Metrics => new Metrics('IotaOrchestrator', {}, () => undefined);
-
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-const preview = (ids: readonly string[], max = 5): string =>
-  ids.length <= max ? ids.join(', ') : `${ids.slice(0, max).join(', ')}, … (+${ids.length - max})`;
-
-/** Groups placements by instance for one readable line: "t1, t2 → instance 0; t3 → instance 1". */
-function byInstance(placements: ReadonlyArray<{ id: string; instanceId: string }>, link = '→'): string {
-  const groups = new Map<string, string[]>();
-  for (const { id, instanceId } of placements) groups.set(instanceId, [...(groups.get(instanceId) ?? []), id]);
-  return [...groups].map(([instanceId, ids]) => `${preview(ids)} ${link} instance ${instanceId}`).join('; ');
-}
-
-export function describeNotify(outcome: NotifyOutcome, out: LocalConsole): void {
-  switch (outcome.status) {
-    case 'assigned': {
-      const { assigned, alreadyAssigned, createdInstances } = outcome.result;
-      const parts = [];
-      if (assigned.length > 0) parts.push(`assigned ${byInstance(assigned)}`);
-      if (alreadyAssigned.length > 0) parts.push(`${plural(alreadyAssigned.length, 'id')} already placed (redelivery)`);
-      if (createdInstances.length > 0)
-        parts.push(`new ${createdInstances.length === 1 ? 'instance' : 'instances'} ${createdInstances.join(', ')}`);
-      out.event('assign', `${outcome.resource}  ${parts.join('; ')}`, {
-        resource: outcome.resource,
-        assigned,
-        alreadyAssigned: alreadyAssigned.length,
-        createdInstances,
-      });
-      return;
-    }
-    case 'unassigned': {
-      const { removed, notAssigned } = outcome.result;
-      const parts = [];
-      if (removed.length > 0) parts.push(`removed ${byInstance(removed, 'from')}`);
-      if (notAssigned.length > 0) parts.push(`${plural(notAssigned.length, 'id')} not assigned anywhere`);
-      out.event('unassign', `${outcome.resource}  ${parts.join('; ')}`, {
-        resource: outcome.resource,
-        removed,
-        notAssigned: notAssigned.length,
-      });
-      return;
-    }
-    case 'reloaded': {
-      const reloaded = outcome.result.reloaded.map((r) => `instance ${r.instanceId} (_reload ${r.times})`).join(', ');
-      const told = reloaded ? `told ${reloaded} to reload` : 'not assigned anywhere, nothing to reload';
-      const extra =
-        outcome.assigned && outcome.assigned.assigned.length > 0
-          ? `; assigned ${byInstance(outcome.assigned.assigned)}`
-          : '';
-      out.event('reload', `${outcome.resource}  ${preview(outcome.ids)} changed: ${told}${extra}`, {
-        resource: outcome.resource,
-        via: outcome.via,
-        reloaded: outcome.result.reloaded,
-      });
-      return;
-    }
-    case 'reconcile-needed':
-      out.event('warn', `${outcome.resource}  cm/notify names no ids: ${outcome.reason}`, {
-        resource: outcome.resource,
-      });
-      return;
-    case 'malformed':
-      out.event('warn', `cm/notify message dropped: ${outcome.reason}`, { field: outcome.field });
-      return;
-    case 'ignored':
-      return;
-  }
-}
-
-/** The lines a person wants from a reconcile run; a run that changed nothing prints nothing. */
-export function describeReconcile(report: ReconcileReport, out: LocalConsole, state: { lastSkip?: string }): void {
-  if (report.status === 'skipped') {
-    const holder = report.skipped?.heldBy ?? 'another process';
-    if (state.lastSkip !== holder) {
-      const until = report.skipped ? new Date(report.skipped.until).toTimeString().slice(0, 8) : '?';
-      out.event('hold', `reconcile skipped: lease held by ${holder} until ${until}`, { heldBy: holder });
-    }
-    state.lastSkip = holder;
-    return;
-  }
-  state.lastSkip = undefined;
-  for (const kind of report.kinds) {
-    for (const action of kind.actions) {
-      const who = `${kind.resource} instance ${action.instanceId}`;
-      const fields = {
-        resource: kind.resource,
-        instanceId: action.instanceId,
-        pod: action.pod,
-        reason: action.reason,
-        ok: action.ok,
-      };
-      if (!action.ok) {
-        out.event('error', `${who}: ${action.type} ${action.pod} failed: ${action.error ?? 'unknown error'}`, {
-          ...fields,
-          error: action.error,
-        });
-        continue;
-      }
-      switch (action.type) {
-        case 'create':
-          out.event('create', `${who}: started ${action.pod} (${action.reason})`, fields);
-          break;
-        case 'replace':
-          out.event('replace', `${who}: started ${action.pod} to replace a dead worker (${action.reason})`, fields);
-          break;
-        case 'recycle':
-          out.event('recycle', `${who}: ${action.oldPod ?? '?'} → ${action.pod} (${action.reason})`, {
-            ...fields,
-            oldPod: action.oldPod,
-          });
-          break;
-        case 'delete':
-          out.event('delete', `${who}: stopping ${action.pod} (${action.reason})`, fields);
-          break;
-        case 'orphan':
-          out.event(
-            'orphan',
-            `${kind.resource}: stopping ${action.pod}, its instance ${action.instanceId} no longer exists`,
-            fields,
-          );
-          break;
-        default: {
-          const unknown: never = action.type;
-          out.event('info', `${who}: ${String(unknown)} ${action.pod} (${action.reason})`, fields);
-        }
-      }
-    }
-    for (const held of kind.heldBack) {
-      out.event('hold', `${kind.resource} instance ${held.instanceId}: not recycled (${held.reason})`, {
-        resource: kind.resource,
-        instanceId: held.instanceId,
-        pod: held.pod,
-      });
-    }
-  }
-  for (const alert of report.alerts) {
-    out.event('alert', `${alert.resource}: ${alertMessage(alert).content}`, { alert });
-  }
-  for (const error of report.errors) {
-    out.event(
-      'error',
-      `${error.resource}${error.instanceId !== undefined ? ` instance ${error.instanceId}` : ''}: ${error.operation} failed: ${error.message}`,
-      { ...error },
-    );
-  }
-}
-
-/** One line per Orchestrate call through the API, success or failure, like the legacy console's message. */
-export function describeOrchestrateResponse(
-  resource: string,
-  statusCode: number,
-  body: string | undefined,
-  out: LocalConsole,
-): void {
-  let parsed: Record<string, unknown> = {};
-  try {
-    parsed = JSON.parse(body ?? '{}') as Record<string, unknown>;
-  } catch {
-    // Not JSON: reported by status alone.
-  }
-  if (statusCode === 200) {
-    const after = Array.isArray(parsed.after) ? (parsed.after as Array<{ id: string }>) : [];
-    out.event(
-      'orchestrate',
-      `${resource}  orchestrated: ${plural(Number(parsed.instances), 'instance')} × ${String(parsed.resourcePerInstance)}; ` +
-        `moved ${String(parsed.moved)} (least possible ${String(parsed.minimumMoves)}); instances ${after.map((i) => i.id).join(', ') || 'none'}`,
-      {
-        resource,
-        instances: parsed.instances,
-        resourcePerInstance: parsed.resourcePerInstance,
-        moved: parsed.moved,
-        minimumMoves: parsed.minimumMoves,
-      },
-    );
-  } else {
-    out.event('warn', `${resource}  orchestrate refused (${statusCode}): ${String(parsed.message ?? 'no message')}`, {
-      resource,
-      statusCode,
-      error: parsed.error,
-    });
-  }
-}
 
 const isProcessesRuntime = (env: NodeJS.ProcessEnv): boolean =>
   (env.ORCH_RUNTIME ?? (env.EKS_CLUSTER_NAME || env.K8S_SERVER ? 'kubernetes' : 'processes')) === 'processes';

@@ -20,6 +20,7 @@ import {
   type VersionedNode,
   type WriteOp,
 } from '../store/port.js';
+import { ContentionWatch } from './contention.js';
 import { encodeInstanceData, encodeReload, encodeResources, type Layout } from './layout.js';
 import {
   IndexEntrySchema,
@@ -64,23 +65,21 @@ const DEFAULT_CONTENDED_MS = 60_000;
 export class InstanceRepository {
   readonly layout: Layout;
   private readonly store: NodeStore;
-  private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly contendedForMs: number;
   private readonly cache = new Map<string, Map<string, CachedInstance>>();
-  /** Instances whose `_reload` changed since they were cached (watch fired): refreshed before the next write to them. */
-  private readonly stale = new Map<string, Set<string>>();
-  private readonly watching = new Map<string, Set<string>>();
-  /** Until when another writer counts as active (see watchInstance). */
-  private contendedUntil = 0;
+  private readonly contention: ContentionWatch;
   private readonly prepared = new Map<string, Promise<void>>();
 
   constructor(deps: RepositoryDeps) {
     this.store = deps.store;
     this.layout = deps.layout;
-    this.clock = deps.clock;
     this.logger = deps.logger;
-    this.contendedForMs = deps.contendedForMs ?? DEFAULT_CONTENDED_MS;
+    this.contention = new ContentionWatch(
+      deps.store,
+      deps.layout,
+      deps.clock,
+      deps.contendedForMs ?? DEFAULT_CONTENDED_MS,
+    );
   }
 
   /** Creates the kind's directories once per process. */
@@ -119,7 +118,7 @@ export class InstanceRepository {
       const cached = this.toCached(id, nodes[3 * i], nodes[3 * i + 1], nodes[3 * i + 2]);
       if (cached) {
         fresh.set(id, cached);
-        this.watchInstance(resource, id);
+        this.contention.fresh(resource, id);
       }
     });
     this.cache.set(resource, fresh);
@@ -148,12 +147,12 @@ export class InstanceRepository {
       if (cached) map.set(id, cached);
       else map.delete(id);
     }
-    if (cached) this.watchInstance(resource, id);
+    if (cached) this.contention.fresh(resource, id);
     return cached;
   }
 
   isStale(resource: string, id: string): boolean {
-    return this.stale.get(resource)?.has(id) ?? false;
+    return this.contention.isStale(resource, id);
   }
 
   /** Forgets a kind's cache: the next read goes to the store. */
@@ -305,16 +304,7 @@ export class InstanceRepository {
    * says which, else forget the kind's cache.
    */
   async afterConflict(resource: string, error: ConflictError): Promise<void> {
-    const now = this.clock();
-    const wasContended = now < this.contendedUntil;
-    this.contendedUntil = now + this.contendedForMs;
-    if (!wasContended) {
-      // Another writer just showed up: anything cached while unwatched may be stale. Watch it all from now on.
-      for (const id of this.cache.get(resource)?.keys() ?? []) {
-        this.watchInstance(resource, id);
-        this.staleSet(resource).add(id);
-      }
-    }
+    this.contention.conflicted(resource, this.cache.get(resource)?.keys() ?? []);
     const match = error.path?.match(/^(.*)\/([0-9]+)(?:\/(?:resources|_reload|tmp))?$/);
     if (match && match[1] === this.layout.kind(resource) && error.reason === 'BadVersion')
       await this.refreshInstance(resource, match[2]!);
@@ -339,33 +329,6 @@ export class InstanceRepository {
 
   private instancePaths(resource: string, id: string): string[] {
     return [this.layout.instance(resource, id), this.layout.resources(resource, id), this.layout.reload(resource, id)];
-  }
-
-  private staleSet(resource: string): Set<string> {
-    let set = this.stale.get(resource);
-    if (!set) this.stale.set(resource, (set = new Set()));
-    return set;
-  }
-
-  /**
-   * Watches an instance's `_reload` (every list change bumps it) so a cached
-   * copy that another process made stale is re-read before we write from it,
-   * instead of failing a compare-and-set first. Only while another writer has
-   * been seen lately (a conflict): a watch costs a notification and a re-arm
-   * per write, which a lone writer would pay for nothing. Correctness never
-   * depends on this (versions do); it only saves conflicts.
-   */
-  private watchInstance(resource: string, id: string): void {
-    this.staleSet(resource).delete(id);
-    if (this.clock() >= this.contendedUntil) return;
-    let watched = this.watching.get(resource);
-    if (!watched) this.watching.set(resource, (watched = new Set()));
-    if (watched.has(id)) return;
-    watched.add(id);
-    this.store.watch(this.layout.reload(resource, id), () => {
-      watched.delete(id);
-      this.staleSet(resource).add(id);
-    });
   }
 
   /** Parses an instance's three nodes; undefined while any is missing (being created or removed). */
@@ -403,10 +366,10 @@ export class InstanceRepository {
     const map = this.cache.get(resource);
     if (!map) return;
     if (map.get(state.id) !== before) {
-      this.staleSet(resource).add(state.id);
+      this.contention.markStale(resource, state.id);
       return;
     }
-    this.watchInstance(resource, state.id);
+    this.contention.fresh(resource, state.id);
     map.set(state.id, {
       state,
       versions: before
