@@ -13,6 +13,7 @@
  * Node workers can embed it as a library: `startWorker(options)` and listen
  * for `resources`.
  */
+import { systemClock } from '../clock.js';
 import { EventEmitter } from 'node:events';
 import { Layout } from '../orchestration/layout.js';
 import type { NodeStore } from '../store/port.js';
@@ -132,7 +133,7 @@ class Worker extends EventEmitter implements RunningWorker {
       reload: layout.reload(options.resource, options.instanceId),
     };
     this.log = options.logger ?? silentLogger;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? systemClock;
   }
 
   resources = (): readonly string[] => this.ids;

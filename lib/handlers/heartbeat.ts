@@ -32,6 +32,7 @@ export interface HeartbeatRecordInput {
 export interface HeartbeatBatchOptions {
   /** How `value` is encoded: 'base64' as in MSK events (the default), or 'json' for the text itself. */
   readonly encoding?: 'base64' | 'json';
+  /** Receive time for records without a timestamp; default the App's clock. */
   readonly now?: () => number;
 }
 
@@ -163,7 +164,7 @@ export async function handleHeartbeatRecords(
   options: HeartbeatBatchOptions = {},
 ): Promise<HeartbeatBatchResult> {
   const log = app.logger.child({ handler: 'heartbeat' });
-  const now = (options.now ?? Date.now)();
+  const now = (options.now ?? app.clock)();
   const decoded: Array<{
     resource: string;
     instanceId: string;

@@ -5,6 +5,7 @@
  * in the signed header `x-k8s-aws-id`. EKS accepts such a token for 15 minutes after its
  * signing time (whatever X-Amz-Expires says), so it is cached and re-signed before that.
  */
+import { systemClock } from '../clock.js';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 
@@ -125,7 +126,7 @@ export class EksAuth {
     this.region = options.region;
     this.credentials = options.credentials ?? defaultAwsCredentials();
     this.describe = options.describeCluster ?? describeClusterWithSdk(options.region);
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? systemClock;
     this.refreshAfterMs = options.refreshAfterMs ?? TOKEN_REFRESH_AFTER_MS;
   }
 

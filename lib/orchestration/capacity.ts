@@ -8,7 +8,6 @@
  */
 import type { AlertPublisher } from '../alerts.js';
 import { LEGACY_LIMITS } from '../domain/options.js';
-import { isConflict } from '../store/port.js';
 import type { Kinds, OrchestrationContext } from './context.js';
 import { decodeName } from './layout.js';
 import { KindCapacitySchema, parseNode } from './stored.js';
@@ -36,11 +35,8 @@ export class CapacityUseCase {
   }
 
   async setLimits(resource: string, limits: KindLimits): Promise<void> {
-    const { store, repository, clock } = this.context;
-    const path = repository.layout.capacity(resource);
-    const data = JSON.stringify(KindCapacitySchema.parse(limits));
-    const node = await store.get(path);
-    await store.commit([node ? { op: 'set', path, data, version: node.version } : { op: 'create', path, data }]);
+    const { repository, clock } = this.context;
+    await repository.put(repository.layout.capacity(resource), JSON.stringify(KindCapacitySchema.parse(limits)));
     const entry = this.cached.get(resource);
     this.cached.set(resource, { limits, pendingMarker: entry?.pendingMarker ?? true, readAt: clock() });
   }
@@ -51,9 +47,12 @@ export class CapacityUseCase {
     const { store, repository, clock, logger } = this.context;
     const { layout } = repository;
     await store.ensurePath(layout.pendingDir(resource));
-    await Promise.all(ids.map((id) => createIfAbsent(store, layout.pending(resource, id), '')));
+    await Promise.all(ids.map((id) => repository.createIfAbsent(layout.pending(resource, id), '')));
     const limits = await this.limits(resource);
-    const raised = await createIfAbsent(store, layout.capacityExhausted(resource), JSON.stringify({ since: clock() }));
+    const raised = await repository.createIfAbsent(
+      layout.capacityExhausted(resource),
+      JSON.stringify({ since: clock() }),
+    );
     const entry = this.cached.get(resource);
     if (entry) entry.pendingMarker = true;
     logger.warn(
@@ -80,16 +79,16 @@ export class CapacityUseCase {
     return (await this.context.store.children(this.context.repository.layout.pendingDir(resource))).map(decodeName);
   }
 
-  /** Whether anything may be pending (cached marker): placement and unassign then clear what they settle. */
-  async mayHavePending(resource: string): Promise<boolean> {
-    return (await this.state(resource)).pendingMarker;
-  }
-
-  /** Drops the pending nodes of ids that are placed or deleted now; the marker goes with the last one. */
+  /**
+   * Drops the pending nodes of ids that are placed or deleted now; the marker
+   * goes with the last one. Nothing to do (no I/O) while the cached marker
+   * says nothing is pending, the common case on the placement path.
+   */
   async settle(resource: string, ids: readonly string[]): Promise<void> {
+    if (!(await this.state(resource)).pendingMarker) return;
     const { repository } = this.context;
     const { layout } = repository;
-    if (ids.length > 0) await Promise.all(ids.map((id) => repository.removeIfPresent([layout.pending(resource, id)])));
+    await repository.removeIfPresent(ids.map((id) => layout.pending(resource, id)));
     if ((await this.context.store.children(layout.pendingDir(resource))).length > 0) return;
     await repository.removeIfPresent([layout.capacityExhausted(resource)]);
     const entry = this.cached.get(resource);
@@ -114,15 +113,5 @@ export class CapacityUseCase {
     const fresh = { limits, pendingMarker: marker !== undefined, readAt: clock() };
     this.cached.set(resource, fresh);
     return fresh;
-  }
-}
-
-async function createIfAbsent(store: OrchestrationContext['store'], path: string, data: string): Promise<boolean> {
-  try {
-    await store.commit([{ op: 'create', path, data }]);
-    return true;
-  } catch (error) {
-    if (isConflict(error) && error.reason === 'NodeExists') return false;
-    throw error;
   }
 }

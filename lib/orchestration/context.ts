@@ -4,7 +4,7 @@
  * batching. Built once per App by `createOrchestration`.
  */
 import type { Clock } from '../clock.js';
-import type { KindConfig } from '../config/kinds.js';
+import { findKind, type KindConfig } from '../config/kinds.js';
 import type { Settings } from '../config/settings.js';
 import { assertResourceIds } from '../domain/resource-id.js';
 import type { Logger } from '../log.js';
@@ -29,7 +29,7 @@ export class Kinds {
 
   /** The kind, or UnknownResourceError (HTTP 404) naming the configured ones. */
   get(resource: string): KindConfig {
-    const kind = this.all.find((k) => k.resource === resource);
+    const kind = findKind(this.all, resource);
     if (!kind)
       throw new UnknownResourceError(
         resource,
@@ -39,7 +39,7 @@ export class Kinds {
   }
 
   has(resource: string): boolean {
-    return this.all.some((k) => k.resource === resource);
+    return findKind(this.all, resource) !== undefined;
   }
 
   /** The kind, after checking every resource id (nothing is written for a call with a bad id). */

@@ -3,8 +3,7 @@
  * generation, phase), kept in the store: it names the next pod uniquely and
  * shows operators why an instance was recycled.
  */
-import { withRetry } from '../store/port.js';
-import { STORE_RETRY, type Kinds, type OrchestrationContext } from './context.js';
+import type { Kinds, OrchestrationContext } from './context.js';
 import { InstanceRecordSchema } from './stored.js';
 import { readRecordDir } from './stored-dir.js';
 import type { InstanceRecord } from './types.js';
@@ -22,14 +21,12 @@ export class InstanceRecordUseCase {
 
   async writeRecord(resource: string, instanceId: string, record: InstanceRecord): Promise<void> {
     this.kinds.get(resource);
-    const { store, repository } = this.context;
+    const { repository } = this.context;
     await repository.prepare(resource);
-    const path = repository.layout.record(resource, instanceId);
-    const data = JSON.stringify(InstanceRecordSchema.parse(record));
-    await withRetry(async () => {
-      const node = await store.get(path);
-      await store.commit([node ? { op: 'set', path, data, version: node.version } : { op: 'create', path, data }]);
-    }, STORE_RETRY);
+    await repository.put(
+      repository.layout.record(resource, instanceId),
+      JSON.stringify(InstanceRecordSchema.parse(record)),
+    );
   }
 
   /** Drops what we kept about an instance that no longer exists; its pod is then an orphan for reconcile. */

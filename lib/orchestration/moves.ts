@@ -27,18 +27,15 @@ export interface MoveOptions {
 export class MoveUseCase {
   constructor(private readonly context: OrchestrationContext) {}
 
-  /** Applies the steps in order; returns how many resources changed instance. */
-  async applyMoves(resource: string, steps: readonly Move[], options: MoveOptions = {}): Promise<number> {
-    let moved = 0;
+  /** Applies the steps in order, reporting progress through `onCommitted`. */
+  async applyMoves(resource: string, steps: readonly Move[], options: MoveOptions = {}): Promise<void> {
     for (const step of steps) {
       for (const ids of chunks(step.ids, IDS_PER_MOVE)) {
         await options.beforeCommit?.();
         await this.moveBatch(resource, { from: step.from, to: step.to, ids }, options.capacity);
-        moved += ids.length;
         options.onCommitted?.(ids.length);
       }
     }
-    return moved;
   }
 
   /** Opens empty instances with the given capacity (their workers start on the next reconcile). */

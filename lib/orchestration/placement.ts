@@ -67,12 +67,10 @@ export class PlacementUseCase {
     };
     await this.capacity.keepPending(resource, result.pending);
     // Ids that were pending and are placed (or found placed) now are pending no more.
-    if (await this.capacity.mayHavePending(resource)) {
-      await this.capacity.settle(
-        resource,
-        [...result.assigned, ...result.alreadyAssigned].map((p) => p.id),
-      );
-    }
+    await this.capacity.settle(
+      resource,
+      [...result.assigned, ...result.alreadyAssigned].map((p) => p.id),
+    );
     // Callers log the outcome with their context (message, request); here only for debugging.
     this.context.logger.debug(
       { resource, assigned: result.assigned.length, createdInstances: result.createdInstances },

@@ -19,8 +19,10 @@ import {
   type NodeStore,
   type VersionedNode,
   type WriteOp,
+  withRetry,
 } from '../store/port.js';
 import { ContentionWatch } from './contention.js';
+import { STORE_RETRY } from './context.js';
 import { encodeInstanceData, encodeReload, encodeResources, type Layout } from './layout.js';
 import {
   IndexEntrySchema,
@@ -316,13 +318,34 @@ export class InstanceRepository {
     return error.reason === 'NodeExists' && (error.path?.startsWith(`${this.layout.indexDir(resource)}/`) ?? false);
   }
 
-  /** Removes nodes that may already be gone (state we keep about an instance that no longer exists). */
+  /** Removes nodes that may already be gone (state we keep about an instance, pending entries). */
   async removeIfPresent(paths: readonly string[]): Promise<void> {
-    for (const path of paths) {
-      await this.store.commit([{ op: 'remove', path, version: ANY_VERSION }]).catch((error: unknown) => {
-        if (!(isConflict(error) && error.reason === 'NoNode')) throw error;
-      });
+    await Promise.all(
+      paths.map((path) =>
+        this.store.commit([{ op: 'remove', path, version: ANY_VERSION }]).catch((error: unknown) => {
+          if (!(isConflict(error) && error.reason === 'NoNode')) throw error;
+        }),
+      ),
+    );
+  }
+
+  /** Creates a node unless it exists; true when this call created it. */
+  async createIfAbsent(path: string, data: string): Promise<boolean> {
+    try {
+      await this.store.commit([{ op: 'create', path, data }]);
+      return true;
+    } catch (error) {
+      if (isConflict(error) && error.reason === 'NodeExists') return false;
+      throw error;
     }
+  }
+
+  /** Writes a small state node whatever it held before (last writer wins), retrying a racing create or set. */
+  async put(path: string, data: string): Promise<void> {
+    await withRetry(async () => {
+      const node = await this.store.get(path);
+      await this.store.commit([node ? { op: 'set', path, data, version: node.version } : { op: 'create', path, data }]);
+    }, STORE_RETRY);
   }
 
   // ---------------------------------------------------------------- internals

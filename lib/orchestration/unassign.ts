@@ -61,8 +61,7 @@ export class UnassignUseCase {
       }, STORE_RETRY);
     }
     // A resource deleted while it waited for room is done waiting.
-    if (notAssigned.length > 0 && (await this.capacity.mayHavePending(resource)))
-      await this.capacity.settle(resource, notAssigned);
+    if (notAssigned.length > 0) await this.capacity.settle(resource, notAssigned);
     this.context.logger.debug({ resource, removed: removed.length }, 'unassigned');
     return { removed, notAssigned };
   }
