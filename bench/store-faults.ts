@@ -13,7 +13,6 @@
  * Run alone: `npx tsx bench/store-faults.ts` (starts its own ZooKeeper).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +21,7 @@ import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../lib/store/port.js';
 import { SQLITE_FILE_NAME, SqliteStore } from '../lib/store/sqlite.js';
 import { ZooKeeperStore } from '../lib/store/zookeeper.js';
+import { startRelay } from '../test/support/tcp-relay.js';
 import { freePort, startZooKeeper } from '../test/support/zookeeper-server.js';
 
 type Log = (line: string) => void;
@@ -102,39 +102,6 @@ async function zooKeeperUnreachable(): Promise<Sample[]> {
     );
   }
   return samples;
-}
-
-/** A TCP relay to ZooKeeper that can go silent, like a connection a NAT forgot while the container slept. */
-async function startRelay(
-  port: number,
-): Promise<{ port: number; silence(): void; restore(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let silent = false;
-  const server: Server = createServer((downstream) => {
-    const upstream = createConnection({ host: '127.0.0.1', port });
-    for (const socket of [downstream, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        sockets.delete(socket);
-        downstream.destroy();
-        upstream.destroy();
-      });
-    }
-    downstream.on('data', (chunk) => silent || upstream.write(chunk));
-    upstream.on('data', (chunk) => silent || downstream.write(chunk));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    silence: () => (silent = true),
-    restore: () => (silent = false),
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /** A read through a relay that went silent; the store must answer again once the relay forwards again. */

@@ -1,4 +1,3 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import zookeeper from 'node-zookeeper-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -6,6 +5,7 @@ import { openStore } from '../../lib/store/open.js';
 import { ConflictError, StoreUnavailableError } from '../../lib/store/port.js';
 import { ZooKeeperStore, zooKeeperOptionsFromEnv } from '../../lib/store/zookeeper.js';
 import { uniqueRoot } from '../support/paths.js';
+import { startRelay } from '../support/tcp-relay.js';
 import { waitFor } from '../support/wait.js';
 import { freePort } from '../support/zookeeper-server.js';
 import { describeStoreContract } from './store.contract.js';
@@ -88,39 +88,6 @@ function freezeUntilGone(marker: string, timeoutMs: number): ReturnType<typeof A
   } finally {
     void watcher.terminate();
   }
-}
-
-/** A TCP relay to ZooKeeper that can go silent, like a connection a NAT forgot while the container slept. */
-async function startRelay(
-  port: number,
-): Promise<{ port: number; silence(): void; restore(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let silent = false;
-  const server: Server = createServer((downstream) => {
-    const upstream = createConnection({ host: '127.0.0.1', port });
-    for (const socket of [downstream, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        sockets.delete(socket);
-        downstream.destroy();
-        upstream.destroy();
-      });
-    }
-    downstream.on('data', (chunk) => silent || upstream.write(chunk));
-    upstream.on('data', (chunk) => silent || downstream.write(chunk));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    silence: () => (silent = true),
-    restore: () => (silent = false),
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 describe('ZooKeeperStore', () => {

@@ -126,7 +126,7 @@ describe.each(adapters)('$name store under concurrent placement and removal', ({
       'Thing',
       Array.from({ length: 40 }, (_, i) => `seed-${i}`),
     );
-    await orchestrator.orchestrate('Thing', { initInstances: 4 }, 'test');
+    await orchestrator.orchestrate('Thing', { initInstances: 4, resourcePerInstance: 11 }, 'test');
     const before = await snapshot(store, layout);
 
     // Act
