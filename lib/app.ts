@@ -52,6 +52,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
     settings,
     clock,
     logger,
+    alerts,
     root: env.ZK_ROOT || undefined,
     stateRoot: env.ZK_STATE_ROOT || undefined,
   });

@@ -4,6 +4,7 @@
  * workers read.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryAlertPublisher } from '../../../lib/alerts.js';
 import { handleNotifyMessage, NOTIFY_METRICS } from '../../../lib/handlers/notify.js';
 import { Metrics } from '../../../lib/metrics.js';
 import { StoreUnavailableError } from '../../../lib/store/port.js';
@@ -204,6 +205,32 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     expect(outcome.status).toBe('reconcile-needed');
     expect(metrics.get(NOTIFY_METRICS.reconcileNeeded)).toBe(1);
     expect(await layout()).toEqual([]);
+  });
+
+  it('keeps creates pending at the maximum and raises one capacity-exhausted alert through the App', async () => {
+    const alerts = new MemoryAlertPublisher();
+    await t.close();
+    t = await openTestApp(adapter, { label: 'notify', alerts });
+    await t.app.orchestrator.assign('Thing', ['a0', 'a1', 'a2']);
+    await t.app.orchestrator.orchestrate('Thing', { initInstances: 3, maxInstances: 3, resourcePerInstance: 2 }, 'op');
+    await t.app.orchestrator.assign('Thing', ['b0', 'b1', 'b2']);
+
+    const first = await notify(sampleEvent('notify-create-thing.json'));
+    const second = await notify(sampleEvent('notify-bulk-create-things.json'));
+
+    expect(first).toMatchObject({ status: 'assigned', result: { assigned: [], pending: [THING] } });
+    expect(second).toMatchObject({ status: 'assigned', result: { assigned: [], pending: BULK } });
+    expect(await t.app.orchestrator.pendingIds('Thing')).toEqual([THING, ...BULK].sort());
+    expect(alerts.alerts).toEqual([
+      {
+        type: 'capacity-exhausted',
+        resource: 'Thing',
+        maxInstances: 3,
+        resourcePerInstance: 2,
+        pending: 1,
+        at: expect.any(Number),
+      },
+    ]);
   });
 
   it('throws when the store is unavailable, so the message is retried and then dead-lettered', async () => {

@@ -4,7 +4,9 @@
  * handlers' failure paths are exercised against the real use cases, with
  * only the store's availability under the test's control.
  */
+import type { AlertPublisher } from '../../../lib/alerts.js';
 import type { App } from '../../../lib/app.js';
+import type { Clock } from '../../../lib/clock.js';
 import { createApp } from '../../../lib/app.js';
 import type { KindConfig } from '../../../lib/config/kinds.js';
 import { StoreUnavailableError, type NodeStore, type VersionedNode, type WriteOp } from '../../../lib/store/port.js';
@@ -69,14 +71,15 @@ export interface TestApp {
 
 export async function openTestApp(
   adapter: StoreAdapter,
-  options: { label?: string; kinds?: readonly KindConfig[]; now?: () => number } = {},
+  options: { label?: string; kinds?: readonly KindConfig[]; clock?: Clock; alerts?: AlertPublisher } = {},
 ): Promise<TestApp> {
   const backing = await openTestStore(adapter, options.label ?? 'handlers');
   const store = new ControlledStore(backing.store);
   const app = await createApp(backing.env, {
     store,
     ...(options.kinds ? { kinds: options.kinds } : {}),
-    ...(options.now ? { now: options.now } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.alerts ? { alerts: options.alerts } : {}),
   });
   return {
     app,
