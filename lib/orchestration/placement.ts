@@ -22,6 +22,8 @@ import type { AssignResult, InstanceState, Placement } from './types.js';
 export const IDS_PER_MULTI = 500;
 /** Rough bytes of resource lists one multi may rewrite (ZooKeeper's default request limit is 1 MB). */
 const MULTI_BUDGET_BYTES = 600_000;
+/** Bytes of lists one placement batch may spread over before it stays on those it touched (see distribute). */
+const SPREAD_BUDGET_BYTES = 64 * 1024;
 /** Placement multis one process keeps in flight per kind, on disjoint instances. */
 const PARALLEL_MULTIS = 4;
 
@@ -162,10 +164,12 @@ export class PlacementUseCase {
   }
 
   /**
-   * Places ids in one multi, each on the least-loaded instance with room as
-   * the batch fills them (choosePlacement), so a bulk create spreads like
-   * single creates would. What does not fit the transaction budget is left
-   * for the next multi; what finds the kind at its maximum comes back as noRoom.
+   * Places ids in one multi. Each id goes to the least-loaded instance with
+   * room as the batch fills them (choosePlacement, id by id), so a bulk create
+   * spreads like single creates would; then each touched instance is written
+   * once, with all the ids it takes. Instances whose lists do not fit the
+   * transaction budget keep their ids for the next multi; ids that find the
+   * kind at its maximum come back as noRoom.
    */
   private async placeBatch(
     kind: KindConfig,
@@ -175,83 +179,117 @@ export class PlacementUseCase {
     const { repository } = this.context;
     const resource = kind.resource;
     const limits = await this.capacity.limits(resource);
-    const cached = await repository.cached(resource);
-    /** Per instance written: the exact cached snapshot its new content is built from, whose versions the compare-and-set uses. */
-    const base = new Map<string, CachedInstance | undefined>();
-    const added = new Map<string, string[]>();
-    /** What the choice sees: every instance with its load as this batch fills it. */
-    const view = new Map([...cached].map(([id, c]) => [id, c.state]));
-    const othersWriting = new Set<string>();
-    const created: string[] = [];
-    const placements: Placement[] = [];
-    let index = 0;
-    let bytes = 0;
-    try {
-      while (index < ids.length && bytes < MULTI_BUDGET_BYTES) {
-        const id = ids[index]!;
-        othersWriting.clear();
-        for (const instanceId of writing) if (!base.has(instanceId)) othersWriting.add(instanceId);
-        const choice = choosePlacement([...view.values()], id, {
-          exclude: othersWriting,
-          capacity: limits.resourcePerInstance,
-          maxInstances: limits.maxInstances,
-        });
-        if (!choice) break;
-        if (!base.has(choice.instanceId)) {
-          let snapshot = cached.get(choice.instanceId);
-          if (snapshot && repository.isStale(resource, choice.instanceId)) {
-            // Re-read it and write from the fresh copy; if it is full now, choose again.
-            snapshot = await repository.refreshInstance(resource, choice.instanceId);
-            if (!snapshot) {
-              view.delete(choice.instanceId);
-              continue;
-            }
-            view.set(choice.instanceId, snapshot.state);
-            if (snapshot.state.used >= limits.resourcePerInstance) continue;
-          }
-          // Already on the chosen instance as far as we know: settle it through the index like any other redelivery.
-          if (snapshot?.state.ids.includes(id))
-            throw new ConflictError('NodeExists', repository.layout.index(resource, id), `${id} is already assigned`);
-          base.set(choice.instanceId, snapshot);
-          added.set(choice.instanceId, []);
-          // Claimed from here on: other multis of this process in flight steer clear of it.
-          writing.add(choice.instanceId);
-          if (choice.isNew) created.push(choice.instanceId);
-          bytes += (snapshot?.state.ids ?? []).reduce((sum, held) => sum + held.length + 3, 0);
-        } else if (base.get(choice.instanceId)?.state.ids.includes(id)) {
-          throw new ConflictError('NodeExists', repository.layout.index(resource, id), `${id} is already assigned`);
-        }
-        added.get(choice.instanceId)!.push(id);
-        const seen = view.get(choice.instanceId) ?? newInstance(choice.instanceId, limits.resourcePerInstance);
-        view.set(choice.instanceId, { ...seen, used: seen.used + 1 });
-        placements.push({ id, instanceId: choice.instanceId });
-        bytes += id.length + 3 + 64;
-        index++;
+    const cached = new Map(await repository.cached(resource));
+    const othersWriting = new Set(writing);
+    let plan = distribute(cached, ids, othersWriting, limits);
+    // Instances another process changed since we cached them: re-read those the plan uses and keep the plan while
+    // they still have room for it (choosing again would chase the instance every other writer chases too).
+    const stale = [...plan.targets.keys()].filter((id) => cached.has(id) && repository.isStale(resource, id));
+    if (stale.length > 0) {
+      for (const id of stale) {
+        const fresh = await repository.refreshInstance(resource, id);
+        if (fresh) cached.set(id, fresh);
+        else cached.delete(id);
       }
-      const ops: WriteOp[] = [];
-      const written: Array<{ before: CachedInstance | undefined; after: InstanceState }> = [];
-      for (const [instanceId, newIds] of added) {
-        const before = base.get(instanceId);
-        // A multi changes each list once: one _reload bump per instance per multi.
-        const grown = withAdded(withCapacity(before?.state ?? newInstance(instanceId, 0), limits), newIds);
-        const after = before ? { ...grown, reloadTimes: before.state.reloadTimes + 1 } : { ...grown, reloadTimes: 0 };
-        written.push({ before, after });
-        ops.push(...(before ? repository.updateOps(resource, before, after) : repository.createOps(resource, after)));
-      }
-      for (const { id, instanceId } of placements) ops.push(repository.indexCreateOp(resource, id, instanceId));
-      await repository.commit(resource, ops, written);
-      const atMaximum = index < ids.length && bytes < MULTI_BUDGET_BYTES;
-      return {
-        placements,
-        created,
-        rest: atMaximum ? [] : ids.slice(index),
-        noRoom: atMaximum ? ids.slice(index) : [],
-      };
-    } finally {
-      for (const id of base.keys()) writing.delete(id);
+      const stillFits = stale.every((id) => {
+        const used = cached.get(id)?.state.used;
+        return used !== undefined && used + plan.targets.get(id)!.length <= limits.resourcePerInstance;
+      });
+      if (!stillFits) plan = distribute(cached, ids, othersWriting, limits);
     }
+
+    const packed: Array<[string, string[]]> = [];
+    let bytes = 0;
+    for (const [instanceId, taken] of plan.targets) {
+      if (packed.length > 0 && bytes >= MULTI_BUDGET_BYTES) break;
+      const held = cached.get(instanceId)?.state.ids ?? [];
+      // Already on the chosen instance as far as we know: settle it through the index like any other redelivery.
+      const duplicate = taken.find((id) => held.includes(id));
+      if (duplicate !== undefined)
+        throw new ConflictError(
+          'NodeExists',
+          repository.layout.index(resource, duplicate),
+          `${duplicate} is already assigned`,
+        );
+      packed.push([instanceId, taken]);
+      bytes += listBytes(held) + listBytes(taken) + taken.length * 64;
+    }
+
+    const ops: WriteOp[] = [];
+    const written: Array<{ before: CachedInstance | undefined; after: InstanceState }> = [];
+    const placements: Placement[] = [];
+    const created: string[] = [];
+    for (const [instanceId, taken] of packed) {
+      const before = cached.get(instanceId);
+      // A multi changes each list once: one _reload bump per instance per multi.
+      const grown = withAdded(withCapacity(before?.state ?? newInstance(instanceId, 0), limits), taken);
+      const after = before ? { ...grown, reloadTimes: before.state.reloadTimes + 1 } : { ...grown, reloadTimes: 0 };
+      written.push({ before, after });
+      ops.push(...(before ? repository.updateOps(resource, before, after) : repository.createOps(resource, after)));
+      if (!before) created.push(instanceId);
+      for (const id of taken) {
+        placements.push({ id, instanceId });
+        ops.push(repository.indexCreateOp(resource, id, instanceId));
+      }
+    }
+    // Claimed while the multi is in flight: other multis of this process steer clear of these instances.
+    for (const [instanceId] of packed) writing.add(instanceId);
+    try {
+      await repository.commit(resource, ops, written);
+    } finally {
+      for (const [instanceId] of packed) writing.delete(instanceId);
+    }
+    const rest = [...plan.targets].slice(packed.length).flatMap(([, taken]) => taken);
+    return { placements, created, rest, noRoom: plan.noRoom };
   }
 }
+
+/**
+ * Where each id goes, id by id, as the batch fills the instances: the
+ * least-loaded with room (choosePlacement). Every touched list is rewritten
+ * whole, so spreading 500 ids over 100 balanced instances of 5000 would
+ * rewrite 8 MB of lists for 500 ids: once the lists a batch touches hold
+ * SPREAD_BUDGET_BYTES, the rest of the batch stays on them (still least-loaded
+ * first). The next batches go to the instances least loaded then, so the pool
+ * evens out; small lists (a young or small pool) spread id by id, and a single
+ * create is exactly the least-loaded rule. Once the kind is at its maximum and
+ * full, the remaining ids have no room.
+ */
+function distribute(
+  cached: ReadonlyMap<string, CachedInstance>,
+  ids: readonly string[],
+  exclude: ReadonlySet<string>,
+  limits: KindLimits,
+): { targets: Map<string, string[]>; noRoom: string[] } {
+  const options = { exclude, capacity: limits.resourcePerInstance, maxInstances: limits.maxInstances };
+  const view = new Map([...cached].map(([id, c]) => [id, c.state]));
+  const targets = new Map<string, string[]>();
+  let touchedBytes = 0;
+  for (const [index, id] of ids.entries()) {
+    const touched =
+      touchedBytes >= SPREAD_BUDGET_BYTES
+        ? [...targets.keys()]
+            .map((target) => view.get(target)!)
+            .filter((state) => state.used < limits.resourcePerInstance)
+        : [];
+    const choice =
+      touched.length > 0 ? choosePlacement(touched, id, options) : choosePlacement([...view.values()], id, options);
+    if (!choice) return { targets, noRoom: ids.slice(index) };
+    const seen = view.get(choice.instanceId) ?? newInstance(choice.instanceId, limits.resourcePerInstance);
+    view.set(choice.instanceId, { ...seen, used: seen.used + 1 });
+    const taken = targets.get(choice.instanceId);
+    if (taken) taken.push(id);
+    else {
+      targets.set(choice.instanceId, [id]);
+      touchedBytes += listBytes(seen.ids);
+    }
+    touchedBytes += id.length + 3;
+  }
+  return { targets, noRoom: [] };
+}
+
+/** Bytes of an id list as `{"ids":[…]}` stores it, near enough for a budget. */
+const listBytes = (ids: readonly string[]): number => ids.reduce((sum, id) => sum + id.length + 3, 0);
 
 /**
  * An instance as placement writes it: with the kind's capacity as `count`
