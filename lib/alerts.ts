@@ -1,7 +1,9 @@
 /**
  * Alerts the orchestrator raises on its own: the heartbeat pipeline looks
- * down (fleet silent), or more instances are silent than one run may recycle
- * (recycle storm). Every publisher logs each alert; with `KAFKA_BROKERS` set
+ * down (fleet silent), more instances are silent than one run may recycle
+ * (recycle storm), a kind is full at its maximum (capacity exhausted), the
+ * autoscaler is at its maximum and still hot (scale limit) or has no metrics
+ * to scale on (metrics missing). Every publisher logs each alert; with `KAFKA_BROKERS` set
  * they also go to the platform's Kafka topic `Alert` (SPEC §6).
  *
  * Wire format on `Alert` (one JSON message per alert, key
@@ -58,7 +60,33 @@ export interface CapacityExhaustedAlert {
   readonly at: number;
 }
 
-export type OrchestratorAlert = FleetSilentAlert | RecycleStormAlert | CapacityExhaustedAlert;
+/** At `maxInstances` and the load still asks for more. */
+export interface ScaleLimitAlert {
+  readonly type: 'scale-limit';
+  readonly resource: string;
+  readonly maxInstances: number;
+  readonly recommended: number;
+  readonly at: number;
+}
+
+/** More than half of the ready instances report no value for a metric: no scaling on guesses. */
+export interface MetricsMissingAlert {
+  readonly type: 'metrics-missing';
+  readonly resource: string;
+  readonly metric: 'cpu' | 'memory';
+  readonly missing: number;
+  readonly ready: number;
+  readonly at: number;
+  /** The ready pods without the metric (instances without a pod entry have no id to list). */
+  readonly instances: readonly string[];
+}
+
+export type OrchestratorAlert =
+  | FleetSilentAlert
+  | RecycleStormAlert
+  | CapacityExhaustedAlert
+  | ScaleLimitAlert
+  | MetricsMissingAlert;
 
 export interface PublishOutcome {
   /** Alerts written to the log (always all of them). */
@@ -127,6 +155,24 @@ export function alertMessage(alert: OrchestratorAlert): AlertMessage {
         content:
           `every ${alert.resource} instance is full (${alert.resourcePerInstance} each) at the maximum of ${alert.maxInstances} instances; ` +
           `${alert.pending} resources kept pending until there is room`,
+      };
+    case 'scale-limit':
+      return {
+        ...base,
+        level: 'warning',
+        title: `${alert.resource} at its scaling maximum`,
+        content:
+          `${alert.resource} workers are still above their target at maxInstances ${alert.maxInstances}; ` +
+          `the load asks for ${alert.recommended}: raise scaling.maxInstances or the container requests`,
+      };
+    case 'metrics-missing':
+      return {
+        ...base,
+        level: 'warning',
+        title: `${alert.resource} scaling metrics missing`,
+        content:
+          `${alert.missing} of ${alert.ready} ready ${alert.resource} instances report no ${alert.metric} usage; ` +
+          'scaling holds until they do (is the metrics API up?)',
       };
   }
 }

@@ -18,6 +18,16 @@ export class Metrics {
     this.counters.set(name, (this.counters.get(name) ?? 0) + value);
   }
 
+  /** A level rather than a count (instances now): the last value set is the one emitted. */
+  gauge(name: string, value: number): void {
+    this.counters.set(name, value);
+  }
+
+  /** Metrics with more dimensions (e.g. per resource kind), written the same way; flushed on their own. */
+  child(dimensions: Record<string, string>): Metrics {
+    return new Metrics(this.namespace, { ...this.dimensions, ...dimensions }, this.write);
+  }
+
   get(name: string): number {
     return this.counters.get(name) ?? 0;
   }

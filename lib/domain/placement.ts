@@ -33,7 +33,8 @@ export function choosePlacement(
   resourceId: string,
   options: PlacementOptions = {},
 ): PlacementChoice | undefined {
-  const roomOf = (instance: InstanceState): number => (options.capacity ?? instance.count) - instance.used;
+  const roomOf = (instance: InstanceState): number =>
+    isDraining(instance) ? 0 : (options.capacity ?? instance.count) - instance.used;
   const withRoom = instances.filter((instance) => roomOf(instance) > 0);
   const exclude = options.exclude;
   const preferred = exclude ? withRoom.filter((instance) => !exclude.has(instance.id)) : withRoom;
@@ -57,6 +58,15 @@ const outranks = (
   a: { instance: InstanceState; score: number },
   b: { instance: InstanceState; score: number },
 ): boolean => a.score > b.score || (a.score === b.score && byNumericId(a.instance, b.instance) < 0);
+
+/**
+ * A draining instance (a scale-in is emptying it) is stored with capacity
+ * `count` 0: the legacy rule "room while used < count" already finds none in
+ * it, and the mark is written with the instance itself, so it is as durable
+ * as the list and no other node can disagree with it.
+ */
+export const DRAINING_COUNT = 0;
+export const isDraining = (instance: { readonly count: number }): boolean => instance.count === DRAINING_COUNT;
 
 /** The smallest non-negative integer, in decimal, that is not among `ids`. */
 export function smallestUnusedId(ids: Iterable<string>): string {

@@ -29,7 +29,8 @@ interface Slot {
 }
 
 /** More resources first, then the lower instance id. */
-const byLoadThenId = (a: Slot, b: Slot): number => b.ids.length - a.ids.length || byNumericId(a, b);
+const byLoadThenId = (a: Pick<Slot, 'id' | 'ids'>, b: Pick<Slot, 'id' | 'ids'>): number =>
+  b.ids.length - a.ids.length || byNumericId(a, b);
 
 /**
  * Spreads the resources of `current` (each on at most one instance) over
@@ -44,31 +45,44 @@ export function rebalance(current: Assignment, targetInstances: number, capacity
   if (!Number.isInteger(targetInstances) || targetInstances < 1) {
     throw new RangeError(`targetInstances must be a positive integer, got ${targetInstances}`);
   }
+  // Everything on a removed instance must move, so the fullest ones survive.
+  const ranked = [...current].map(([id, ids]) => ({ id, ids })).sort(byLoadThenId);
+  const targets = ranked.slice(0, targetInstances).map((slot) => slot.id);
+  const usedIds = ranked.map((slot) => slot.id);
+  while (targets.length < targetInstances) {
+    const id = smallestUnusedId(usedIds);
+    usedIds.push(id);
+    targets.push(id);
+  }
+  return rebalanceOnto(current, targets, capacity);
+}
+
+/**
+ * Spreads the resources of `current` over exactly the `targets` instances
+ * (existing or new), emptying every other instance: a scale-in names the
+ * survivors itself (the lowest-numbered), a scale-out adds its new instances.
+ * Minimal for those targets, by the argument above with the survivors fixed.
+ */
+export function rebalanceOnto(current: Assignment, targetIds: readonly string[], capacity: number): RebalanceResult {
+  if (targetIds.length < 1 || new Set(targetIds).size !== targetIds.length) {
+    throw new RangeError(`targets must be distinct instance ids, at least one, got [${targetIds.join(', ')}]`);
+  }
   if (!Number.isInteger(capacity) || capacity < 1) {
     throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   }
-
   const existing: Slot[] = [...current].map(([id, ids]) => ({ id, ids, quota: 0 }));
   const total = existing.reduce((sum, slot) => sum + slot.ids.length, 0);
-  if (total > targetInstances * capacity) {
-    throw new CapacityError(Math.ceil(total / capacity), targetInstances);
+  if (total > targetIds.length * capacity) {
+    throw new CapacityError(Math.ceil(total / capacity), targetIds.length);
   }
-
-  // Everything on a removed instance must move, so the fullest ones survive.
-  const ranked = [...existing].sort(byLoadThenId);
-  const survivors = ranked.slice(0, targetInstances);
-  const removed = ranked.slice(targetInstances).sort(byNumericId);
-  const added: Slot[] = [];
-  const usedIds = existing.map((slot) => slot.id);
-  while (survivors.length + added.length < targetInstances) {
-    const id = smallestUnusedId(usedIds);
-    usedIds.push(id);
-    added.push({ id, ids: [], quota: 0 });
-  }
+  const wanted = new Set(targetIds);
+  const survivors = existing.filter((slot) => wanted.has(slot.id));
+  const removed = existing.filter((slot) => !wanted.has(slot.id)).sort(byNumericId);
+  const added: Slot[] = targetIds.filter((id) => !current.has(id)).map((id) => ({ id, ids: [], quota: 0 }));
 
   const targets = [...survivors, ...added].sort(byLoadThenId);
-  const floor = Math.floor(total / targetInstances);
-  const ceilCount = total % targetInstances;
+  const floor = Math.floor(total / targets.length);
+  const ceilCount = total % targets.length;
   targets.forEach((slot, rank) => {
     slot.quota = rank < ceilCount ? floor + 1 : floor;
   });

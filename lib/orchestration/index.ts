@@ -18,6 +18,7 @@ import { LeaseUseCase } from './leases.js';
 import { MoveUseCase } from './moves.js';
 import { OrchestrateUseCase } from './orchestrate.js';
 import { PlacementUseCase } from './placement.js';
+import { ScalingUseCase } from './scaling.js';
 import { InstanceRepository } from './repository.js';
 import type { Orchestration } from './types.js';
 import { UnassignUseCase } from './unassign.js';
@@ -57,7 +58,8 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
   const records = new InstanceRecordUseCase(context, kinds);
   const moves = new MoveUseCase(context);
   const orchestrate = new OrchestrateUseCase(context, kinds, { leases, moves, records, capacity, placement });
-  const views = new ViewUseCase(context, kinds, { heartbeats, records, capacity });
+  const scaling = new ScalingUseCase(context, kinds, { moves, capacity, records });
+  const views = new ViewUseCase(context, kinds, { heartbeats, records, capacity, scaling });
 
   return {
     kinds: kinds.all,
@@ -81,6 +83,12 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
     acquireLease: (name, holder, ttlMs) => leases.acquireLease(name, holder, ttlMs),
     renewLease: (lease) => leases.renewLease(lease),
     releaseLease: (lease) => leases.releaseLease(lease),
+    scalingSnapshot: (resource) => scaling.scalingSnapshot(resource),
+    saveScalingState: (resource, state) => scaling.saveScalingState(resource, state),
+    openInstances: (resource, count) => scaling.openInstances(resource, count),
+    setDraining: (resource, ids, draining) => scaling.setDraining(resource, ids, draining),
+    rebalanceWave: (resource, options) => scaling.rebalanceWave(resource, options),
+    closeDrained: (resource, id) => scaling.closeDrained(resource, id),
   };
 }
 

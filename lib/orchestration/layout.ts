@@ -15,6 +15,7 @@
  *   <state>/<Resource>/capacity             {"maxInstances":N,"resourcePerInstance":M} (set by orchestrate)
  *   <state>/<Resource>/pending/<resourceId> ""  (a resource waiting for room: the kind is at maxInstances)
  *   <state>/<Resource>/capacity-exhausted   {"since":ms}  (present while anything is pending; alerted once)
+ *   <state>/<Resource>/scaling              ScalingState: recommendation history, last decision, last run, moves owed
  *   <state>/leases/<name>                   {"holder":"…","expiresAt":ms}
  *
  * The index answers "which instance runs X" with one read at any scale, and
@@ -57,6 +58,7 @@ export class Layout {
   pendingDir = (resource: string): string => `${this.stateRoot}/${resource}/pending`;
   pending = (resource: string, resourceId: string): string => `${this.pendingDir(resource)}/${encodeName(resourceId)}`;
   capacityExhausted = (resource: string): string => `${this.stateRoot}/${resource}/capacity-exhausted`;
+  scaling = (resource: string): string => `${this.stateRoot}/${resource}/scaling`;
   leasesDir = (): string => `${this.stateRoot}/leases`;
   lease = (name: string): string => `${this.leasesDir()}/${name}`;
 }

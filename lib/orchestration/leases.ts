@@ -9,6 +9,9 @@ import { LeaseHeldError, LeaseLostError } from './errors.js';
 import { CorruptNodeError, LeaseNodeSchema, parseNode } from './stored.js';
 import type { Lease } from './types.js';
 
+/** The lease of a kind's orchestrate; reconcile's scaling takes it too, so the two never interleave. */
+export const orchestrateLease = (resource: string): string => `orchestrate-${resource}`;
+
 export class LeaseUseCase {
   constructor(private readonly context: OrchestrationContext) {}
 

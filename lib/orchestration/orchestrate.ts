@@ -18,7 +18,7 @@ import { isConflict } from '../store/port.js';
 import type { Kinds, OrchestrationContext } from './context.js';
 import type { CapacityUseCase } from './capacity.js';
 import type { InstanceRecordUseCase } from './instance-records.js';
-import type { LeaseUseCase } from './leases.js';
+import { orchestrateLease, type LeaseUseCase } from './leases.js';
 import type { MoveUseCase } from './moves.js';
 import type { PlacementUseCase } from './placement.js';
 import type { InstanceSummary, Lease, OrchestrateOptionsInput, OrchestrateResult } from './types.js';
@@ -45,7 +45,7 @@ export class OrchestrateUseCase {
     const { repository, settings, clock, logger } = this.context;
     await repository.prepare(resource);
     let lease: Lease = await this.parts.leases.acquireLease(
-      `orchestrate-${resource}`,
+      orchestrateLease(resource),
       holder,
       settings.orchestrateLeaseTtlMs,
     );

@@ -11,7 +11,7 @@
  * then reported as already assigned.
  */
 import type { KindConfig } from '../config/kinds.js';
-import { choosePlacement, newInstance, withAdded } from '../domain/placement.js';
+import { choosePlacement, isDraining, newInstance, withAdded } from '../domain/placement.js';
 import { ConflictError, isConflict, withRetry, type WriteOp } from '../store/port.js';
 import type { CapacityUseCase, KindLimits } from './capacity.js';
 import { chunks, STORE_RETRY, unique, type Kinds, type OrchestrationContext } from './context.js';
@@ -192,8 +192,12 @@ export class PlacementUseCase {
         else cached.delete(id);
       }
       const stillFits = stale.every((id) => {
-        const used = cached.get(id)?.state.used;
-        return used !== undefined && used + plan.targets.get(id)!.length <= limits.resourcePerInstance;
+        const state = cached.get(id)?.state;
+        return (
+          state !== undefined &&
+          !isDraining(state) &&
+          state.used + plan.targets.get(id)!.length <= limits.resourcePerInstance
+        );
       });
       if (!stillFits) plan = distribute(cached, ids, othersWriting, limits);
     }
@@ -222,7 +226,10 @@ export class PlacementUseCase {
     for (const [instanceId, taken] of packed) {
       const before = cached.get(instanceId);
       // A multi changes each list once: one _reload bump per instance per multi.
-      const grown = withAdded(withCapacity(before?.state ?? newInstance(instanceId, 0), limits), taken);
+      const grown = withAdded(
+        withCapacity(before?.state ?? newInstance(instanceId, limits.resourcePerInstance), limits),
+        taken,
+      );
       const after = before ? { ...grown, reloadTimes: before.state.reloadTimes + 1 } : { ...grown, reloadTimes: 0 };
       written.push({ before, after });
       ops.push(...(before ? repository.updateOps(resource, before, after) : repository.createOps(resource, after)));
@@ -297,7 +304,9 @@ const listBytes = (ids: readonly string[]): number => ids.reduce((sum, id) => su
  * healed on its next write), unless it already holds more.
  */
 const withCapacity = <T extends { used: number; count: number }>(state: T, limits: KindLimits): T =>
-  state.used <= limits.resourcePerInstance ? { ...state, count: limits.resourcePerInstance } : state;
+  state.used <= limits.resourcePerInstance && !isDraining(state)
+    ? { ...state, count: limits.resourcePerInstance }
+    : state;
 
 /** The next requests that fit one multi, in arrival order. */
 function takeGroup(waiting: PlacementRequest[]): PlacementRequest[] {

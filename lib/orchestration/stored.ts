@@ -44,6 +44,39 @@ export const KindCapacitySchema = z.object({
   resourcePerInstance: z.number().int().min(1),
 });
 
+const percentUsage = z.number().nonnegative().optional();
+
+/**
+ * `<state>/<Resource>/scaling`: what the autoscaler keeps between runs (a
+ * Lambda remembers nothing). A drain itself is not here: a draining instance
+ * is marked on its own node (capacity 0), atomically with its list.
+ */
+export const ScalingStateSchema = z.object({
+  /** Recommendations inside the scale-down window (decideScale's `history`). */
+  history: z.array(z.object({ at: count, desired: count })).max(10_000),
+  /** The last scale carried out. */
+  lastDecision: z
+    .object({ at: count, from: count, to: count, direction: z.enum(['up', 'down']), reason: z.string() })
+    .optional(),
+  /** The last run's decision, scale or not, and the usage it saw per instance. */
+  lastRun: z
+    .object({
+      at: count,
+      current: count,
+      desired: count,
+      recommendation: count,
+      direction: z.enum(['up', 'down', 'hold']),
+      reason: z.string(),
+      /** Alert types raised by that run: the next run raises only new ones. */
+      alerts: z.array(z.string()),
+      usage: z.record(z.string(), z.object({ cpuPercent: percentUsage, memoryPercent: percentUsage })),
+    })
+    .optional(),
+  /** A re-orchestration after a scale is owed until a run finds nothing left to move. */
+  rebalance: z.object({ since: count, moved: count, remaining: count, minimumMoves: count }).optional(),
+});
+export type ScalingState = z.infer<typeof ScalingStateSchema>;
+
 export const LeaseNodeSchema = z.object({ holder: z.string().min(1), expiresAt: z.number().int().nonnegative() });
 
 /** A stored node does not have the shape its path promises. */

@@ -9,7 +9,7 @@ import type { OrchestrateOptionsInput } from '../domain/options.js';
 import type { InstanceState, Move } from '../domain/orchestration.js';
 import type { Layout } from './layout.js';
 import type { z } from 'zod';
-import type { InstanceRecordSchema } from './stored.js';
+import type { InstanceRecordSchema, ScalingState } from './stored.js';
 
 export interface Placement {
   readonly id: string;
@@ -96,7 +96,42 @@ export interface Lease {
   readonly version: number;
 }
 
-export type { InstanceState, OrchestrateOptionsInput };
+export type { InstanceState, OrchestrateOptionsInput, ScalingState };
+
+/** An instance as the autoscaler sees it: counters only, and whether a scale-in is draining it. */
+export interface ScalingInstance extends InstanceSummary {
+  readonly draining: boolean;
+}
+
+export interface ScalingSnapshot {
+  readonly state: ScalingState;
+  readonly instances: readonly ScalingInstance[];
+  /** Each instance's capacity: a scale-in never leaves fewer instances than the resources need. */
+  readonly resourcePerInstance: number;
+}
+
+export interface WaveOptions {
+  /** Instances whose worker serves (first heartbeat, or Running without heartbeats): only these receive moves. */
+  readonly ready: ReadonlySet<string>;
+  /** Most ids this wave moves. */
+  readonly maxMoves: number;
+  /** Asked before each commit (it may renew a lease); false stops the wave. */
+  readonly shouldContinue: () => boolean | Promise<boolean>;
+}
+
+export interface WaveResult {
+  readonly moved: number;
+  /** The fewest moves the re-orchestration needed when this wave began. */
+  readonly minimumMoves: number;
+  /** Moves of the plan still to do (towards workers not ready yet, or past this wave's budget). */
+  readonly remaining: number;
+}
+
+/** Per-instance CPU and memory, percent of the container request, as the last reconcile sampled them. */
+export interface InstanceUsage {
+  readonly cpuPercent?: number | undefined;
+  readonly memoryPercent?: number | undefined;
+}
 
 /** Health of one instance as the API and dashboard show it. */
 export type InstanceHealth = 'healthy' | 'stale' | 'unknown' | 'not-monitored';
@@ -111,6 +146,31 @@ export interface InstanceView {
   /** Last pod/process the reconcile loop saw for this instance. */
   readonly pod: { readonly name: string; readonly phase: string } | null;
   readonly lastAction: InstanceRecord | null;
+  /** A scale-in is emptying it: it takes no new resources and goes once empty. */
+  readonly draining: boolean;
+  /** As the last reconcile run sampled it; null when not measured. */
+  readonly usage: InstanceUsage | null;
+}
+
+/** The autoscaler as the API and dashboard show it. */
+export interface ScalingView {
+  readonly enabled: boolean;
+  /** Instances not draining. */
+  readonly current: number;
+  /** What the last run decided (equal to current when it held). */
+  readonly desired: number;
+  readonly draining: readonly string[];
+  readonly pending: number;
+  readonly lastDecision: {
+    readonly at: number;
+    readonly from: number;
+    readonly to: number;
+    readonly reason: string;
+  } | null;
+  /** The last run's reasoning, scale or not. */
+  readonly lastRun: { readonly at: number; readonly reason: string } | null;
+  /** The re-orchestration after a scale, while moves are owed. */
+  readonly moves: { readonly since: number; readonly moved: number; readonly remaining: number } | null;
 }
 
 /** GET /v1/api/orchestrations/{resource}. */
@@ -130,6 +190,7 @@ export interface OrchestrationView {
   readonly limits: { readonly maxInstances: number; readonly resourcePerInstance: number };
   /** The first pending resource ids (at most 100), for the dashboard. */
   readonly pending: readonly string[];
+  readonly scaling: ScalingView;
   readonly generatedAt: number;
 }
 
@@ -161,6 +222,16 @@ export interface InstanceStateUseCases {
   writeRecord(resource: string, instanceId: string, record: InstanceRecord): Promise<void>;
 }
 
+/** Carrying out elastic scaling (decided by reconcile). */
+export interface ScalingUseCases {
+  scalingSnapshot(resource: string): Promise<ScalingSnapshot>;
+  saveScalingState(resource: string, state: ScalingState): Promise<void>;
+  openInstances(resource: string, count: number): Promise<string[]>;
+  setDraining(resource: string, ids: readonly string[], draining: boolean): Promise<void>;
+  rebalanceWave(resource: string, options: WaveOptions): Promise<WaveResult>;
+  closeDrained(resource: string, id: string): Promise<boolean>;
+}
+
 export interface LeaseUseCases {
   acquireLease(name: string, holder: string, ttlMs: number): Promise<Lease>;
   renewLease(lease: Lease): Promise<Lease>;
@@ -168,7 +239,12 @@ export interface LeaseUseCases {
 }
 
 /** The whole core, as the App hands it out. */
-export interface Orchestration extends PlacementUseCases, ViewUseCases, InstanceStateUseCases, LeaseUseCases {
+export interface Orchestration
+  extends PlacementUseCases,
+    ViewUseCases,
+    InstanceStateUseCases,
+    LeaseUseCases,
+    ScalingUseCases {
   readonly kinds: readonly KindConfig[];
   readonly layout: Layout;
   /** The configured kind, or UnknownResourceError. */

@@ -8,7 +8,10 @@ import type { Kinds, OrchestrationContext } from './context.js';
 import type { CapacityUseCase } from './capacity.js';
 import type { HeartbeatUseCase } from './heartbeats.js';
 import type { InstanceRecordUseCase } from './instance-records.js';
-import type { InstanceState, InstanceView, OrchestrationView } from './types.js';
+import { isDraining } from '../domain/placement.js';
+import { resolveScaling } from '../config/scaling.js';
+import type { ScalingUseCase } from './scaling.js';
+import type { InstanceState, InstanceView, OrchestrationView, ScalingState, ScalingView } from './types.js';
 
 /** Pending ids a view lists; the total is always given. */
 const PENDING_SHOWN = 100;
@@ -21,6 +24,7 @@ export class ViewUseCase {
       readonly heartbeats: HeartbeatUseCase;
       readonly records: InstanceRecordUseCase;
       readonly capacity: CapacityUseCase;
+      readonly scaling: ScalingUseCase;
     },
   ) {}
 
@@ -45,13 +49,15 @@ export class ViewUseCase {
   async describe(resource: string): Promise<OrchestrationView> {
     const kind = this.kinds.get(resource);
     const { repository, clock, settings } = this.context;
-    const [instances, heartbeats, records, limits, pending] = await Promise.all([
+    const [instances, heartbeats, records, limits, pending, scaling] = await Promise.all([
       repository.counters(resource),
       this.parts.heartbeats.heartbeats(resource),
       this.parts.records.records(resource),
       this.parts.capacity.limits(resource),
       this.parts.capacity.pendingIds(resource),
+      this.parts.scaling.scalingState(resource),
     ]);
+    const usage = scaling.lastRun?.usage ?? {};
     const now = clock();
     const views: InstanceView[] = instances.map((instance) => {
       const beat = heartbeats.get(instance.id);
@@ -72,6 +78,8 @@ export class ViewUseCase {
         heartbeat: beat && ageMs !== undefined ? { at: beat.at, ageMs } : null,
         pod: record?.pod ? { name: record.pod, phase: record.phase ?? 'Unknown' } : null,
         lastAction: record,
+        draining: isDraining(instance),
+        usage: usage[instance.id] ?? null,
       };
     });
     return {
@@ -88,7 +96,35 @@ export class ViewUseCase {
       },
       limits,
       pending: pending.slice(0, PENDING_SHOWN),
+      scaling: scalingView(
+        kind.scaling?.enabled === true && resolveScaling(kind.scaling).enabled,
+        scaling,
+        views,
+        pending.length,
+      ),
       generatedAt: now,
     };
   }
+}
+
+function scalingView(
+  enabled: boolean,
+  state: ScalingState,
+  instances: readonly InstanceView[],
+  pending: number,
+): ScalingView {
+  const current = instances.filter((instance) => !instance.draining).length;
+  const { lastDecision, lastRun, rebalance } = state;
+  return {
+    enabled,
+    current,
+    desired: lastRun?.desired ?? current,
+    draining: instances.filter((instance) => instance.draining).map((instance) => instance.id),
+    pending,
+    lastDecision: lastDecision
+      ? { at: lastDecision.at, from: lastDecision.from, to: lastDecision.to, reason: lastDecision.reason }
+      : null,
+    lastRun: lastRun ? { at: lastRun.at, reason: lastRun.reason } : null,
+    moves: rebalance ? { since: rebalance.since, moved: rebalance.moved, remaining: rebalance.remaining } : null,
+  };
 }

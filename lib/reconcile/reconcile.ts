@@ -20,6 +20,7 @@ import { Metrics } from '../metrics.js';
 import { LeaseHeldError } from '../orchestration/errors.js';
 import type { Lease } from '../orchestration/types.js';
 import { act, type KindContext, messageOf, placePending } from './act.js';
+import { autoscale, type ScaleReport } from './autoscale.js';
 import { decide, type HeldBack, type PodAction } from './decide.js';
 import { CountingRuntime, summarizeReport } from './report.js';
 
@@ -67,13 +68,15 @@ export interface KindReport {
   readonly silent: readonly string[];
   readonly heldBack: readonly HeldBack[];
   readonly recordsWritten: number;
+  /** What elastic scaling did; absent for a kind that does not scale or is not orchestrated yet. */
+  readonly scaling?: ScaleReport;
 }
 
 export interface ReconcileError {
   readonly resource: string;
   readonly instanceId?: string;
   readonly pod?: string;
-  readonly operation: 'read' | 'list' | 'create' | 'delete' | 'record' | 'lease' | 'place-pending';
+  readonly operation: 'read' | 'list' | 'create' | 'delete' | 'record' | 'lease' | 'place-pending' | 'scale';
   readonly message: string;
 }
 
@@ -162,7 +165,7 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
         failedKinds.push(kind.resource);
         continue;
       }
-      const outcome = await reconcileKind({ app, kind, runtime, now, log, metrics, errors, leaseHeld });
+      const outcome = await reconcileKind({ app, kind, runtime, now, log, metrics, errors, leaseHeld }, holder);
       if (outcome) {
         kinds.push(outcome.report);
         alerts.push(...outcome.alerts);
@@ -215,6 +218,7 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
 /** Read, decide, act for one kind. Undefined when the kind could not be read (the error is in `errors`). */
 async function reconcileKind(
   context: KindContext,
+  holder: string,
 ): Promise<{ report: KindReport; alerts: readonly OrchestratorAlert[] } | undefined> {
   const { app, kind, runtime, now, log, metrics, errors } = context;
   const resource = kind.resource;
@@ -249,13 +253,23 @@ async function reconcileKind(
     return undefined;
   }
 
+  // Scaling first: the pods of the instances it opens are created by this same run.
+  const scaled = await autoscale(context, { pods: pods.value, heartbeats: heartbeats.value }, holder);
+  let instanceIds = state.value;
+  let podList = pods.value;
+  if (scaled && (scaled.report.opened.length > 0 || scaled.report.closed.length > 0)) {
+    const closed = new Set(scaled.report.closed);
+    instanceIds = await orchestrator.instanceIds(resource).catch(() => instanceIds.filter((id) => !closed.has(id)));
+    podList = podList.filter((pod) => !closed.has(pod.instanceId));
+  }
+
   const decision = decide({
     kind,
     settings: app.settings,
     now: now(),
-    instanceIds: state.value,
+    instanceIds,
     heartbeats: heartbeats.value,
-    pods: pods.value,
+    pods: podList,
     records: records.value,
   });
   for (const held of decision.heldBack)
@@ -267,13 +281,14 @@ async function reconcileKind(
   return {
     report: {
       resource,
-      instances: state.value.length,
+      instances: instanceIds.length,
       pods: pods.value.length,
       actions: executed.actions,
       silent: decision.silent,
       heldBack: decision.heldBack,
       recordsWritten: executed.recordsWritten,
+      ...(scaled ? { scaling: scaled.report } : {}),
     },
-    alerts: decision.alerts,
+    alerts: [...decision.alerts, ...(scaled?.alerts ?? [])],
   };
 }

@@ -38,6 +38,7 @@
  * - `history` = the recommendations within the window (newer than now − window,
  *   not after now) plus this run's, unclamped.
  */
+import type { MetricsMissingAlert, ScaleLimitAlert } from '../alerts.js';
 import { type ScalingSettings, scaleUpStep } from '../config/scaling.js';
 
 export type ScaleMetric = 'cpu' | 'memory';
@@ -82,27 +83,7 @@ export interface ScaleInput {
   readonly lastDecision?: ScaleEvent | undefined;
 }
 
-/** At `maxInstances` and the load still asks for more. */
-export interface ScaleLimitAlert {
-  readonly type: 'scale-limit';
-  readonly resource: string;
-  readonly maxInstances: number;
-  readonly recommended: number;
-  readonly at: number;
-}
-
-/** More than half of the ready instances report no value for a metric: no scaling on guesses. */
-export interface MetricsMissingAlert {
-  readonly type: 'metrics-missing';
-  readonly resource: string;
-  readonly metric: ScaleMetric;
-  readonly missing: number;
-  readonly ready: number;
-  readonly at: number;
-  /** The ready pods without the metric (instances without a pod entry have no id to list). */
-  readonly instances: readonly string[];
-}
-
+export type { MetricsMissingAlert, ScaleLimitAlert };
 export type ScaleAlert = ScaleLimitAlert | MetricsMissingAlert;
 
 export interface ScaleDecision {
