@@ -215,7 +215,8 @@ async function scaleKind(
   }
   const keepLease = async (): Promise<boolean> => {
     if (!leaseHeld()) return false;
-    if (now() >= lease.expiresAt - (lease.ttlMs * 2) / 3) lease = await orchestrator.renewLease(lease);
+    // Leases are on the App's clock (the store's timeline), not the decision clock.
+    if (app.clock() >= lease.expiresAt - (lease.ttlMs * 2) / 3) lease = await orchestrator.renewLease(lease);
     return true;
   };
   try {

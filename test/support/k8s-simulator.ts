@@ -173,6 +173,8 @@ export class K8sSimulator {
         stored.pod.status.phase === 'Pending' &&
         stored.createdAt + this.startAfterMs <= this.clock
       ) {
+        // It started when it was due, not at the end of a long advance.
+        stored.pod.status.startTime ??= rfc3339(stored.createdAt + this.startAfterMs);
         this.setPhase(stored.pod.metadata.name, 'Running', stored.pod.metadata.namespace);
       }
     }
