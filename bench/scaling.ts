@@ -1,27 +1,87 @@
 /**
- * Elastic scaling on one scripted hour of load, one sample per minute (the
- * reconcile schedule): a ramp, a spike, a noisy plateau and a ramp down. Two
- * autoscalers replay the same trace:
- *   ours       decideScale with default settings (target CPU 60 %), then the
- *              minimal-movement rebalance;
- *   reference  the Kubernetes HPA with its default behaviour, then the legacy
- *              from-scratch orchestrate.
- * Load model: the load is in percent of one instance's CPU request (100 = one
- * instance fully busy). Resources are spread evenly, so every instance's
- * utilization is load / instances; a starting instance holds its share
- * unserved. An instance created at the end of minute t serves from minute
- * t + READY_AFTER; serving instances report their CPU, starting ones nothing.
- * Figures, per minute summed over the hour: instances above the target;
- * instances beyond ceil(load / target); scale direction changes; the minutes
- * from the spike until enough instances serve; resources moved against the
- * fewest any balanced re-orchestration to the same counts needs.
+ * Elastic scaling on one scripted hour of load, one reconcile run per minute,
+ * instance by instance. Two systems replay the same trace:
+ *   ours       decideScale with default settings (target CPU 60 %); new
+ *              resources by choosePlacement; after a scale, waves of the
+ *              minimal-movement rebalance towards serving instances only;
+ *   reference  the Kubernetes HPA with its default behaviour; new resources
+ *              by the legacy placement rule; after a scale, the legacy
+ *              from-scratch orchestrate at once.
+ *
+ * Load. Every resource costs the same CPU share of one instance's CPU request
+ * (BASE_COST % at the base rate). The trace sets, per minute, how many
+ * resources exist and a rate factor applied to every resource's cost:
+ *   ramp       resources are registered: 4000 at minute 0, +400 at the start
+ *              of each minute 1-20 (12,000 from minute 20 on), factor 1;
+ *   spike      minutes 15-19 every resource costs twice as much (a fleet-wide
+ *              burst, e.g. devices flushing buffered data after an outage);
+ *              registrations go on meanwhile: no resource is added for it;
+ *   plateau    minutes 20-44, factor 1 ± 10 % (seeded noise, the same for
+ *              every resource in a minute);
+ *   ramp down  minutes 45-59 the factor falls linearly to 0.3 (devices report
+ *              less often); no resource is removed.
+ * An instance's utilization is the sum of its resources' cost, in percent of
+ * its CPU request; an instance is above target when that exceeds the target.
+ *
+ * Instances. An instance opened by the run at the end of minute t serves from
+ * minute t + READY_AFTER: the run at the end of minute t + READY_AFTER − 1
+ * already sees its worker up (it may move resources there), and its first CPU
+ * sample is for minute t + READY_AFTER. An instance opened by a placement at
+ * the start of minute t counts as opened by the previous run. Resources on an
+ * instance that does not serve yet are unserved that minute; a starting pod
+ * reports no CPU (both autoscalers treat it as not ready).
+ *
+ * Placement of each new resource, one at a time (one cm/notify message each):
+ *   ours       choosePlacement: the least-loaded instance with room, capacity
+ *              5000 (SPEC §3 changed rule); a draining instance has no room.
+ *              Placement does not know whether a worker serves yet, so a just
+ *              opened, empty instance takes new resources before it serves.
+ *   reference  the legacy createResource (walkthrough): the instance ids in
+ *              reverse (Object.keys(...).reverse(), highest id first), the
+ *              first with used < count; none → a new instance with the smallest
+ *              unused id and the same count. `count` is what the last
+ *              orchestrate wrote, floor(resources / instances) + 1, so after
+ *              an orchestrate each instance has about one free place and new
+ *              resources open new (not yet serving) instances.
+ *
+ * After a scale decision:
+ *   ours       scale-out opens empty instances; scale-in marks the instances
+ *              rebalance would empty draining (capacity 0, out of `current`).
+ *              Every run then carries out one wave: the rebalance plan over
+ *              every instance onto the non-draining ones, only its steps
+ *              towards instances that serve by the next minute, at most
+ *              maxMovesPerRun ids; an emptied draining instance is closed.
+ *              (This is the shape of the scaling use case being wired.)
+ *   reference  legacyOrchestrate over the HPA's count with count =
+ *              floor(resources / instances) + 1, at once; resources given to
+ *              a new instance are unserved until it serves; instances beyond
+ *              the count are deleted.
+ * No reload CPU is charged for moved resources: there is no measured figure
+ * for it, so the moves are reported as counts instead (the reference moves
+ * far more, so charging a reload would only widen the gap in our favour).
+ *
+ * Figures, per minute summed over the hour: serving instances above target
+ * (also by phase); resources on instances that do not serve yet (unserved,
+ * also by phase); instances (starting and draining included) beyond
+ * ceil(load / target); instances; instances opened by placement rather than
+ * by the autoscaler. Flips: autoscaler decisions whose direction differs from
+ * the previous decision's, over the hour and within the plateau (placement
+ * openings are not decisions; the decisions are listed). Runs spike→capacity:
+ * from the spike's first minute to the first minute with no serving instance
+ * above target and nothing unserved. Moved: ids that changed instance;
+ * minimum: per run that moves, the fewest ids any balanced spread over that
+ * run's targets must move into the instances the run may move to (ours: those
+ * serving by the next minute, at most maxMovesPerRun; reference: every
+ * instance of the new count, i.e. rebalance's minimumMoves). Counting ours
+ * per decision instead would count the moves of overlapping scale-ups twice.
  * Deterministic (seeded). Prints figures; asserts nothing.
  *
  *   npx tsx bench/scaling.ts
  */
 import { pathToFileURL } from 'node:url';
 import { resolveScaling } from '../lib/config/scaling.js';
-import { LEGACY_LIMITS } from '../lib/domain/options.js';
+import { byNumericId, type InstanceState, type Move } from '../lib/domain/orchestration.js';
+import { choosePlacement, smallestUnusedId } from '../lib/domain/placement.js';
 import { rebalance } from '../lib/domain/rebalance.js';
 import { decideScale, type PodMetrics, type ScaleEvent, type ScaleRecommendation } from '../lib/reconcile/scale.js';
 import { legacyOrchestrate } from '../test/support/legacy.js';
@@ -30,14 +90,30 @@ import { applyPlan, countMoves } from '../test/support/plans.js';
 const TARGET_CPU = 60;
 const MINUTES = 60;
 const START_INSTANCES = 4;
-/** Minutes from the end of the run that creates an instance to its first minute of service. */
+/** Minutes from the run that opens an instance to its first minute of service. */
 const READY_AFTER = 2;
-const RESOURCES = 8000;
-const CAPACITY = LEGACY_LIMITS.resourcePerInstance.default;
-const SPIKE = { from: 15, to: 19, load: 1200 };
-const PLATEAU = { from: 20, to: 44, load: 700, noise: 0.1 };
+/** CPU of one resource at the base rate, in percent of one instance's CPU request: 1200 resources = the target. */
+const BASE_COST = 0.05;
+const START_RESOURCES = 4000;
+const REGISTRATIONS = { until: 20, perMinute: 400 };
+const SPIKE = { from: 15, to: 19, factor: 2 };
+const PLATEAU = { from: 20, to: 44, noise: 0.1 };
+const RAMP_DOWN = { from: 45, to: MINUTES - 1, factor: 0.3 };
+/** Ours: the configured `resourcePerInstance` (SPEC §3 changed rule). */
+const CAPACITY = 5000;
+const MAX_INSTANCES = 100;
+/** Ours: a draining instance is stored with capacity 0 (no room for placements). */
+const DRAINING = 0;
 const SEED = 0x5ca1e;
 const T0 = Date.UTC(2024, 4, 1, 8, 0, 0);
+
+/** One minute of the trace. */
+export interface TraceMinute {
+  /** Resources that exist this minute. */
+  readonly resources: number;
+  /** CPU of each resource this minute, percent of one instance's CPU request. */
+  readonly cost: number;
+}
 
 /** mulberry32: the same noise on every run. */
 function seeded(seed: number): () => number {
@@ -51,29 +127,31 @@ function seeded(seed: number): () => number {
   };
 }
 
-/** Load per minute: ramp 240 → 600, spike 1200, plateau 700 ± 10 %, ramp down 700 → 180. */
-export function loadTrace(): number[] {
+/** Resources and per-resource cost per minute (see the header). */
+export function loadTrace(): TraceMinute[] {
   const random = seeded(SEED);
-  const between = (from: number, to: number, step: number, steps: number): number =>
-    Math.round(from + ((to - from) * step) / steps);
   return Array.from({ length: MINUTES }, (_, minute) => {
-    if (minute < SPIKE.from) return between(240, 600, minute, SPIKE.from - 1);
-    if (minute <= SPIKE.to) return SPIKE.load;
-    if (minute <= PLATEAU.to) return Math.round(PLATEAU.load * (1 + PLATEAU.noise * (2 * random() - 1)));
-    return between(PLATEAU.load, 180, minute - PLATEAU.to - 1, MINUTES - PLATEAU.to - 2);
+    const resources = START_RESOURCES + REGISTRATIONS.perMinute * Math.min(minute, REGISTRATIONS.until);
+    let factor = 1;
+    if (minute >= SPIKE.from && minute <= SPIKE.to) factor = SPIKE.factor;
+    else if (minute >= PLATEAU.from && minute <= PLATEAU.to) factor = 1 + PLATEAU.noise * (2 * random() - 1);
+    else if (minute >= RAMP_DOWN.from) {
+      factor = 1 + ((RAMP_DOWN.factor - 1) * (minute - RAMP_DOWN.from)) / (RAMP_DOWN.to - RAMP_DOWN.from);
+    }
+    return { resources, cost: BASE_COST * factor };
   });
 }
 
-const needed = (load: number): number => Math.ceil(load / TARGET_CPU);
-const capacityFor = (instances: number): number => Math.max(CAPACITY, Math.ceil(RESOURCES / instances));
+const loadOf = (minute: TraceMinute): number => minute.resources * minute.cost;
 /** The same rounding on both sides: ceil without floating-point dust. */
 const ceilCount = (value: number): number => Math.ceil(value - 1e-9);
+const needed = (minute: TraceMinute): number => ceilCount(loadOf(minute) / TARGET_CPU);
+const capacityFor = (resources: number, instances: number): number =>
+  Math.max(CAPACITY, Math.ceil(resources / instances));
+const resourceId = (n: number): string => `thing-${String(n).padStart(5, '0')}`;
 
 /** Decides the next instance count from this minute's pods. */
 type Autoscaler = (now: number, current: number, pods: readonly PodMetrics[]) => number;
-
-/** The assignment over `instances` instances that follows `assignment`. */
-type Reorchestrate = (assignment: Map<string, string[]>, instances: number) => Map<string, string[]>;
 
 function ours(): Autoscaler {
   const settings = resolveScaling({ enabled: true, targetCpuUtilization: TARGET_CPU });
@@ -122,31 +200,184 @@ function reference(): Autoscaler {
     const down = Math.max(desired, ...inWindow.map((entry) => entry.desired));
     const stabilized = Math.min(Math.max(current, desired), down);
     recommendations = [...inWindow, { at: now, desired }];
-    if (stabilized > current) return Math.min(stabilized, Math.max(current + 4, Math.ceil(current * 2)), 100);
+    if (stabilized > current) return Math.min(stabilized, Math.max(current + 4, Math.ceil(current * 2)), MAX_INSTANCES);
     return Math.max(stabilized, 1);
   };
 }
 
-/** Carries out the rebalance plan step by step, then deletes the instances it emptied. */
-const minimal: Reorchestrate = (assignment, instances) => {
-  const result = rebalance(assignment, instances, capacityFor(instances));
-  const next = applyPlan(assignment, result.plan);
-  for (const id of result.removed) next.delete(id);
-  return next;
+/** The instances of one system: lists, when each serves, and each one's `count`. */
+interface Fleet {
+  readonly lists: Map<string, string[]>;
+  /** First minute the instance serves. */
+  readonly servesFrom: Map<string, number>;
+  /** The stored `count`: reference, the last orchestrate's; ours, CAPACITY or DRAINING. */
+  readonly counts: Map<string, number>;
+}
+
+interface Acted {
+  readonly moved: number;
+  /**
+   * The fewest ids any balanced spread over this run's targets must move into
+   * the instances this run may move to (ours: those serving by the next
+   * minute, at most maxMovesPerRun; reference: every instance of the new count).
+   */
+  readonly minimum: number;
+}
+
+/** One system's behaviour around its autoscaler. */
+interface System {
+  readonly name: string;
+  readonly autoscaler: Autoscaler;
+  /** The `count` stored on each starting instance by the orchestrate that spread the first resources. */
+  startCount(resources: number, instances: number): number;
+  /** Places a resource registered at the start of `minute`; true when that opened an instance. */
+  place(fleet: Fleet, id: string, minute: number): boolean;
+  /** The instances the autoscaler counts and sees pods for. */
+  current(fleet: Fleet): string[];
+  /** The run at the end of `minute`, after the decision: scale to `desired` and move. */
+  act(fleet: Fleet, minute: number, desired: number): Acted;
+}
+
+const open = (fleet: Fleet, id: string, count: number, servesFrom: number): void => {
+  fleet.lists.set(id, []);
+  fleet.counts.set(id, count);
+  fleet.servesFrom.set(id, servesFrom);
 };
 
-const legacy: Reorchestrate = (assignment, instances) => {
-  const ids = [...assignment.values()].flat();
-  return legacyOrchestrate(ids, instances, Math.ceil(ids.length / instances));
-};
+const all = (fleet: Fleet): string[] => [...fleet.lists.values()].flat();
+
+/** The steps cut to their first `budget` ids, in order. */
+function firstIds(steps: readonly Move[], budget: number): Move[] {
+  const out: Move[] = [];
+  let left = budget;
+  for (const step of steps) {
+    if (left <= 0) break;
+    const ids = step.ids.slice(0, left);
+    out.push({ ...step, ids });
+    left -= ids.length;
+  }
+  return out;
+}
+
+function oursSystem(): System {
+  const maxMoves = resolveScaling().maxMovesPerRun;
+  const current = (fleet: Fleet): string[] => [...fleet.counts].flatMap(([id, c]) => (c === DRAINING ? [] : [id]));
+  return {
+    name: 'ours',
+    autoscaler: ours(),
+    startCount: () => CAPACITY,
+    current,
+    place(fleet, id, minute) {
+      const states: InstanceState[] = [...fleet.lists].map(([instanceId, ids]) => ({
+        id: instanceId,
+        used: ids.length,
+        count: fleet.counts.get(instanceId) ?? CAPACITY,
+        ids,
+        reloadTimes: 0,
+      }));
+      const choice = choosePlacement(states, id, { maxInstances: MAX_INSTANCES });
+      if (!choice) throw new Error(`ours: no room for ${id} at ${MAX_INSTANCES} instances`);
+      if (choice.isNew) open(fleet, choice.instanceId, CAPACITY, minute - 1 + READY_AFTER);
+      fleet.lists.get(choice.instanceId)!.push(id);
+      return choice.isNew;
+    },
+    act(fleet, minute, desired) {
+      const ids = current(fleet);
+      if (desired > ids.length) {
+        for (let n = ids.length; n < desired; n++) {
+          open(fleet, smallestUnusedId(fleet.lists.keys()), CAPACITY, minute + READY_AFTER);
+        }
+      } else if (desired < ids.length) {
+        const kept = new Map(ids.map((id) => [id, fleet.lists.get(id)!]));
+        const total = all(fleet).length;
+        for (const id of rebalance(kept, desired, capacityFor(total, desired)).removed) fleet.counts.set(id, DRAINING);
+      }
+      // One wave: the minimal plan onto the non-draining instances, only its steps towards serving ones.
+      const targets = current(fleet).length;
+      const wave = rebalance(fleet.lists, targets, capacityFor(all(fleet).length, targets));
+      const draining = [...fleet.counts].flatMap(([id, count]) => (count === DRAINING ? [id] : []));
+      if (wave.removed.join() !== draining.sort(byNumericId).join()) {
+        throw new Error(`ours: the wave empties [${wave.removed}], draining are [${draining}]`);
+      }
+      const serving = (id: string): boolean => (fleet.servesFrom.get(id) ?? 0) <= minute + 1;
+      // What any balanced spread over these targets must move into the instances this run may fill.
+      let deficit = 0;
+      for (const [id, list] of wave.assignment) {
+        if (serving(id)) deficit += Math.max(0, list.length - (fleet.lists.get(id)?.length ?? 0));
+      }
+      const towardsServing = wave.plan.filter((step) => serving(step.to));
+      const steps = firstIds(towardsServing, maxMoves);
+      for (const [id, list] of applyPlan(fleet.lists, steps)) fleet.lists.set(id, list);
+      for (const id of draining) {
+        if (fleet.lists.get(id)?.length !== 0) continue;
+        fleet.lists.delete(id);
+        fleet.counts.delete(id);
+        fleet.servesFrom.delete(id);
+      }
+      const moved = steps.reduce((total, step) => total + step.ids.length, 0);
+      return { moved, minimum: Math.min(deficit, maxMoves) };
+    },
+  };
+}
+
+function referenceSystem(): System {
+  return {
+    name: 'reference',
+    autoscaler: reference(),
+    startCount: (resources, instances) => Math.floor(resources / instances) + 1,
+    current: (fleet) => [...fleet.lists.keys()],
+    place(fleet, id, minute) {
+      const ids = [...fleet.lists.keys()].sort(byNumericId).reverse();
+      for (const instanceId of ids) {
+        const list = fleet.lists.get(instanceId)!;
+        if (list.length < (fleet.counts.get(instanceId) ?? 0)) {
+          list.push(id);
+          return false;
+        }
+      }
+      // The legacy loop leaves `count` at the last instance it looked at (the lowest id).
+      const count = fleet.counts.get(ids.at(-1) ?? '') ?? CAPACITY;
+      const opened = smallestUnusedId(ids);
+      open(fleet, opened, count, minute - 1 + READY_AFTER);
+      fleet.lists.get(opened)!.push(id);
+      return true;
+    },
+    act(fleet, minute, desired) {
+      if (desired === fleet.lists.size) return { moved: 0, minimum: 0 };
+      const ids = all(fleet);
+      const count = Math.floor(ids.length / desired) + 1;
+      const next = legacyOrchestrate(ids, desired, count);
+      const moved = countMoves(fleet.lists, next);
+      const minimum = rebalance(fleet.lists, desired, capacityFor(ids.length, desired)).minimumMoves;
+      for (const id of [...fleet.lists.keys()]) {
+        if (next.has(id)) continue;
+        fleet.lists.delete(id);
+        fleet.counts.delete(id);
+        fleet.servesFrom.delete(id);
+      }
+      for (const [id, list] of next) {
+        if (!fleet.servesFrom.has(id)) fleet.servesFrom.set(id, minute + READY_AFTER);
+        fleet.lists.set(id, list);
+        fleet.counts.set(id, count);
+      }
+      return { moved, minimum };
+    },
+  };
+}
 
 interface Run {
   readonly name: string;
+  /** Per minute: instances, those serving, serving ones above target, the hottest one's utilization, resources unserved. */
   readonly instances: number[];
-  readonly ready: number[];
+  readonly hot: number[];
+  readonly serving: number[];
+  readonly hottest: number[];
+  readonly unservedByMinute: number[];
   overloaded: number;
+  unserved: number;
   overProvisioned: number;
   instanceMinutes: number;
+  openedByPlacement: number;
   readonly events: { minute: number; direction: 'up' | 'down' }[];
   moved: number;
   minimum: number;
@@ -154,51 +385,79 @@ interface Run {
   runsToCapacity: number | undefined;
 }
 
-function replay(name: string, trace: readonly number[], autoscaler: Autoscaler, reorchestrate: Reorchestrate): Run {
-  const ids = Array.from({ length: RESOURCES }, (_, i) => `thing-${String(i).padStart(5, '0')}`);
-  let assignment = legacyOrchestrate(ids, START_INSTANCES, Math.ceil(RESOURCES / START_INSTANCES));
-  const readyFrom = new Map([...assignment.keys()].map((id) => [id, 0]));
+function replay(trace: readonly TraceMinute[], system: System): Run {
+  const fleet: Fleet = { lists: new Map(), servesFrom: new Map(), counts: new Map() };
+  // Both start from the same lists, 1000 on each instance; only the stored count differs.
+  const first = Array.from({ length: trace[0]?.resources ?? 0 }, (_, n) => resourceId(n));
+  const count = system.startCount(first.length, START_INSTANCES);
+  for (const [id, list] of legacyOrchestrate(first, START_INSTANCES, Math.ceil(first.length / START_INSTANCES))) {
+    open(fleet, id, count, 0);
+    fleet.lists.set(id, list);
+  }
   const run: Run = {
-    name,
+    name: system.name,
     instances: [],
-    ready: [],
+    hot: [],
+    serving: [],
+    hottest: [],
+    unservedByMinute: [],
     overloaded: 0,
+    unserved: 0,
     overProvisioned: 0,
     instanceMinutes: 0,
+    openedByPlacement: 0,
     events: [],
     moved: 0,
     minimum: 0,
     largestMove: 0,
     runsToCapacity: undefined,
   };
-  trace.forEach((load, minute) => {
-    const serving = [...assignment.keys()].filter((id) => (readyFrom.get(id) ?? 0) <= minute);
-    const count = assignment.size;
-    const utilization = load / count;
-    run.instances.push(count);
-    run.ready.push(serving.length);
-    run.instanceMinutes += count;
-    if (utilization > TARGET_CPU) run.overloaded += count;
-    run.overProvisioned += Math.max(0, count - needed(load));
-    if (minute >= SPIKE.from && run.runsToCapacity === undefined && serving.length >= needed(load)) {
+  let registered = first.length;
+  trace.forEach((now, minute) => {
+    for (; registered < now.resources; registered++) {
+      if (system.place(fleet, resourceId(registered), minute)) run.openedByPlacement += 1;
+    }
+
+    let serving = 0;
+    let hot = 0;
+    let unserved = 0;
+    let hottest = 0;
+    const utilization = new Map<string, number>();
+    for (const [id, list] of fleet.lists) {
+      if ((fleet.servesFrom.get(id) ?? 0) > minute) {
+        unserved += list.length;
+        continue;
+      }
+      const percent = list.length * now.cost;
+      utilization.set(id, percent);
+      serving += 1;
+      hottest = Math.max(hottest, percent);
+      if (percent > TARGET_CPU + 1e-9) hot += 1;
+    }
+    run.instances.push(fleet.lists.size);
+    run.hot.push(hot);
+    run.serving.push(serving);
+    run.hottest.push(hottest);
+    run.unservedByMinute.push(unserved);
+    run.instanceMinutes += fleet.lists.size;
+    run.overloaded += hot;
+    run.unserved += unserved;
+    run.overProvisioned += Math.max(0, fleet.lists.size - needed(now));
+    if (minute >= SPIKE.from && run.runsToCapacity === undefined && hot === 0 && unserved === 0) {
       run.runsToCapacity = minute - SPIKE.from;
     }
 
-    const pods: PodMetrics[] = [...assignment.keys()].map((instanceId) => {
-      const ready = (readyFrom.get(instanceId) ?? 0) <= minute;
-      return { instanceId, ready, cpuPercent: ready ? utilization : undefined };
+    const current = system.current(fleet);
+    const pods: PodMetrics[] = current.map((instanceId) => {
+      const cpuPercent = utilization.get(instanceId);
+      return { instanceId, ready: cpuPercent !== undefined, cpuPercent };
     });
-    const desired = autoscaler(T0 + minute * 60_000, count, pods);
-    if (desired === count) return;
-    run.events.push({ minute, direction: desired > count ? 'up' : 'down' });
-    const next = reorchestrate(assignment, desired);
-    const moved = countMoves(assignment, next);
-    run.moved += moved;
-    run.minimum += rebalance(assignment, desired, capacityFor(desired)).minimumMoves;
-    run.largestMove = Math.max(run.largestMove, moved);
-    for (const id of next.keys()) if (!assignment.has(id)) readyFrom.set(id, minute + READY_AFTER);
-    for (const id of assignment.keys()) if (!next.has(id)) readyFrom.delete(id);
-    assignment = next;
+    const desired = system.autoscaler(T0 + minute * 60_000, current.length, pods);
+    if (desired !== current.length) run.events.push({ minute, direction: desired > current.length ? 'up' : 'down' });
+    const acted = system.act(fleet, minute, desired);
+    run.moved += acted.moved;
+    run.minimum += acted.minimum;
+    run.largestMove = Math.max(run.largestMove, acted.moved);
   });
   return run;
 }
@@ -219,39 +478,72 @@ function table(rows: string[][], log: (line: string) => void): void {
   }
 }
 
+/** The trace's phases: name, first and last minute. */
+const PHASES: readonly (readonly [string, number, number])[] = [
+  ['ramp', 0, SPIKE.from - 1],
+  ['spike', SPIKE.from, SPIKE.to],
+  ['plateau', PLATEAU.from, PLATEAU.to],
+  ['ramp down', RAMP_DOWN.from, RAMP_DOWN.to],
+];
+
+const sum = (values: readonly number[], from = 0, to = values.length - 1): number =>
+  values.slice(from, to + 1).reduce((total, value) => total + value, 0);
+
+/** One line per phase: minutes, resources, per-resource cost, load and instances needed. */
+function phases(trace: readonly TraceMinute[], log: (line: string) => void): void {
+  const span = (values: number[], digits = 0): string => {
+    const [low, high] = [Math.min(...values), Math.max(...values)];
+    return low === high ? low.toFixed(digits) : `${low.toFixed(digits)}-${high.toFixed(digits)}`;
+  };
+  const rows: string[][] = [['phase', 'minutes', 'resources', 'cost/resource %', 'load %', 'needed']];
+  for (const [name, from, to] of PHASES) {
+    const minutes = trace.slice(from, to + 1);
+    const costs = minutes.map((m) => m.cost);
+    rows.push([
+      name,
+      `${from}-${to}`,
+      span(minutes.map((m) => m.resources)),
+      span(costs, 4),
+      span(minutes.map(loadOf)),
+      span(minutes.map(needed)),
+    ]);
+  }
+  table(rows, log);
+}
+
 export async function benchScaling(log: (line: string) => void = console.log): Promise<void> {
   const trace = loadTrace();
   log(
-    `scaling: ${MINUTES} one-minute runs, load in % of one instance's CPU request, target ${TARGET_CPU}%, ` +
-      `${RESOURCES} resources, ${START_INSTANCES} instances at the start, new instances serve ${READY_AFTER} runs after the decision`,
+    `scaling: ${MINUTES} one-minute runs, target ${TARGET_CPU}% of the CPU request, ` +
+      `each resource ${BASE_COST}% of one instance's request at the base rate, ${START_INSTANCES} instances at the start, ` +
+      `an instance opened by a run serves ${READY_AFTER} runs later`,
   );
   log(
-    `trace (minute:load): ramp 0-${SPIKE.from - 1}, spike ${SPIKE.from}-${SPIKE.to}, plateau ${PLATEAU.from}-${PLATEAU.to} (±${PLATEAU.noise * 100}%, seed ${SEED}), ramp down ${PLATEAU.to + 1}-${MINUTES - 1}`,
+    `trace: +${REGISTRATIONS.perMinute} resources a minute until minute ${REGISTRATIONS.until}; ` +
+      `cost ×${SPIKE.factor} in the spike, ±${PLATEAU.noise * 100}% on the plateau (seed ${SEED}), ` +
+      `falling to ×${RAMP_DOWN.factor} in the ramp down`,
   );
-  for (let start = 0; start < MINUTES; start += 15) {
-    log(
-      `  ${trace
-        .slice(start, start + 15)
-        .map((load, i) => `${start + i}:${load}`)
-        .join(' ')}`,
-    );
-  }
+  phases(trace, log);
 
-  const runs = [replay('ours', trace, ours(), minimal), replay('reference', trace, reference(), legacy)];
+  const runs = [replay(trace, oursSystem()), replay(trace, referenceSystem())];
 
-  log('instances per minute (needed = ceil(load / target); * = some not serving yet):');
+  log(
+    'per minute: load %, needed = ceil(load / target), instances (* = some not serving yet), hottest serving instance %, unserved resources:',
+  );
   const lines: [string, (minute: number) => string][] = [
     ['minute', String],
-    ['needed', (minute) => String(needed(trace[minute] ?? 0))],
-    ...runs.map((run): [string, (minute: number) => string] => [
-      run.name,
-      (minute) => `${run.instances[minute]}${run.ready[minute] === run.instances[minute] ? '' : '*'}`,
+    ['load', (minute) => String(Math.round(loadOf(trace[minute]!)))],
+    ['needed', (minute) => String(needed(trace[minute]!))],
+    ...runs.flatMap((run): [string, (minute: number) => string][] => [
+      [run.name, (minute) => `${run.instances[minute]}${run.serving[minute] === run.instances[minute] ? '' : '*'}`],
+      ['  hottest', (minute) => String(Math.round(run.hottest[minute] ?? 0))],
+      ['  unserved', (minute) => String(run.unservedByMinute[minute] ?? 0)],
     ]),
   ];
-  for (let start = 0; start < MINUTES; start += 30) {
+  for (let start = 0; start < MINUTES; start += 20) {
     for (const [label, cell] of lines) {
-      const cells = trace.slice(start, start + 30).map((_, i) => cell(start + i).padStart(4));
-      log(`  ${label.padEnd(9)}${cells.join('')}`);
+      const cells = trace.slice(start, start + 20).map((_, i) => cell(start + i).padStart(6));
+      log(`  ${label.padEnd(10)}${cells.join('')}`);
     }
   }
 
@@ -259,8 +551,10 @@ export async function benchScaling(log: (line: string) => void = console.log): P
     [
       'autoscaler',
       'above-target inst-min',
+      'unserved res-min',
       'over-provisioned inst-min',
       'inst-min',
+      'opened by placement',
       'flips',
       'flips on plateau',
       'runs spike→capacity',
@@ -274,8 +568,10 @@ export async function benchScaling(log: (line: string) => void = console.log): P
     rows.push([
       run.name,
       String(run.overloaded),
+      String(run.unserved),
       String(run.overProvisioned),
       String(run.instanceMinutes),
+      String(run.openedByPlacement),
       String(flips(run)),
       String(flips(run, PLATEAU)),
       run.runsToCapacity === undefined ? 'never' : String(run.runsToCapacity),
@@ -287,6 +583,20 @@ export async function benchScaling(log: (line: string) => void = console.log): P
   }
   table(rows, log);
 
+  log('by phase: above-target instance-minutes / unserved resource-minutes');
+  const byPhase: string[][] = [['autoscaler', ...PHASES.map(([name]) => name)]];
+  for (const run of runs) {
+    byPhase.push([
+      run.name,
+      ...PHASES.map(([, from, to]) => `${sum(run.hot, from, to)} / ${sum(run.unservedByMinute, from, to)}`),
+    ]);
+  }
+  table(byPhase, log);
+  log('scale decisions (minute, + up / - down; instances opened by placement are not decisions):');
+  for (const run of runs) {
+    const events = run.events.map((event) => `${event.minute}${event.direction === 'up' ? '+' : '-'}`);
+    log(`  ${run.name.padEnd(10)}${events.join(' ')}`);
+  }
   const [mine, ref] = runs as [Run, Run];
   const checks = [
     ['0 flips on the noisy plateau', flips(mine, PLATEAU) === 0],
