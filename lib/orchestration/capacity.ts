@@ -10,18 +10,27 @@ import type { AlertPublisher } from '../alerts.js';
 import { LEGACY_LIMITS } from '../domain/options.js';
 import type { Kinds, OrchestrationContext } from './context.js';
 import { decodeName } from './layout.js';
-import { KindCapacitySchema, parseNode } from './stored.js';
+import type { VersionedNode } from '../store/port.js';
+import { KindCapacitySchema, parseNode, ScalingStateSchema } from './stored.js';
 
 export interface KindLimits {
   readonly maxInstances: number;
   readonly resourcePerInstance: number;
 }
 
-/** How long this process trusts its cached limits and pending marker; orchestrate changes them rarely. */
+interface KindCapacityState {
+  limits: KindLimits;
+  pendingMarker: boolean;
+  /** Instances a scale-out opened whose worker does not serve yet (the scaling node's `warming`). */
+  warming: ReadonlySet<string>;
+  readAt: number;
+}
+
+/** How long this process trusts its cached limits, pending marker and warming instances; they change rarely. */
 const LIMITS_CACHE_MS = 5_000;
 
 export class CapacityUseCase {
-  private readonly cached = new Map<string, { limits: KindLimits; pendingMarker: boolean; readAt: number }>();
+  private readonly cached = new Map<string, KindCapacityState>();
 
   constructor(
     private readonly context: OrchestrationContext,
@@ -34,11 +43,27 @@ export class CapacityUseCase {
     return (await this.state(resource)).limits;
   }
 
+  /** Instances placement avoids while any other has room: their workers are still starting. */
+  async warming(resource: string): Promise<ReadonlySet<string>> {
+    return (await this.state(resource)).warming;
+  }
+
+  /** What this process just stored as warming; other processes see it within LIMITS_CACHE_MS. */
+  rememberWarming(resource: string, ids: readonly string[]): void {
+    const entry = this.cached.get(resource);
+    if (entry) entry.warming = new Set(ids);
+  }
+
   async setLimits(resource: string, limits: KindLimits): Promise<void> {
     const { repository, clock } = this.context;
     await repository.put(repository.layout.capacity(resource), JSON.stringify(KindCapacitySchema.parse(limits)));
     const entry = this.cached.get(resource);
-    this.cached.set(resource, { limits, pendingMarker: entry?.pendingMarker ?? true, readAt: clock() });
+    this.cached.set(resource, {
+      limits,
+      pendingMarker: entry?.pendingMarker ?? true,
+      warming: entry?.warming ?? new Set(),
+      readAt: clock(),
+    });
   }
 
   /** Keeps ids that found no room; raises the alert when the kind just ran out. Ids already pending stay so. */
@@ -95,14 +120,15 @@ export class CapacityUseCase {
     if (entry) entry.pendingMarker = false;
   }
 
-  private async state(resource: string): Promise<{ limits: KindLimits; pendingMarker: boolean; readAt: number }> {
+  private async state(resource: string): Promise<KindCapacityState> {
     const { store, repository, clock } = this.context;
     const entry = this.cached.get(resource);
     if (entry && clock() - entry.readAt < LIMITS_CACHE_MS) return entry;
     const kind = this.kinds.get(resource);
-    const [node, marker] = await store.getMany([
+    const [node, marker, scaling] = await store.getMany([
       repository.layout.capacity(resource),
       repository.layout.capacityExhausted(resource),
+      repository.layout.scaling(resource),
     ]);
     const limits: KindLimits = node
       ? parseNode(KindCapacitySchema, node)
@@ -110,8 +136,21 @@ export class CapacityUseCase {
           maxInstances: kind.scaling?.maxInstances ?? LEGACY_LIMITS.maxInstances.default,
           resourcePerInstance: LEGACY_LIMITS.resourcePerInstance.default,
         };
-    const fresh = { limits, pendingMarker: marker !== undefined, readAt: clock() };
+    const fresh = { limits, pendingMarker: marker !== undefined, warming: warmingIn(scaling), readAt: clock() };
     this.cached.set(resource, fresh);
     return fresh;
+  }
+}
+
+/**
+ * The warming instances of a scaling node. Only a preference: a node that
+ * cannot be read must not stop placements, so it counts as none warming.
+ */
+function warmingIn(node: VersionedNode | undefined): ReadonlySet<string> {
+  if (!node) return new Set();
+  try {
+    return new Set(parseNode(ScalingStateSchema, node).warming ?? []);
+  } catch {
+    return new Set();
   }
 }

@@ -180,7 +180,8 @@ export class PlacementUseCase {
     const resource = kind.resource;
     const limits = await this.capacity.limits(resource);
     const cached = new Map(await repository.cached(resource));
-    const othersWriting = new Set(writing);
+    // Instances other multis of this process are writing, and those whose workers are still starting.
+    const othersWriting = new Set([...writing, ...(await this.capacity.warming(resource))]);
     let plan = distribute(cached, ids, othersWriting, limits);
     // Instances another process changed since we cached them: re-read those the plan uses and keep the plan while
     // they still have room for it (choosing again would chase the instance every other writer chases too).

@@ -74,6 +74,7 @@ export class ScalingUseCase {
     const { repository } = this.context;
     await repository.prepare(resource);
     await repository.put(repository.layout.scaling(resource), JSON.stringify(ScalingStateSchema.parse(state)));
+    this.parts.capacity.rememberWarming(resource, state.warming ?? []);
   }
 
   /** Opens `count` empty instances with the smallest unused ids; a racing create of the same id picks the next. */

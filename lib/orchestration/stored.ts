@@ -72,6 +72,8 @@ export const ScalingStateSchema = z.object({
       usage: z.record(z.string(), z.object({ cpuPercent: percentUsage, memoryPercent: percentUsage })),
     })
     .optional(),
+  /** Instances a scale-out opened whose worker does not serve yet: placement prefers every other instance. */
+  warming: z.array(z.string().regex(INSTANCE_ID)).optional(),
   /** A re-orchestration after a scale is owed until a run finds nothing left to move. */
   rebalance: z.object({ since: count, moved: count, remaining: count, minimumMoves: count }).optional(),
 });

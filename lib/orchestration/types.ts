@@ -160,6 +160,8 @@ export interface ScalingView {
   /** What the last run decided (equal to current when it held). */
   readonly desired: number;
   readonly draining: readonly string[];
+  /** Opened by a scale-out, worker not serving yet: placement avoids them and moves wait for them. */
+  readonly warming: readonly string[];
   readonly pending: number;
   readonly lastDecision: {
     readonly at: number;

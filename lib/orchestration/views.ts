@@ -120,6 +120,7 @@ function scalingView(
     current,
     desired: lastRun?.desired ?? current,
     draining: instances.filter((instance) => instance.draining).map((instance) => instance.id),
+    warming: state.warming ?? [],
     pending,
     lastDecision: lastDecision
       ? { at: lastDecision.at, from: lastDecision.from, to: lastDecision.to, reason: lastDecision.reason }

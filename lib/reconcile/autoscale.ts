@@ -119,6 +119,12 @@ export async function autoscale(
       usage,
     });
     if (!settings.enabled) {
+      // Scaling switched off mid-drain: the drained instances take resources again.
+      const draining = snapshot.instances.filter((instance) => instance.draining).map((instance) => instance.id);
+      if (draining.length > 0) {
+        await orchestrator.setDraining(resource, draining, false);
+        log.info({ resource, draining }, `${resource}: scaling is disabled, drains ended`);
+      }
       // Usage is still worth showing; nothing else is kept for a kind that does not scale.
       const current = snapshot.instances.length;
       const lastRun = runRecord(now(), current, current, current, 'hold', 'scaling disabled', [], observation.usage);
@@ -175,11 +181,14 @@ async function scaleKind(
   kindMetrics.gauge('CurrentInstances', active.length);
   kindMetrics.gauge('DesiredInstances', desired);
 
+  // Opened by a scale-out and not serving yet: placement avoids them (a resource there would wait for the worker).
+  const existing = new Set(snapshot.instances.map((instance) => instance.id));
+  const stillWarming = (state.warming ?? []).filter((id) => existing.has(id) && !observation.serving.has(id));
   const raised = new Set(state.lastRun?.alerts ?? []);
   const alerts = decision.alerts.filter((alert) => !raised.has(alert.type));
   const scaled = direction !== 'hold';
   const owed = scaled || state.rebalance !== undefined || draining.some((instance) => instance.used > 0);
-  const next: ScalingState = {
+  let next: ScalingState = {
     history: [...decision.history],
     ...(scaled
       ? { lastDecision: { at, from: active.length, to: desired, direction, reason } }
@@ -197,6 +206,7 @@ async function scaleKind(
       observation.usage,
     ),
     ...(owed ? { rebalance: state.rebalance ?? { since: at, moved: 0, remaining: 0, minimumMoves: 0 } } : {}),
+    ...warmingOf(stillWarming),
   };
   const base = { current: active.length, desired, direction, reason };
   const nothing = { opened: [], resumed: [], drainStarted: [], closed: [], moved: 0, remainingMoves: 0 };
@@ -237,6 +247,11 @@ async function scaleKind(
         { resource, from: active.length, to: desired, draining: drainStarted, reason },
         `${resource} scaling in`,
       );
+    }
+
+    if (opened.length > 0) {
+      next = { ...next, ...warmingOf([...stillWarming, ...opened]) };
+      await orchestrator.saveScalingState(resource, next);
     }
 
     let moved = 0;
@@ -309,6 +324,9 @@ async function closeDrained(context: KindContext, pods: readonly PodInfo[]): Pro
   }
   return closed;
 }
+
+const warmingOf = (ids: readonly string[]): Pick<ScalingState, 'warming'> =>
+  ids.length > 0 ? { warming: [...ids].sort(byNumericId) } : {};
 
 function runRecord(
   at: number,

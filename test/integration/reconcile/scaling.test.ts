@@ -62,6 +62,10 @@ describe.each<StoreAdapter>(['sqlite', 'zookeeper'])('elastic scaling on %s', (a
     expect(out.reason).toContain('cpu 120% of target 60%');
     expect(out.remainingMoves).toBe(1500);
     expect(h.livePods(SCALING_THING, '5')).toHaveLength(1);
+    // Their workers are starting: a new resource goes to a serving instance, not to wait on an empty new one.
+    const early = await h.app.orchestrator.assign('Thing', ['early-1', 'early-2', 'early-3']);
+    expect(early.assigned.map((placement) => placement.instanceId).sort()).toEqual(['0', '1', '2']);
+    await h.app.orchestrator.unassign('Thing', ['early-1', 'early-2', 'early-3']);
 
     // The new workers serve from their first heartbeat: waves of at most 600 moves fill them.
     const waves: ScaleReport[] = [];
