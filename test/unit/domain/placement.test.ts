@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceState } from '../../../lib/domain/orchestration.js';
 import {
   choosePlacement,
+  DRAINING_COUNT,
+  isDraining,
   newInstance,
   smallestUnusedId,
   withAdded,
@@ -33,6 +35,19 @@ describe('choosePlacement', () => {
     const instances = [instance('0', 3), instance('2', 3), instance('3', 3)];
 
     expect(choosePlacement(instances, 'thing-a')).toEqual({ instanceId: '1', isNew: true });
+  });
+
+  it('finds no room in a draining instance (capacity 0), whatever the kind capacity says', () => {
+    const instances = [instance('0', 2, 5), { ...instance('1', 1), count: DRAINING_COUNT }];
+
+    expect(choosePlacement(instances, 'thing-a', { capacity: 5 })).toEqual({ instanceId: '0', isNew: false });
+    expect(isDraining(instances[1]!)).toBe(true);
+  });
+
+  it('opens a new instance beside a draining one rather than reuse its id', () => {
+    const instances = [instance('0', 3), { ...instance('1', 0), count: DRAINING_COUNT }];
+
+    expect(choosePlacement(instances, 'thing-a')).toEqual({ instanceId: '2', isNew: true });
   });
 
   it('creates instance 0 when there are no instances', () => {

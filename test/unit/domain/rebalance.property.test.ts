@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { CapacityError } from '../../../lib/domain/errors.js';
 import type { Assignment, InstanceState } from '../../../lib/domain/orchestration.js';
 import { choosePlacement, newInstance, withAdded, withRemoved } from '../../../lib/domain/placement.js';
-import { rebalance, type RebalanceResult } from '../../../lib/domain/rebalance.js';
+import { rebalance, rebalanceOnto, type RebalanceResult } from '../../../lib/domain/rebalance.js';
 import { applyPlan, countMoves } from '../../support/plans.js';
 
 const RESOURCE_POOL = 30;
@@ -90,6 +90,65 @@ const arbitraryAssignment: fc.Arbitrary<Assignment> = fc
     });
     return lists;
   });
+
+/** The most resources that can stay when the survivors are fixed: every choice of which targets take one extra. */
+function bruteForceMaxKeptOnto(current: Assignment, targets: readonly string[]): number {
+  const total = [...current.values()].reduce((sum, ids) => sum + ids.length, 0);
+  const loads = targets.map((id) => current.get(id)?.length ?? 0);
+  const floor = Math.floor(total / targets.length);
+  const extras = total % targets.length;
+  let best = 0;
+  for (let mask = 0; mask < 1 << targets.length; mask += 1) {
+    if (mask.toString(2).replaceAll('0', '').length !== extras) continue;
+    best = Math.max(
+      best,
+      loads.reduce((sum, load, i) => sum + Math.min(load, floor + (mask & (1 << i) ? 1 : 0)), 0),
+    );
+  }
+  return best;
+}
+
+describe('rebalanceOnto (the survivors named: a scale-in keeps the lowest-numbered)', () => {
+  it('empties every other instance, balances the targets, and moves exactly the brute-force minimum', () => {
+    fc.assert(
+      fc.property(
+        arbitraryAssignment,
+        fc.uniqueArray(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: MAX_INSTANCES }),
+        (current, targetNumbers) => {
+          const targets = targetNumbers.map(String);
+          const total = [...current.values()].reduce((sum, ids) => sum + ids.length, 0);
+
+          const result = rebalanceOnto(current, targets, RESOURCE_POOL);
+
+          expect([...result.assignment.keys()].sort()).toEqual([...targets].sort());
+          expect(result.removed).toEqual(
+            [...current.keys()].filter((id) => !targets.includes(id)).sort((a, b) => Number(a) - Number(b)),
+          );
+          const after = applyPlan(current, result.plan);
+          for (const id of result.removed) expect(after.get(id) ?? []).toEqual([]);
+          for (const id of targets) {
+            const size = after.get(id)?.length ?? 0;
+            expect(size).toBeGreaterThanOrEqual(Math.floor(total / targets.length));
+            expect(size).toBeLessThanOrEqual(Math.ceil(total / targets.length));
+          }
+          expect(result.moved).toBe(result.minimumMoves);
+          expect(result.minimumMoves).toBe(total - bruteForceMaxKeptOnto(current, targets));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('refuses when the targets cannot hold every resource, and names no duplicate targets', () => {
+    const current = new Map([
+      ['0', ['a', 'b', 'c']],
+      ['1', ['d', 'e']],
+    ]);
+    expect(() => rebalanceOnto(current, ['0'], 4)).toThrow(CapacityError);
+    expect(() => rebalanceOnto(current, ['0', '0'], 4)).toThrow(RangeError);
+    expect(() => rebalanceOnto(current, [], 4)).toThrow(RangeError);
+  });
+});
 
 describe('rebalance on any small assignment', () => {
   it('balances within one of the mean, moving exactly the brute-force minimum', () => {

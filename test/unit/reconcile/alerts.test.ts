@@ -87,6 +87,32 @@ describe('alert messages', () => {
       content: '5 Thing instances are silent; 3 recycled this run (limit 3), 2 deferred to the next runs',
     });
   });
+
+  it('describes the autoscaler at its maximum, and metrics it cannot scale on, as warnings saying what to do', () => {
+    const at = Date.UTC(2024, 4, 1, 8, 0, 0);
+    expect(
+      alertMessage({ type: 'scale-limit', resource: 'Thing', maxInstances: 10, recommended: 14, at }),
+    ).toMatchObject({
+      level: 'warning',
+      title: 'Thing at its scaling maximum',
+      content:
+        'Thing workers are still above their target at maxInstances 10; the load asks for 14: raise scaling.maxInstances or the container requests',
+    });
+    expect(
+      alertMessage({
+        type: 'metrics-missing',
+        resource: 'Thing',
+        metric: 'cpu',
+        missing: 3,
+        ready: 4,
+        at,
+        instances: ['0', '1', '2'],
+      }),
+    ).toMatchObject({
+      level: 'warning',
+      content: '3 of 4 ready Thing instances report no cpu usage; scaling holds until they do (is the metrics API up?)',
+    });
+  });
 });
 
 describe('LogAlertPublisher', () => {
