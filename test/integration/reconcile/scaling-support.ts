@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import type { KindConfig } from '../../../lib/config/kinds.js';
-import type { ReconcileReport } from '../../../lib/reconcile/reconcile.js';
+import type { ReconcileOptions, ReconcileReport } from '../../../lib/reconcile/reconcile.js';
 import type { Harness } from './harness.js';
 
 export const ids = (count: number): string[] =>
@@ -15,14 +15,14 @@ export interface ScriptedLoad {
   /** CPU per served resource, in millicores. */
   millisPerResource: number;
   /** Advances the simulator's clock, heartbeats every Running worker, then runs reconcile. */
-  run(advanceMs: number): Promise<ReconcileReport>;
+  run(advanceMs: number, options?: ReconcileOptions): Promise<ReconcileReport>;
 }
 
 export function scriptLoad(h: Harness, kind: KindConfig): ScriptedLoad {
   const used = new Map<string, number>();
   const load: ScriptedLoad = {
     millisPerResource: 0,
-    async run(advanceMs) {
+    async run(advanceMs, options) {
       if (advanceMs > 0) h.advance(advanceMs);
       for (const instance of await h.app.orchestrator.read(kind.resource)) used.set(instance.id, instance.used);
       const running = h.sim
@@ -35,7 +35,7 @@ export function scriptLoad(h: Harness, kind: KindConfig): ScriptedLoad {
         )
         .map((pod) => pod.metadata.labels!.instanceId!);
       if (kind.heartbeat) await h.beat(kind, running);
-      return h.run();
+      return h.run(options);
     },
   };
   h.sim.metricsScript = (pod) => {

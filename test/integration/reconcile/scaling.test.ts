@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KindConfig } from '../../../lib/config/kinds.js';
+import { Metrics } from '../../../lib/metrics.js';
 import type { ReconcileReport } from '../../../lib/reconcile/reconcile.js';
 import type { ScaleReport } from '../../../lib/reconcile/autoscale.js';
 import type { StoreAdapter } from '../../support/stores.js';
@@ -57,10 +58,16 @@ describe.each<StoreAdapter>(['sqlite', 'zookeeper'])('elastic scaling on %s', (a
     // Pods start; nothing serves yet, so nothing is known.
     expect(scalingOf(await load.run(0))).toMatchObject({ current: 3, direction: 'hold' });
 
-    const out = scalingOf(await minute());
+    const emf: string[] = [];
+    const out = scalingOf(
+      await load.run(MINUTE, { metrics: new Metrics('IotaOrchestrator', {}, (line) => emf.push(line)) }),
+    );
+    await expectConsistent(h, 'Thing', ids(RESOURCES));
     expect(out).toMatchObject({ current: 3, desired: 6, direction: 'up', opened: ['3', '4', '5'], moved: 0 });
     expect(out.reason).toContain('cpu 120% of target 60%');
     expect(out.remainingMoves).toBe(1500);
+    const perKind = emf.map((line) => JSON.parse(line) as Record<string, unknown>).find((m) => m.Resource === 'Thing');
+    expect(perKind).toMatchObject({ Resource: 'Thing', CurrentInstances: 3, DesiredInstances: 6, ResourcesMoved: 0 });
     expect(h.livePods(SCALING_THING, '5')).toHaveLength(1);
     // Their workers are starting: a new resource goes to a serving instance, not to wait on an empty new one.
     const early = await h.app.orchestrator.assign('Thing', ['early-1', 'early-2', 'early-3']);
