@@ -1,9 +1,11 @@
 /**
  * Elastic scaling on one scripted hour of load, one reconcile run per minute,
  * instance by instance. Two systems replay the same trace:
- *   ours       decideScale with default settings (target CPU 60 %); new
- *              resources by choosePlacement; after a scale, waves of the
- *              minimal-movement rebalance towards serving instances only;
+ *   ours       decideScale with default settings (target CPU 60 %), a
+ *              scale-in floored at the instances the resources need; new
+ *              resources by choosePlacement, avoiding warming instances;
+ *              after a scale, waves of the minimal-movement rebalance onto
+ *              the non-draining instances, towards serving ones only;
  *   reference  the Kubernetes HPA with its default behaviour; new resources
  *              by the legacy placement rule; after a scale, the legacy
  *              from-scratch orchestrate at once.
@@ -34,8 +36,9 @@
  * Placement of each new resource, one at a time (one cm/notify message each):
  *   ours       choosePlacement: the least-loaded instance with room, capacity
  *              5000 (SPEC §3 changed rule); a draining instance has no room.
- *              Placement does not know whether a worker serves yet, so a just
- *              opened, empty instance takes new resources before it serves.
+ *              The instances a scale-out opened whose worker the last run did
+ *              not see serve are warming: passed as `exclude`, they take new
+ *              resources only when no other instance has room.
  *   reference  the legacy createResource (walkthrough): the instance ids in
  *              reverse (Object.keys(...).reverse(), highest id first), the
  *              first with used < count; none → a new instance with the smallest
@@ -45,13 +48,19 @@
  *              resources open new (not yet serving) instances.
  *
  * After a scale decision:
- *   ours       scale-out opens empty instances; scale-in marks the instances
- *              rebalance would empty draining (capacity 0, out of `current`).
- *              Every run then carries out one wave: the rebalance plan over
- *              every instance onto the non-draining ones, only its steps
- *              towards instances that serve by the next minute, at most
- *              maxMovesPerRun ids; an emptied draining instance is closed.
- *              (This is the shape of the scaling use case being wired.)
+ *   ours       a scale-in never goes below ceil(assigned resources /
+ *              resourcePerInstance) instances. Scale-out first takes back
+ *              draining instances (lowest-numbered first, their workers still
+ *              serve), then opens empty, warming instances (smallest unused
+ *              ids); scale-in marks the highest-numbered non-draining
+ *              instances draining (capacity 0, out of `current`). While moves
+ *              are owed (from a scale until a wave carries out its whole plan,
+ *              or while a draining instance holds resources) each run carries
+ *              out one wave: rebalanceOnto(every list, the non-draining
+ *              instances, 5000), only its steps towards instances whose worker
+ *              the run sees serve (serving by the next minute), at most
+ *              maxMovesPerRun ids. Every run closes the emptied draining
+ *              instances. (lib/reconcile/autoscale.ts, ScalingUseCase.)
  *   reference  legacyOrchestrate over the HPA's count with count =
  *              floor(resources / instances) + 1, at once; resources given to
  *              a new instance are unserved until it serves; instances beyond
@@ -61,10 +70,16 @@
  * far more, so charging a reload would only widen the gap in our favour).
  *
  * Figures, per minute summed over the hour: serving instances above target
- * (also by phase); resources on instances that do not serve yet (unserved,
- * also by phase); instances (starting and draining included) beyond
- * ceil(load / target); instances; instances opened by placement rather than
- * by the autoscaler. Flips: autoscaler decisions whose direction differs from
+ * (the issue's metric, also by phase); resources on instances that do not
+ * serve yet (unserved, also by phase); resource-minutes beyond target or
+ * unserved: on each serving instance above target, the resources in excess of
+ * what the target allows (a worker at 66 % of a 60 % target carries 1/11 of
+ * its resources beyond it), plus every unserved resource. That counts, per
+ * resource, what the first two figures stand for, so an autoscaler cannot
+ * score few instances above target by leaving resources on workers that do
+ * not serve yet, or by packing many resources onto the few hot ones. Then: instances (starting and draining
+ * included) beyond ceil(load / target); instances; instances opened by
+ * placement rather than by the autoscaler. Flips: autoscaler decisions whose direction differs from
  * the previous decision's, over the hour and within the plateau (placement
  * openings are not decisions; the decisions are listed). Runs spike→capacity:
  * from the spike's first minute to the first minute with no serving instance
@@ -80,9 +95,10 @@
  */
 import { pathToFileURL } from 'node:url';
 import { resolveScaling } from '../lib/config/scaling.js';
+import { CapacityError } from '../lib/domain/errors.js';
 import { byNumericId, type InstanceState, type Move } from '../lib/domain/orchestration.js';
 import { choosePlacement, smallestUnusedId } from '../lib/domain/placement.js';
-import { rebalance } from '../lib/domain/rebalance.js';
+import { type RebalanceResult, rebalance, rebalanceOnto } from '../lib/domain/rebalance.js';
 import { decideScale, type PodMetrics, type ScaleEvent, type ScaleRecommendation } from '../lib/reconcile/scale.js';
 import { legacyOrchestrate } from '../test/support/legacy.js';
 import { applyPlan, countMoves } from '../test/support/plans.js';
@@ -150,20 +166,28 @@ const capacityFor = (resources: number, instances: number): number =>
   Math.max(CAPACITY, Math.ceil(resources / instances));
 const resourceId = (n: number): string => `thing-${String(n).padStart(5, '0')}`;
 
-/** Decides the next instance count from this minute's pods. */
-type Autoscaler = (now: number, current: number, pods: readonly PodMetrics[]) => number;
+/** Decides the next instance count from this minute's pods and the resources assigned (draining instances included). */
+type Autoscaler = (now: number, current: number, pods: readonly PodMetrics[], assigned: number) => number;
 
+/**
+ * decideScale as reconcile calls it: a scale-in never leaves fewer instances
+ * than the assigned resources need at `resourcePerInstance`, and the stored
+ * last decision is the one carried out (after that floor).
+ */
 function ours(): Autoscaler {
   const settings = resolveScaling({ enabled: true, targetCpuUtilization: TARGET_CPU });
   let history: readonly ScaleRecommendation[] = [];
   let lastDecision: ScaleEvent | undefined;
-  return (now, current, pods) => {
+  return (now, current, pods, assigned) => {
     const decision = decideScale({ resource: 'Thing', settings, now, current, pods, history, lastDecision });
     history = decision.history;
-    if (decision.direction !== 'hold') {
-      lastDecision = { at: now, from: current, to: decision.desired, direction: decision.direction };
+    const floor = Math.max(1, Math.ceil(assigned / CAPACITY));
+    const desired =
+      decision.direction === 'down' ? Math.max(decision.desired, Math.min(floor, current)) : decision.desired;
+    if (desired !== current) {
+      lastDecision = { at: now, from: current, to: desired, direction: desired > current ? 'up' : 'down' };
     }
-    return decision.desired;
+    return desired;
   };
 }
 
@@ -261,7 +285,14 @@ function firstIds(steps: readonly Move[], budget: number): Move[] {
 
 function oursSystem(): System {
   const maxMoves = resolveScaling().maxMovesPerRun;
-  const current = (fleet: Fleet): string[] => [...fleet.counts].flatMap(([id, c]) => (c === DRAINING ? [] : [id]));
+  const current = (fleet: Fleet): string[] =>
+    [...fleet.counts].flatMap(([id, c]) => (c === DRAINING ? [] : [id])).sort(byNumericId);
+  const draining = (fleet: Fleet): string[] =>
+    [...fleet.counts].flatMap(([id, c]) => (c === DRAINING ? [id] : [])).sort(byNumericId);
+  /** Opened by a scale-out, worker not serving as of the last run: placement avoids them while any other has room. */
+  let warming = new Set<string>();
+  /** Moves are owed: a scale happened and no wave has carried out its whole plan since. */
+  let owed = false;
   return {
     name: 'ours',
     autoscaler: ours(),
@@ -275,46 +306,69 @@ function oursSystem(): System {
         ids,
         reloadTimes: 0,
       }));
-      const choice = choosePlacement(states, id, { maxInstances: MAX_INSTANCES });
+      const choice = choosePlacement(states, id, { exclude: warming, capacity: CAPACITY, maxInstances: MAX_INSTANCES });
       if (!choice) throw new Error(`ours: no room for ${id} at ${MAX_INSTANCES} instances`);
       if (choice.isNew) open(fleet, choice.instanceId, CAPACITY, minute - 1 + READY_AFTER);
       fleet.lists.get(choice.instanceId)!.push(id);
       return choice.isNew;
     },
     act(fleet, minute, desired) {
-      const ids = current(fleet);
-      if (desired > ids.length) {
-        for (let n = ids.length; n < desired; n++) {
-          open(fleet, smallestUnusedId(fleet.lists.keys()), CAPACITY, minute + READY_AFTER);
-        }
-      } else if (desired < ids.length) {
-        const kept = new Map(ids.map((id) => [id, fleet.lists.get(id)!]));
-        const total = all(fleet).length;
-        for (const id of rebalance(kept, desired, capacityFor(total, desired)).removed) fleet.counts.set(id, DRAINING);
-      }
-      // One wave: the minimal plan onto the non-draining instances, only its steps towards serving ones.
-      const targets = current(fleet).length;
-      const wave = rebalance(fleet.lists, targets, capacityFor(all(fleet).length, targets));
-      const draining = [...fleet.counts].flatMap(([id, count]) => (count === DRAINING ? [id] : []));
-      if (wave.removed.join() !== draining.sort(byNumericId).join()) {
-        throw new Error(`ours: the wave empties [${wave.removed}], draining are [${draining}]`);
-      }
+      // The run sees a worker serve from the run before its first minute of service.
       const serving = (id: string): boolean => (fleet.servesFrom.get(id) ?? 0) <= minute + 1;
-      // What any balanced spread over these targets must move into the instances this run may fill.
-      let deficit = 0;
-      for (const [id, list] of wave.assignment) {
-        if (serving(id)) deficit += Math.max(0, list.length - (fleet.lists.get(id)?.length ?? 0));
+      const active = current(fleet);
+      const wasDraining = draining(fleet);
+      const stillWarming = [...warming].filter((id) => fleet.lists.has(id) && !serving(id));
+      const opened: string[] = [];
+      if (desired > active.length) {
+        // Take back draining instances first, lowest-numbered first; then open new ones.
+        const resumed = wasDraining.slice(0, desired - active.length);
+        for (const id of resumed) fleet.counts.set(id, Math.max(CAPACITY, fleet.lists.get(id)!.length));
+        for (let n = active.length + resumed.length; n < desired; n++) {
+          const id = smallestUnusedId(fleet.lists.keys());
+          open(fleet, id, CAPACITY, minute + READY_AFTER);
+          opened.push(id);
+        }
+      } else if (desired < active.length) {
+        // Drain the highest-numbered.
+        for (const id of active.slice(desired)) fleet.counts.set(id, DRAINING);
       }
-      const towardsServing = wave.plan.filter((step) => serving(step.to));
-      const steps = firstIds(towardsServing, maxMoves);
-      for (const [id, list] of applyPlan(fleet.lists, steps)) fleet.lists.set(id, list);
-      for (const id of draining) {
+      warming = new Set([...stillWarming, ...opened]);
+      owed ||= desired !== active.length || wasDraining.some((id) => fleet.lists.get(id)!.length > 0);
+
+      let moved = 0;
+      let deficit = 0;
+      if (owed) {
+        // One wave: the minimal plan onto the non-draining instances, only its steps towards serving ones.
+        const targets = current(fleet);
+        let wave: RebalanceResult | undefined;
+        try {
+          wave = rebalanceOnto(fleet.lists, targets, CAPACITY);
+        } catch (error) {
+          if (!(error instanceof CapacityError)) throw error;
+        }
+        if (wave) {
+          // What any balanced spread over these targets must move into the instances this run may fill.
+          for (const [id, list] of wave.assignment) {
+            if (serving(id)) deficit += Math.max(0, list.length - (fleet.lists.get(id)?.length ?? 0));
+          }
+          const steps = firstIds(
+            wave.plan.filter((step) => serving(step.to)),
+            maxMoves,
+          );
+          for (const [id, list] of applyPlan(fleet.lists, steps)) fleet.lists.set(id, list);
+          moved = steps.reduce((total, step) => total + step.ids.length, 0);
+          owed = wave.moved - moved > 0;
+        } else {
+          owed = draining(fleet).some((id) => fleet.lists.get(id)!.length > 0);
+        }
+      }
+      // Close: a drained, empty instance is removed.
+      for (const id of draining(fleet)) {
         if (fleet.lists.get(id)?.length !== 0) continue;
         fleet.lists.delete(id);
         fleet.counts.delete(id);
         fleet.servesFrom.delete(id);
       }
-      const moved = steps.reduce((total, step) => total + step.ids.length, 0);
       return { moved, minimum: Math.min(deficit, maxMoves) };
     },
   };
@@ -375,6 +429,8 @@ interface Run {
   readonly unservedByMinute: number[];
   overloaded: number;
   unserved: number;
+  /** Resource-minutes on serving instances above target plus unserved resource-minutes. */
+  late: number;
   overProvisioned: number;
   instanceMinutes: number;
   openedByPlacement: number;
@@ -403,6 +459,7 @@ function replay(trace: readonly TraceMinute[], system: System): Run {
     unservedByMinute: [],
     overloaded: 0,
     unserved: 0,
+    late: 0,
     overProvisioned: 0,
     instanceMinutes: 0,
     openedByPlacement: 0,
@@ -421,6 +478,7 @@ function replay(trace: readonly TraceMinute[], system: System): Run {
     let serving = 0;
     let hot = 0;
     let unserved = 0;
+    let onHot = 0;
     let hottest = 0;
     const utilization = new Map<string, number>();
     for (const [id, list] of fleet.lists) {
@@ -432,7 +490,11 @@ function replay(trace: readonly TraceMinute[], system: System): Run {
       utilization.set(id, percent);
       serving += 1;
       hottest = Math.max(hottest, percent);
-      if (percent > TARGET_CPU + 1e-9) hot += 1;
+      if (percent > TARGET_CPU + 1e-9) {
+        hot += 1;
+        // The share of its resources beyond what the target allows: the load its worker carries in excess.
+        onHot += list.length - (list.length * TARGET_CPU) / percent;
+      }
     }
     run.instances.push(fleet.lists.size);
     run.hot.push(hot);
@@ -442,6 +504,7 @@ function replay(trace: readonly TraceMinute[], system: System): Run {
     run.instanceMinutes += fleet.lists.size;
     run.overloaded += hot;
     run.unserved += unserved;
+    run.late += Math.round(onHot) + unserved;
     run.overProvisioned += Math.max(0, fleet.lists.size - needed(now));
     if (minute >= SPIKE.from && run.runsToCapacity === undefined && hot === 0 && unserved === 0) {
       run.runsToCapacity = minute - SPIKE.from;
@@ -452,7 +515,7 @@ function replay(trace: readonly TraceMinute[], system: System): Run {
       const cpuPercent = utilization.get(instanceId);
       return { instanceId, ready: cpuPercent !== undefined, cpuPercent };
     });
-    const desired = system.autoscaler(T0 + minute * 60_000, current.length, pods);
+    const desired = system.autoscaler(T0 + minute * 60_000, current.length, pods, registered);
     if (desired !== current.length) run.events.push({ minute, direction: desired > current.length ? 'up' : 'down' });
     const acted = system.act(fleet, minute, desired);
     run.moved += acted.moved;
@@ -552,6 +615,7 @@ export async function benchScaling(log: (line: string) => void = console.log): P
       'autoscaler',
       'above-target inst-min',
       'unserved res-min',
+      'beyond target or unserved res-min',
       'over-provisioned inst-min',
       'inst-min',
       'opened by placement',
@@ -569,6 +633,7 @@ export async function benchScaling(log: (line: string) => void = console.log): P
       run.name,
       String(run.overloaded),
       String(run.unserved),
+      String(run.late),
       String(run.overProvisioned),
       String(run.instanceMinutes),
       String(run.openedByPlacement),
