@@ -1,17 +1,50 @@
 /**
- * AWS IoT Core topic rule `SELECT * FROM 'cm/notify'` → this function; the
- * event is the message JSON itself. A malformed message returns (logged and
- * counted); a store outage throws, so Lambda's async retries and then the
- * on-failure destination (the dead-letter queue) keep the message.
+ * cm/notify through a queue: the IoT topic rule `SELECT * FROM 'cm/notify'`
+ * sends each message to an SQS standard queue, and this function consumes it
+ * in batches (event source mapping with ReportBatchItemFailures). A malformed
+ * message is logged, counted and acknowledged; the records of a kind whose
+ * store work failed are returned as batch item failures, so SQS redelivers
+ * exactly those and, after 5 receives, moves them to the dead-letter queue.
+ *
+ * A direct invocation with one message (the shape of the events/ samples and
+ * of the former IoT → Lambda action) is a batch of one; its failure throws,
+ * so Lambda's async retries apply.
  */
+import { z } from 'zod';
 import { withSharedApp } from '../lib/handlers/lambda.js';
-import { handleNotifyMessage, type NotifyOutcome } from '../lib/handlers/notify.js';
+import { handleNotifyBatch, type NotifyBatchResult, type NotifyRecord } from '../lib/handlers/notify-batch.js';
 import { Metrics } from '../lib/metrics.js';
 
-export async function handler(event: unknown): Promise<NotifyOutcome> {
+const SqsEventSchema = z.object({
+  Records: z.array(z.looseObject({ messageId: z.string().min(1), body: z.string() })),
+});
+
+export interface SqsBatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+export class NotifyNotAppliedError extends Error {
+  override readonly name = 'NotifyNotAppliedError';
+  constructor(readonly result: NotifyBatchResult) {
+    super(`cm/notify not applied: ${result.kinds.flatMap((kind) => kind.error ?? []).join('; ')}`);
+  }
+}
+
+export async function handler(event: unknown): Promise<SqsBatchResponse | NotifyBatchResult> {
   const metrics = new Metrics('IotaOrchestrator', { Function: 'notify' });
   try {
-    return await withSharedApp((app) => handleNotifyMessage(app, event, metrics));
+    const sqs = SqsEventSchema.safeParse(event);
+    if (sqs.success) {
+      const records: NotifyRecord[] = sqs.data.Records.map((record) => ({
+        id: record.messageId,
+        payload: record.body,
+      }));
+      const result = await withSharedApp((app) => handleNotifyBatch(app, records, metrics));
+      return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
+    }
+    const result = await withSharedApp((app) => handleNotifyBatch(app, [{ id: 'direct', payload: event }], metrics));
+    if (result.failed.length > 0) throw new NotifyNotAppliedError(result);
+    return result;
   } finally {
     metrics.flush();
   }

@@ -260,6 +260,8 @@ export const NOTIFY_METRICS = {
   unassigned: 'NotifyUnassignedIds',
   reloaded: 'NotifyReloadedInstances',
   redelivered: 'NotifyRedeliveredIds',
+  /** Batch records reported for redelivery because their kind's store work failed. */
+  failedRecords: 'NotifyFailedRecords',
 } as const;
 
 const summary = (message: unknown): Record<string, unknown> =>

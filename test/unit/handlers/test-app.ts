@@ -9,6 +9,7 @@ import type { App } from '../../../lib/app.js';
 import type { Clock } from '../../../lib/clock.js';
 import { createApp } from '../../../lib/app.js';
 import type { KindConfig } from '../../../lib/config/kinds.js';
+import type { Logger } from '../../../lib/log.js';
 import { StoreUnavailableError, type NodeStore, type VersionedNode, type WriteOp } from '../../../lib/store/port.js';
 import { openTestStore, type StoreAdapter, type TestStore } from '../../support/stores.js';
 
@@ -16,6 +17,8 @@ import { openTestStore, type StoreAdapter, type TestStore } from '../../support/
 export class ControlledStore implements NodeStore {
   commits = 0;
   fail: (() => Error) | undefined;
+  /** Fails only the commits it returns an error for (e.g. those touching one kind). */
+  failCommit: ((ops: readonly WriteOp[]) => Error | undefined) | undefined;
 
   constructor(private readonly inner: NodeStore) {}
 
@@ -39,6 +42,8 @@ export class ControlledStore implements NodeStore {
   }
   commit(ops: readonly WriteOp[]): Promise<void> {
     return this.guard(async () => {
+      const refused = this.failCommit?.(ops);
+      if (refused) throw refused;
       await this.inner.commit(ops);
       this.commits++;
     });
@@ -71,7 +76,13 @@ export interface TestApp {
 
 export async function openTestApp(
   adapter: StoreAdapter,
-  options: { label?: string; kinds?: readonly KindConfig[]; clock?: Clock; alerts?: AlertPublisher } = {},
+  options: {
+    label?: string;
+    kinds?: readonly KindConfig[];
+    clock?: Clock;
+    alerts?: AlertPublisher;
+    logger?: Logger;
+  } = {},
 ): Promise<TestApp> {
   const backing = await openTestStore(adapter, options.label ?? 'handlers');
   const store = new ControlledStore(backing.store);
@@ -80,6 +91,7 @@ export async function openTestApp(
     ...(options.kinds ? { kinds: options.kinds } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.alerts ? { alerts: options.alerts } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   return {
     app,
@@ -87,6 +99,7 @@ export async function openTestApp(
     backing,
     async close() {
       store.fail = undefined;
+      store.failCommit = undefined;
       await backing.cleanup();
     },
   };
