@@ -115,7 +115,7 @@ describe.each(STORE_ADAPTERS)('cm/notify batches on %s', (adapter) => {
       metrics(),
     );
 
-    expect(result.failed.sort()).toEqual(['m1', 'm3']);
+    expect([...result.failed].sort()).toEqual(['m1', 'm3']);
     expect(result.kinds.find((kind) => kind.resource === 'Rule')?.error).toContain('Rule store down');
     expect(await t.app.orchestrator.locate('Thing', 't1')).toBeDefined();
     expect(await t.app.orchestrator.locate('Thing', 't2')).toBeDefined();
