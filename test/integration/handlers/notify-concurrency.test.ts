@@ -9,12 +9,12 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { encodeInstanceData, encodeReload, encodeResources, Layout } from '../../../lib/orchestration/layout.js';
+import { Layout } from '../../../lib/orchestration/layout.js';
 import { openStore } from '../../../lib/store/open.js';
 import type { NodeStore } from '../../../lib/store/port.js';
 import { uniqueRoot } from '../../support/paths.js';
 import { REPO_ROOT } from '../../unit/handlers/fixtures.js';
-import { readLegacyLayout, type LegacyInstance } from './layout-snapshot.js';
+import { placements, readLegacyLayout, seedKind } from './layout-snapshot.js';
 import { expectedLiveIds, messageCount, type LoadSummary } from './notify-load.js';
 
 const WORKERS = 4;
@@ -52,40 +52,10 @@ function runWorker(worker: number): Promise<LoadSummary> {
 
 const deliverAll = () => Promise.all(Array.from({ length: WORKERS }, (_, worker) => runWorker(worker)));
 
-/** Which instance each resource sits on, by the legacy layout; throws on a resource held twice. */
-function placements(instances: readonly LegacyInstance[]): Map<string, string> {
-  const placed = new Map<string, string>();
-  for (const instance of instances) {
-    for (const id of instance.ids) {
-      if (placed.has(id)) throw new Error(`${id} is on instances ${placed.get(id)} and ${instance.id}`);
-      placed.set(id, instance.id);
-    }
-  }
-  return placed;
-}
-
 let store: NodeStore;
 beforeAll(async () => {
   store = await openStore(env);
-  await store.ensurePath(layout.kind('Thing'));
-  // The kind's capacity as an orchestrate would have stored it: small, so the run must also open instances concurrently.
-  await store.ensurePath(layout.capacity('Thing').replace(/\/capacity$/, ''));
-  await store.commit([
-    {
-      op: 'create',
-      path: layout.capacity('Thing'),
-      data: JSON.stringify({ maxInstances: 100, resourcePerInstance: SEEDED_COUNT }),
-    },
-  ]);
-  for (let id = 0; id < SEEDED_INSTANCES; id++) {
-    const instance = String(id);
-    await store.commit([
-      { op: 'create', path: layout.instance('Thing', instance), data: encodeInstanceData(0, SEEDED_COUNT) },
-      { op: 'create', path: layout.tmp('Thing', instance), data: '' },
-      { op: 'create', path: layout.reload('Thing', instance), data: encodeReload(0) },
-      { op: 'create', path: layout.resources('Thing', instance), data: encodeResources([]) },
-    ]);
-  }
+  await seedKind(store, layout, 'Thing', SEEDED_INSTANCES, SEEDED_COUNT);
 });
 afterAll(async () => {
   await store?.close();
