@@ -30,6 +30,11 @@ const BENCHES: Record<string, { about: string; run: () => Promise<void> }> = {
     about: 'how long a store takes to give up: SQLite busy timeout, unreachable and silent ZooKeeper',
     run: async () => (await import('./store-faults.js')).benchStoreFaults(log),
   },
+  notify: {
+    about:
+      'cm/notify creates/s through the batch handler (SQS batches of 100), 1 consumer and 8 processes, vs raw setData (ZooKeeper)',
+    run: async () => (await import('./notify.js')).benchNotify(await zooKeeper(), log),
+  },
   handlers: {
     about: 'notify placements/s and a 10,000-record heartbeat batch (ZooKeeper)',
     run: async () => (await import('./handlers.js')).benchHandlers(await zooKeeper(), log),
@@ -41,6 +46,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<void> }> = {
   'k8s-client': {
     about: 'bundle size and cold import of the Kubernetes client options',
     run: async () => (await import('./k8s-client.js')).benchK8sClient(log),
+  },
+  bundles: {
+    about: 'Lambda bundle size and cold require per function, built with the options of serverless.yml',
+    run: async () => (await import('./bundles.js')).benchBundles(log),
   },
   recovery: {
     about: 'kill -9 of a local worker to its replacement heartbeat, 10 kills',

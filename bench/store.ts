@@ -26,7 +26,7 @@ const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
 const INSTANCES = BENCH_INSTANCES;
 
 let rootCounter = 0;
-const freshRoots = () => {
+export const freshRoots = () => {
   const root = `/bench-${process.pid}-${rootCounter++}`;
   return { root: `${root}/orchestration`, stateRoot: `${root}/orchestrator` };
 };
@@ -65,9 +65,9 @@ async function placementRate(
 }
 
 /** `clients` OS processes, each with its own session, as concurrent Lambdas would be; same start time for all. */
-async function processRate(
+export async function processRate(
   connect: string,
-  mode: 'port' | 'raw',
+  mode: 'port' | 'notify' | 'raw',
   clients: number,
   roots: { root: string; stateRoot: string },
 ): Promise<number> {

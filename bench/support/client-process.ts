@@ -3,14 +3,18 @@
  * its own process, its own ZooKeeper session. Waits for a common start time,
  * runs for the duration and prints how many writes it completed.
  *
- * env: BENCH_MODE=port|raw, ZK_CONNECT, ZK_ROOT, ZK_STATE_ROOT, BENCH_START_AT (epoch ms),
- *      BENCH_DURATION_MS, BENCH_CLIENT (index), BENCH_PAYLOAD_BYTES (raw only)
+ * env: BENCH_MODE=port|notify|raw, ZK_CONNECT, ZK_ROOT, ZK_STATE_ROOT, BENCH_START_AT (epoch ms),
+ *      BENCH_DURATION_MS, BENCH_CLIENT (index), BENCH_PAYLOAD_BYTES (raw only),
+ *      BENCH_BATCH (notify only: cm/notify creates per batch, default 100)
  */
 import zookeeper from 'node-zookeeper-client';
 import { DEFAULT_KINDS } from '../../lib/config/kinds.js';
 import { silentLogger } from '../../lib/log.js';
 import { createOrchestration } from '../../lib/orchestration/index.js';
 import { ZooKeeperStore } from '../../lib/store/zookeeper.js';
+import { createApp } from '../../lib/app.js';
+import { handleNotifyBatch } from '../../lib/handlers/notify-batch.js';
+import { createBatch } from './notify-batches.js';
 
 const env = process.env;
 const client = Number(env.BENCH_CLIENT ?? 0);
@@ -36,6 +40,18 @@ if (env.BENCH_MODE === 'port') {
     writes += result.assigned.length;
   }
   await store.close();
+} else if (env.BENCH_MODE === 'notify') {
+  // A notify Lambda container: SQS batches of creates through the batch handler, on its own session.
+  const app = await createApp(env, { kinds: DEFAULT_KINDS, logger: silentLogger() });
+  await app.orchestrator.read('Thing');
+  const batch = Number(env.BENCH_BATCH ?? 100);
+  await waitForStart();
+  const deadline = Date.now() + durationMs;
+  for (let n = 0; Date.now() < deadline; n++) {
+    const result = await handleNotifyBatch(app, createBatch(`np-${client}-${n}`, batch));
+    writes += result.kinds.reduce((sum, kind) => sum + kind.assigned.length, 0);
+  }
+  await app.close();
 } else {
   const zk = zookeeper.createClient(env.ZK_CONNECT!);
   await new Promise<void>((resolve) => {

@@ -22,8 +22,8 @@ import type { AssignResult, InstanceState, Placement } from './types.js';
 export const IDS_PER_MULTI = 500;
 /** Rough bytes of resource lists one multi may rewrite (ZooKeeper's default request limit is 1 MB). */
 const MULTI_BUDGET_BYTES = 600_000;
-/** Bytes of lists one placement batch may spread over before it stays on those it touched (see distribute). */
-const SPREAD_BUDGET_BYTES = 64 * 1024;
+/** Most instances one placement batch writes (see distribute). */
+const INSTANCES_PER_BATCH = 4;
 /** Placement multis one process keeps in flight per kind, on disjoint instances. */
 const PARALLEL_MULTIS = 4;
 
@@ -164,10 +164,9 @@ export class PlacementUseCase {
   }
 
   /**
-   * Places ids in one multi. Each id goes to the least-loaded instance with
-   * room as the batch fills them (choosePlacement, id by id), so a bulk create
-   * spreads like single creates would; then each touched instance is written
-   * once, with all the ids it takes. Instances whose lists do not fit the
+   * Places ids in one multi. The batch goes to the least-loaded instances with
+   * room in a few chunks (distribute); each touched instance is written once,
+   * with all the ids it takes. Instances whose lists do not fit the
    * transaction budget keep their ids for the next multi; ids that find the
    * kind at its maximum come back as noRoom.
    */
@@ -253,15 +252,17 @@ export class PlacementUseCase {
 }
 
 /**
- * Where each id goes, id by id, as the batch fills the instances: the
- * least-loaded with room (choosePlacement). Every touched list is rewritten
- * whole, so spreading 500 ids over 100 balanced instances of 5000 would
- * rewrite 8 MB of lists for 500 ids: once the lists a batch touches hold
- * SPREAD_BUDGET_BYTES, the rest of the batch stays on them (still least-loaded
- * first). The next batches go to the instances least loaded then, so the pool
- * evens out; small lists (a young or small pool) spread id by id, and a single
- * create is exactly the least-loaded rule. Once the kind is at its maximum and
- * full, the remaining ids have no room.
+ * Where the ids of a batch go, id by id, as the batch fills the instances:
+ * the least-loaded with room (choosePlacement), but among at most
+ * INSTANCES_PER_BATCH instances once that many are touched. A single create is
+ * exactly the least-loaded rule and a pool of a few instances still fills
+ * evenly, but a batch of 100 over 100 instances writes 4 lists, not 100:
+ * every touched list is rewritten whole, and concurrent consumers, each
+ * starting from the instances least loaded when it looks (ties spread by id),
+ * rarely write the same ones. The next batches go to the instances least
+ * loaded then, so the pool stays within a batch's share of even. When the
+ * touched instances are full the batch moves on; once the kind is at its
+ * maximum and full, the remaining ids have no room.
  */
 function distribute(
   cached: ReadonlyMap<string, CachedInstance>,
@@ -272,26 +273,20 @@ function distribute(
   const options = { exclude, capacity: limits.resourcePerInstance, maxInstances: limits.maxInstances };
   const view = new Map([...cached].map(([id, c]) => [id, c.state]));
   const targets = new Map<string, string[]>();
-  let touchedBytes = 0;
   for (const [index, id] of ids.entries()) {
     const touched =
-      touchedBytes >= SPREAD_BUDGET_BYTES
+      targets.size >= INSTANCES_PER_BATCH
         ? [...targets.keys()]
             .map((target) => view.get(target)!)
             .filter((state) => state.used < limits.resourcePerInstance)
         : [];
-    const choice =
-      touched.length > 0 ? choosePlacement(touched, id, options) : choosePlacement([...view.values()], id, options);
+    const choice = choosePlacement(touched.length > 0 ? touched : [...view.values()], id, options);
     if (!choice) return { targets, noRoom: ids.slice(index) };
     const seen = view.get(choice.instanceId) ?? newInstance(choice.instanceId, limits.resourcePerInstance);
     view.set(choice.instanceId, { ...seen, used: seen.used + 1 });
     const taken = targets.get(choice.instanceId);
     if (taken) taken.push(id);
-    else {
-      targets.set(choice.instanceId, [id]);
-      touchedBytes += listBytes(seen.ids);
-    }
-    touchedBytes += id.length + 3;
+    else targets.set(choice.instanceId, [id]);
   }
   return { targets, noRoom: [] };
 }
