@@ -10,14 +10,10 @@
  * of the former IoT → Lambda action) is a batch of one; its failure throws,
  * so Lambda's async retries apply.
  */
-import { z } from 'zod';
+import { SqsEventSchema } from '../lib/handlers/events.js';
 import { withSharedApp } from '../lib/handlers/lambda.js';
 import { handleNotifyBatch, type NotifyBatchResult, type NotifyRecord } from '../lib/handlers/notify-batch.js';
 import { Metrics } from '../lib/metrics.js';
-
-const SqsEventSchema = z.object({
-  Records: z.array(z.looseObject({ messageId: z.string().min(1), body: z.string() })),
-});
 
 export interface SqsBatchResponse {
   batchItemFailures: Array<{ itemIdentifier: string }>;

@@ -97,3 +97,15 @@ export const describeIssues = (issues: readonly FieldIssue[]): string =>
 
 /** A resource id at any boundary: the domain's rule, with the domain's wording. */
 export const ResourceIdSchema = z.string({ error: RESOURCE_ID_RULE }).regex(RESOURCE_ID_PATTERN, RESOURCE_ID_RULE);
+
+/**
+ * An SQS batch as an event source mapping delivers it: each record's
+ * `messageId` identifies it in `batchItemFailures`; `body` is the message as
+ * sent (for cm/notify, the IoT rule's JSON). Other record fields are kept.
+ */
+export const SqsEventSchema = z.object({
+  Records: z.array(
+    z.looseObject({ messageId: z.string().min(1), body: z.string(), eventSource: z.literal('aws:sqs') }),
+  ),
+});
+export type SqsEvent = z.infer<typeof SqsEventSchema>;

@@ -9,6 +9,7 @@ import {
   MskEventSchema,
   MskRecordSchema,
   ScheduledEventSchema,
+  SqsEventSchema,
 } from '../../../lib/handlers/events.js';
 import { mskHeartbeatRecords } from '../../../lib/handlers/heartbeat.js';
 import { NotifyMessageSchema } from '../../../lib/handlers/notify.js';
@@ -122,15 +123,32 @@ describe('EventBridge scheduled event', () => {
   });
 });
 
+describe('SQS event (aws:sqs)', () => {
+  it('parses the sample batch: one record per cm/notify message, the message JSON as its body', () => {
+    const event = SqsEventSchema.parse(sampleEvent('notify-sqs-batch.json'));
+
+    expect(event.Records.map((record) => record.eventSource)).toEqual(['aws:sqs', 'aws:sqs', 'aws:sqs', 'aws:sqs']);
+    expect(NotifyMessageSchema.parse(JSON.parse(event.Records[0]!.body))).toMatchObject({ o: 'c', t: 'Thing' });
+    expect(event.Records[0]).toMatchObject({ attributes: { ApproximateReceiveCount: '1' } });
+  });
+
+  it('rejects a Kafka batch and a record without its messageId', () => {
+    expect(SqsEventSchema.safeParse(fixture('msk-heartbeat-batch.json')).success).toBe(false);
+    expect(SqsEventSchema.safeParse({ Records: [{ body: '{}', eventSource: 'aws:sqs' }] }).success).toBe(false);
+  });
+});
+
 describe('sample events for sls invoke local', () => {
   const schemaFor = (name: string) =>
-    name.startsWith('notify-')
-      ? NotifyMessageSchema
-      : name.startsWith('api-')
-        ? HttpApiEventSchema
-        : name.startsWith('heartbeat-')
-          ? MskEventSchema
-          : ScheduledEventSchema;
+    name.startsWith('notify-sqs-')
+      ? SqsEventSchema
+      : name.startsWith('notify-')
+        ? NotifyMessageSchema
+        : name.startsWith('api-')
+          ? HttpApiEventSchema
+          : name.startsWith('heartbeat-')
+            ? MskEventSchema
+            : ScheduledEventSchema;
 
   it.each(sampleEventNames())('%s has the shape its function parses', (name) => {
     const result = schemaFor(name).safeParse(sampleEvent(name));
@@ -150,6 +168,7 @@ describe('sample events for sls invoke local', () => {
       'notify-bulk-delete-things.json',
       'notify-trigger-layout.json',
       'notify-ignored-table.json',
+      'notify-sqs-batch.json',
       'api-get-orchestration.json',
       'api-orchestrate.json',
       'api-locate.json',
