@@ -6,7 +6,11 @@
  * - the kinds from `GET /v1/api/orchestrations` when that route exists, else
  *   the defaults Thing and Rule;
  * - `GET /v1/api/orchestrations/{resource}` every 2 s: instances with a
- *   used/count bar, heartbeat age, pod and phase, last action;
+ *   used/count bar, CPU and memory (percent of the request, as the last
+ *   reconcile run sampled them), a draining badge, heartbeat age, pod and
+ *   phase, last action; per kind the autoscaler: enabled or not, current and
+ *   desired instances, the last decision with its reason, moves in progress
+ *   and pending resources;
  * - `POST …/{resource}/orchestrate` with the three legacy options, reporting
  *   "Orchestration succeeded" or the failure with the server's message, as the
  *   legacy console did;
@@ -46,10 +50,21 @@ button:disabled { opacity: .6; cursor: progress; }
 table { width: 100%; border-collapse: collapse; font-size: .9rem; }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
 th { font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); }
-td.num { font-variant-numeric: tabular-nums; }
-.bar { position: relative; width: 9rem; height: .7rem; background: #eaeef2; border-radius: 4px; overflow: hidden; display: inline-block; vertical-align: middle; margin-right: .5rem; }
+td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+.bar { position: relative; width: 6rem; height: .7rem; background: #eaeef2; border-radius: 4px; overflow: hidden; display: inline-block; vertical-align: middle; margin-right: .5rem; }
 .bar > span { position: absolute; inset: 0 auto 0 0; background: var(--bar); }
 .bar.full > span { background: var(--bar-full); }
+.bar.usage { width: 4rem; margin-right: .35rem; }
+.bar.usage.over > span { background: #bc4c00; }
+.badge.draining { color: var(--warn); background: var(--warn-bg); margin-left: .4rem; text-transform: none; letter-spacing: normal; }
+.badge.enabled { color: var(--ok); background: var(--ok-bg); }
+.badge.disabled { color: var(--info); background: var(--info-bg); }
+dl.scaling { display: flex; flex-wrap: wrap; gap: .2rem 1.5rem; margin: 0 0 .9rem; font-size: .9rem; }
+dl.scaling[hidden] { display: none; }
+dl.scaling > div { display: flex; gap: .4rem; align-items: baseline; }
+dl.scaling > div.wide { flex-basis: 100%; }
+dl.scaling dt { color: var(--muted); font-weight: 600; }
+dl.scaling dd { margin: 0; }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; }
 .badge.healthy, .badge.Running { color: var(--ok); background: var(--ok-bg); }
 .badge.stale, .badge.Failed, .badge.error { color: var(--bad); background: var(--bad-bg); }
@@ -187,25 +202,78 @@ const SCRIPT = `
     });
 
     var summary = h('p', { class: 'summary', 'data-testid': id('summary') }, 'Loading…');
+    var scaling = h('dl', { class: 'scaling', 'aria-label': 'Scaling of ' + kind, 'data-testid': id('scaling') });
     var tbody = h('tbody', { 'data-testid': id('instances') });
     var table = h('table', null,
-      h('caption', { class: 'muted', style: 'text-align:left' }, 'Instances of ' + kind),
+      h('caption', { class: 'muted', style: 'text-align:left' }, 'Instances of ' + kind + ' (CPU and memory: percent of the request)'),
       h('thead', null, h('tr', null,
-        h('th', { scope: 'col' }, 'Instance'), h('th', { scope: 'col' }, 'Used / count'), h('th', { scope: 'col' }, 'Health'),
-        h('th', { scope: 'col' }, 'Last heartbeat'), h('th', { scope: 'col' }, 'Worker (pod / process)'), h('th', { scope: 'col' }, 'Last action'))),
+        h('th', { scope: 'col' }, 'Instance'), h('th', { scope: 'col' }, 'Used / count'), h('th', { scope: 'col' }, 'CPU'),
+        h('th', { scope: 'col' }, 'Memory'), h('th', { scope: 'col' }, 'Health'), h('th', { scope: 'col' }, 'Last heartbeat'),
+        h('th', { scope: 'col' }, 'Worker (pod / process)'), h('th', { scope: 'col' }, 'Last action'))),
       tbody);
     var section = h('section', { class: 'kind', 'aria-labelledby': id('title'), 'data-testid': id('kind') },
-      h('h2', { id: id('title') }, kind), summary,
+      h('h2', { id: id('title') }, kind), summary, scaling,
       h('div', { class: 'tools' }, orchestrateForm, locateForm), table);
-    return { kind: kind, el: section, summary: summary, tbody: tbody };
+    return { kind: kind, el: section, summary: summary, scaling: scaling, tbody: tbody };
+  }
+
+  function item(label, value, wide) {
+    return h('div', wide ? { class: 'wide' } : null, h('dt', null, label), h('dd', null, value));
+  }
+
+  function renderScaling(view, section) {
+    var kind = view.resource;
+    var s = view.scaling;
+    var el = section.scaling;
+    if (!s) { el.hidden = true; return; }
+    el.hidden = false;
+    var tid = function (name) { return name + '-' + kind; };
+    var since = function (at) { return clock(at) + ' (' + age(Math.max(0, view.generatedAt - at)) + ')'; };
+    el.setAttribute('data-enabled', String(s.enabled));
+    el.setAttribute('data-current', String(s.current));
+    el.setAttribute('data-desired', String(s.desired));
+    var items = [
+      item('Autoscaling', h('span', { class: 'badge ' + (s.enabled ? 'enabled' : 'disabled'), 'data-testid': tid('scaling-state') }, s.enabled ? 'enabled' : 'disabled')),
+      item('Instances', h('span', null,
+        h('span', { 'data-testid': tid('current'), class: 'num' }, String(s.current)), ' current · ',
+        h('span', { 'data-testid': tid('desired'), class: 'num' }, String(s.desired)), ' desired',
+        s.draining.length ? ' · ' + s.draining.length + ' draining (' + s.draining.join(', ') + ')' : '')),
+    ];
+    // A kind that does not scale shows only what it has; its moves and decisions would be noise.
+    if (s.enabled || s.moves) items.push(item('Moves', s.moves
+      ? h('span', { 'data-testid': tid('moves'), 'data-moved': String(s.moves.moved), 'data-remaining': String(s.moves.remaining) },
+          s.moves.moved + ' moved, ' + s.moves.remaining + ' to go · since ' + since(s.moves.since))
+      : h('span', { 'data-testid': tid('moves'), 'data-moved': '0', 'data-remaining': '0', class: 'muted' }, 'none in progress')));
+    items.push(item('Pending', h('span', { 'data-testid': tid('pending'), class: s.pending > 0 ? '' : 'muted' }, s.pending > 0 ? s.pending + ' waiting for room' : 'none')));
+    var last = s.lastDecision;
+    if (s.enabled || last) items.push(item('Last decision', last
+      ? h('span', { 'data-testid': tid('last-decision'), 'data-from': String(last.from), 'data-to': String(last.to), 'data-at': String(last.at) },
+          h('strong', null, (last.to > last.from ? 'scaled out ' : 'scaled in ') + last.from + ' → ' + last.to), ' at ' + since(last.at) + ': ',
+          h('span', { 'data-testid': tid('last-decision-reason') }, last.reason))
+      : h('span', { 'data-testid': tid('last-decision'), class: 'muted' }, 'none yet'), true));
+    if (s.enabled && s.lastRun)
+      items.push(item('Last run', h('span', { 'data-testid': tid('last-run'), class: 'muted' }, s.lastRun.reason + ' · ' + since(s.lastRun.at)), true));
+    el.replaceChildren.apply(el, items);
+  }
+
+  function usageCell(kind, instance, metric, value) {
+    var known = typeof value === 'number' && isFinite(value);
+    var attrs = { class: 'num', 'data-testid': 'usage-' + metric + '-' + kind + '-' + instance.id, 'data-value': known ? String(value) : '' };
+    if (!known) return h('td', attrs, h('span', { title: 'not measured yet' }, '—'));
+    var shown = Math.round(value);
+    var bar = h('span', { class: 'bar usage' + (value > 100 ? ' over' : ''), role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '100',
+      'aria-valuenow': String(Math.min(100, shown)), 'aria-label': 'instance ' + instance.id + ' ' + metric + ' ' + shown + '% of request' });
+    bar.appendChild(h('span', { style: 'width:' + Math.min(100, Math.max(0, value)) + '%' }));
+    return h('td', attrs, bar, shown + '%');
   }
 
   function renderInstances(view, section) {
     var kind = view.resource;
-    section.summary.textContent = view.instanceName + ' · ' + view.totals.instances + ' instances · ' + view.totals.resources + ' of ' +
+    section.summary.textContent = view.instanceName + ' · ' + view.totals.instances + (view.totals.instances === 1 ? ' instance · ' : ' instances · ') + view.totals.resources + ' of ' +
       view.totals.capacity + ' slots used · max ' + view.limits.maxInstances + ' instances of ' + view.limits.resourcePerInstance + ' · ' +
       (view.heartbeat ? 'heartbeat timeout ' + Math.round(view.heartbeatTimeoutMs / 1000) + ' s' : 'no heartbeats (not monitored)') +
       (view.totals.pending > 0 ? ' · ' + view.totals.pending + ' pending (at maxInstances): ' + view.pending.slice(0, 10).join(', ') : '');
+    renderScaling(view, section);
     var rows = view.instances.map(function (instance) {
       var pct = instance.count > 0 ? Math.min(100, Math.round((instance.used / instance.count) * 100)) : 0;
       var bar = h('span', { class: 'bar' + (instance.count > 0 && instance.used >= instance.count ? ' full' : ''), role: 'meter',
@@ -215,13 +283,17 @@ const SCRIPT = `
       var beat = instance.heartbeat;
       var pod = instance.pod;
       var last = instance.lastAction;
+      var usage = instance.usage || {};
       return h('tr', {
           'data-testid': 'instance-' + kind + '-' + instance.id, 'data-health': instance.health,
           'data-pod': pod ? pod.name : '', 'data-phase': pod ? pod.phase : '',
           'data-heartbeat-at': beat ? String(beat.at) : '', 'data-heartbeat-age-ms': beat ? String(beat.ageMs) : '',
-          'data-used': String(instance.used), 'data-count': String(instance.count) },
-        h('th', { scope: 'row' }, instance.id),
+          'data-used': String(instance.used), 'data-count': String(instance.count), 'data-draining': String(!!instance.draining) },
+        h('th', { scope: 'row' }, instance.id, instance.draining ? h('span', { class: 'badge draining', 'data-testid': 'draining-' + kind + '-' + instance.id,
+          title: 'a scale-in is emptying it: no new resources, removed once empty' }, 'draining') : null),
         h('td', { class: 'num' }, bar, instance.used + ' / ' + instance.count),
+        usageCell(kind, instance, 'cpu', usage.cpuPercent),
+        usageCell(kind, instance, 'memory', usage.memoryPercent),
         h('td', null, h('span', { class: 'badge ' + instance.health }, instance.health)),
         h('td', { class: 'num', title: beat ? clock(beat.at) : '' }, beat ? age(beat.ageMs) : (view.heartbeat ? 'never' : '—')),
         h('td', null, pod ? h('span', null, h('code', null, pod.name), ' ', h('span', { class: 'badge ' + pod.phase }, pod.phase)) : h('span', { class: 'muted' }, 'none yet')),
@@ -229,7 +301,7 @@ const SCRIPT = `
           h('span', { class: 'badge ' + last.action }, last.action), ' ', h('span', { class: 'muted' }, last.reason + ' · ' + clock(last.at))) : h('span', { class: 'muted' }, '—')));
     });
     section.tbody.replaceChildren.apply(section.tbody, rows.length ? rows :
-      [h('tr', null, h('td', { colspan: '6', class: 'empty' }, 'No instances yet: the first assigned ' + kind + ' creates one, or press Orchestrate.'))]);
+      [h('tr', null, h('td', { colspan: '8', class: 'empty' }, 'No instances yet: the first assigned ' + kind + ' creates one, or press Orchestrate.'))]);
   }
 
   var banner = document.getElementById('banner');

@@ -16,6 +16,7 @@ export type EventTag =
   | 'recycle'
   | 'delete'
   | 'orphan'
+  | 'scale'
   | 'hold'
   | 'alert'
   | 'warn'
@@ -34,6 +35,7 @@ const COLORS: Partial<Record<EventTag, string>> = {
   create: '36', // cyan
   replace: '35', // magenta
   recycle: '35',
+  scale: '34', // blue
   alert: '1;31', // bold red
   error: '31',
   warn: '33',

@@ -7,6 +7,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { KindConfig } from '../config/kinds.js';
+import { resolveScaling } from '../config/scaling.js';
 import { helpText, LocalConfigError, localConfigFromEnv, parseArgs, UsageError, type LocalConfig } from './config.js';
 import { createConsole, type LocalConsole } from './console.js';
 import type { LocalSystem } from './system.js';
@@ -42,6 +44,17 @@ function killWorkersNow(dataDir: string): number {
 
 const seconds = (ms: number): string => `${+(ms / 1000).toFixed(1)} s`;
 
+/** ", autoscaling 1–4 on cpu 20%" for a kind that scales, else nothing. */
+function scalingNote(kind: KindConfig): string {
+  const scaling = resolveScaling(kind.scaling);
+  if (!scaling.enabled) return '';
+  const targets = [
+    scaling.targetCpuUtilization !== undefined ? `cpu ${scaling.targetCpuUtilization}%` : '',
+    scaling.targetMemoryUtilization !== undefined ? `memory ${scaling.targetMemoryUtilization}%` : '',
+  ].filter(Boolean);
+  return `, autoscaling ${scaling.minInstances}–${scaling.maxInstances} on ${targets.join(' / ')}`;
+}
+
 async function banner(system: LocalSystem, config: LocalConfig, out: LocalConsole): Promise<void> {
   const { app } = system;
   const counts = await Promise.all(
@@ -51,7 +64,7 @@ async function banner(system: LocalSystem, config: LocalConfig, out: LocalConsol
   const kinds = app.kinds
     .map(
       (kind) =>
-        `${kind.resource} → ${kind.instanceName} (${kind.heartbeat ? 'heartbeats' : 'no heartbeats'}, initInstances ${kind.initInstances})`,
+        `${kind.resource} → ${kind.instanceName} (${kind.heartbeat ? 'heartbeats' : 'no heartbeats'}, initInstances ${kind.initInstances}${scalingNote(kind)})`,
     )
     .join('; ');
   const base = system.urls.dashboard.replace(/\/$/, '');

@@ -1,9 +1,10 @@
 /**
  * What `npm start` tells a person on the console: one line per cm/notify
- * outcome, reconcile action, alert and orchestrate call.
+ * outcome, reconcile action, scaling step, alert and orchestrate call.
  */
 import { alertMessage } from '../alerts.js';
 import type { NotifyOutcome } from '../handlers/notify.js';
+import type { ScaleReport } from '../reconcile/autoscale.js';
 import type { ReconcileReport } from '../reconcile/reconcile.js';
 import type { LocalConsole } from './console.js';
 
@@ -87,6 +88,8 @@ export function describeReconcile(report: ReconcileReport, out: LocalConsole, st
   }
   state.lastSkip = undefined;
   for (const kind of report.kinds) {
+    // Scaling acts first in a run (the pods of the instances it opens are created below), so it is told first.
+    if (kind.scaling) describeScaling(kind.resource, kind.scaling, out);
     for (const action of kind.actions) {
       const who = `${kind.resource} instance ${action.instanceId}`;
       const fields = {
@@ -149,6 +152,68 @@ export function describeReconcile(report: ReconcileReport, out: LocalConsole, st
       `${error.resource}${error.instanceId !== undefined ? ` instance ${error.instanceId}` : ''}: ${error.operation} failed: ${error.message}`,
       { ...error },
     );
+  }
+}
+
+/**
+ * What elastic scaling did to one kind in one run: a line for a scale-out or a
+ * scale-in (with the decision's reason), one for the resources moved, one per
+ * drained instance removed. A run that held, or only waited for workers to be
+ * ready, prints nothing.
+ */
+export function describeScaling(resource: string, scaling: ScaleReport, out: LocalConsole): void {
+  const { current, desired, direction, reason } = scaling;
+  const fields = { resource, current, desired, direction, reason };
+  if (scaling.skipped !== undefined) {
+    if (direction !== 'hold')
+      out.event(
+        'hold',
+        `${resource}  scaling ${direction === 'up' ? 'out' : 'in'} ${current} → ${desired} waits: ${scaling.skipped}`,
+        { ...fields, skipped: scaling.skipped },
+      );
+    return;
+  }
+  if (direction === 'up') {
+    const parts = [];
+    if (scaling.opened.length > 0)
+      parts.push(`opened ${scaling.opened.length === 1 ? 'instance' : 'instances'} ${preview(scaling.opened)}`);
+    if (scaling.resumed.length > 0)
+      parts.push(
+        `took back draining ${scaling.resumed.length === 1 ? 'instance' : 'instances'} ${preview(scaling.resumed)}`,
+      );
+    out.event(
+      'scale',
+      `${resource}  scaling out ${current} → ${desired}: ${reason}; ${parts.join('; ') || 'nothing opened'}`,
+      {
+        ...fields,
+        opened: scaling.opened,
+        resumed: scaling.resumed,
+      },
+    );
+  } else if (direction === 'down') {
+    const which = scaling.drainStarted;
+    out.event(
+      'scale',
+      `${resource}  scaling in ${current} → ${desired}: ${reason}; draining ${which.length === 1 ? 'instance' : 'instances'} ${preview(which) || 'none'}`,
+      { ...fields, drainStarted: which },
+    );
+  }
+  if (scaling.moved > 0) {
+    const owed =
+      scaling.remainingMoves === 0
+        ? 'none owed'
+        : `${scaling.remainingMoves} still owed: they move once their workers serve, or in the next runs`;
+    out.event('scale', `${resource}  moved ${plural(scaling.moved, 'resource')} to serving workers (${owed})`, {
+      resource,
+      moved: scaling.moved,
+      remainingMoves: scaling.remainingMoves,
+    });
+  }
+  for (const instanceId of scaling.closed) {
+    out.event('scale', `${resource} instance ${instanceId}: drained and removed (worker stopped, nodes deleted)`, {
+      resource,
+      instanceId,
+    });
   }
 }
 

@@ -4,6 +4,10 @@
  * cm/notify creates over real MQTT, the dashboard showing them, Orchestrate
  * from the dashboard, a worker killed with SIGKILL and seen replaced and
  * heartbeating again, then a clean shutdown that leaves no process behind.
+ * Then a second system whose Thing kind autoscales on CPU, with workers that
+ * burn CPU per served Thing: a load seen on the dashboard, a scale-out with its
+ * reason, resources moved to the new workers and the CPU per worker falling;
+ * then most Things deleted and the pool shrinking, every kept Thing still placed.
  * Screenshots land in test-results/e2e/ as artifacts.
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -23,6 +27,35 @@ interface Row {
   health: string;
   used: number;
   heartbeatAt: number | undefined;
+  draining: boolean;
+}
+
+async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is required for the end-to-end test and was not found at ${CHROMIUM}. ` +
+        'Install it with: sudo apt-get install -y chromium (Debian/Ubuntu), or set CHROMIUM_PATH. `bash .ci/run` installs it for you.',
+    );
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+async function publishNotify(mqttPort: number, message: Record<string, unknown>): Promise<void> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`);
+  await client.publishAsync('cm/notify', JSON.stringify(message), { qos: 1 });
+  await client.endAsync();
 }
 
 async function row(page: Page, kind: string, instanceId: string): Promise<Row | undefined> {
@@ -37,8 +70,41 @@ async function row(page: Page, kind: string, instanceId: string): Promise<Row | 
     health: attrs.health ?? '',
     used: Number(attrs.used),
     heartbeatAt: attrs.heartbeatAt ? Number(attrs.heartbeatAt) : undefined,
+    draining: attrs.draining === 'true',
   };
 }
+
+/** Every instance row of a kind on the dashboard, by instance id. */
+async function rows(page: Page, kind: string): Promise<Map<string, Row & { cpu: number | undefined }>> {
+  const all = await page
+    .getByTestId(`instances-${kind}`)
+    .locator('tr[data-testid]')
+    .evaluateAll((nodes) =>
+      nodes.map(
+        (node): Record<string, string | undefined> => ({
+          ...(node as HTMLElement).dataset,
+          cpu: node.querySelector<HTMLElement>('[data-testid^="usage-cpu-"]')?.dataset.value,
+        }),
+      ),
+    );
+  const byId = new Map<string, Row & { cpu: number | undefined }>();
+  for (const attrs of all) {
+    const id = attrs.testid?.slice(`instance-${kind}-`.length) ?? '';
+    byId.set(id, {
+      pod: attrs.pod ?? '',
+      phase: attrs.phase ?? '',
+      health: attrs.health ?? '',
+      used: Number(attrs.used),
+      heartbeatAt: attrs.heartbeatAt ? Number(attrs.heartbeatAt) : undefined,
+      draining: attrs.draining === 'true',
+      cpu: attrs.cpu ? Number(attrs.cpu) : undefined,
+    });
+  }
+  return byId;
+}
+
+const numberOf = async (page: Page, testId: string): Promise<number> =>
+  Number(await page.getByTestId(testId).textContent());
 
 describe('npm start in a browser', () => {
   let main: RunningMain;
@@ -46,27 +112,9 @@ describe('npm start in a browser', () => {
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is required for the end-to-end test and was not found at ${CHROMIUM}. ` +
-          'Install it with: sudo apt-get install -y chromium (Debian/Ubuntu), or set CHROMIUM_PATH. `bash .ci/run` installs it for you.',
-      );
-    }
     mkdirSync(SHOTS, { recursive: true });
+    browser = await launchChromium();
     main = await startMain({ env: { HEARTBEAT_TIMEOUT_SECONDS: '15', STARTUP_GRACE_SECONDS: '10' } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   }, 90_000);
 
@@ -93,6 +141,12 @@ describe('npm start in a browser', () => {
       return r && r.phase === 'Running' && r.health === 'healthy' ? r : undefined;
     }, 'instance 0 running and healthy on the dashboard');
     expect(first.used).toBe(THINGS.length);
+    // Scaling is off by default; the worker's CPU and memory are shown all the same.
+    expect(await page.getByTestId('scaling-Thing').getAttribute('data-enabled')).toBe('false');
+    expect(await page.getByTestId('scaling-state-Thing').textContent()).toBe('disabled');
+    await expect
+      .poll(() => page.getByTestId('usage-memory-Thing-0').getAttribute('data-value'), { timeout: 10_000 })
+      .toMatch(/^\d/);
 
     await page.getByTestId('locate-input-Thing').fill('thing-4');
     await page.getByTestId('locate-Thing').click();
@@ -168,5 +222,182 @@ describe('npm start in a browser', () => {
     expect(workers.filter(isAlive)).toEqual([]);
     expect(main.workerPids().size).toBe(0);
     await expect(fetch(`${main.httpUrl}/v1/api/health`)).rejects.toThrow();
+  });
+});
+
+/**
+ * Scaling seen on the dashboard. Thing scales on CPU with a low target (20 % of the
+ * 250m request) and each worker burns 3 ms of CPU per Thing per second: 40 Things on
+ * the one instance the first create opens read about 50 %, so the first reconcile run
+ * after the start-up grace opens more instances, and the moves follow as soon as their
+ * workers heartbeat. maxInstances 4 bounds the processes on a small machine. Then most
+ * Things are deleted: once the 8 s window holds only lower recommendations, the pool
+ * shrinks, one drained instance per run.
+ */
+describe('npm start scaling out under load, in a browser', () => {
+  const LOADED = Array.from({ length: 40 }, (_, i) => `load-${i + 1}`);
+  const TARGET = 20;
+  let main: RunningMain;
+  let browser: Browser;
+  let page: Page;
+  let scaledOut = 0;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await launchChromium();
+    main = await startMain({
+      env: {
+        HEARTBEAT_TIMEOUT_SECONDS: '15',
+        // Time for a worker's first heartbeat on a busy machine; its start-up CPU (node + tsx) never reads as load.
+        STARTUP_GRACE_SECONDS: '10',
+        WORKER_CPU_MS_PER_RESOURCE: '3',
+        ORCH_KINDS: JSON.stringify([
+          {
+            resource: 'Thing',
+            instanceName: 'iota-dac',
+            heartbeat: true,
+            initInstances: 1,
+            scaling: {
+              enabled: true,
+              targetCpuUtilization: TARGET,
+              maxInstances: 4,
+              scaleDownStabilizationSeconds: 8,
+            },
+          },
+        ]),
+      },
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await main?.stop();
+    main?.cleanup();
+  });
+
+  it('shows the load, the scale-out with its reason, the moves, and the CPU per worker falling', async () => {
+    await publishNotify(main.mqttPort, { o: 'bc', t: 'Thing', keys: LOADED.map((id) => ({ id })) });
+    await page.goto(`${main.httpUrl}/`);
+    expect(await page.getByTestId('scaling-state-Thing').textContent()).toBe('enabled');
+
+    // One instance holds them all, and its worker reads as loaded before anything scales.
+    const before = await waitFor(
+      async () => {
+        const all = await rows(page, 'Thing');
+        const first = all.get('0');
+        return all.size === 1 && first?.used === LOADED.length && first.cpu !== undefined ? first : undefined;
+      },
+      'instance 0 holding every Thing, with a CPU reading, before any scale-out',
+      30_000,
+    );
+    const initial = await numberOf(page, 'current-Thing');
+    expect(initial).toBe(1);
+    await page.screenshot({ path: join(SHOTS, '4-loaded.png'), fullPage: true });
+
+    // The decision: desired above what there was, for a CPU reason.
+    await expect.poll(() => numberOf(page, 'desired-Thing'), { timeout: 30_000 }).toBeGreaterThan(initial);
+    const decision = page.getByTestId('last-decision-Thing');
+    expect(Number(await decision.getAttribute('data-from'))).toBe(initial);
+    expect(Number(await decision.getAttribute('data-to'))).toBeGreaterThan(initial);
+    const reason = (await page.getByTestId('last-decision-reason-Thing').textContent()) ?? '';
+    expect(reason).toMatch(new RegExp(`^cpu \\d+% of target ${TARGET}%`));
+    expect(await decision.textContent()).toMatch(/^scaled out 1 → \d/);
+
+    // More rows, then every Thing spread over running workers, no move owed.
+    const spread = await waitFor(
+      async () => {
+        const all = await rows(page, 'Thing');
+        const list = [...all.values()];
+        const remaining = await page.getByTestId('moves-Thing').getAttribute('data-remaining');
+        return all.size > initial &&
+          remaining === '0' &&
+          list.every((r) => r.used > 0 && r.phase === 'Running' && !r.draining) &&
+          list.reduce((sum, r) => sum + r.used, 0) === LOADED.length
+          ? all
+          : undefined;
+      },
+      'Things moved to the new, running workers',
+      30_000,
+    );
+    expect(spread.size).toBeLessThanOrEqual(4);
+    expect(Math.max(...[...spread.values()].map((r) => r.used))).toBeLessThan(LOADED.length);
+    expect(await numberOf(page, 'current-Thing')).toBe(spread.size);
+    await page.screenshot({ path: join(SHOTS, '5-scaled-out.png'), fullPage: true });
+
+    // Spread over more workers, the mean CPU per worker falls below what the one worker read.
+    await waitFor(
+      async () => {
+        const cpus = [...(await rows(page, 'Thing')).values()].map((r) => r.cpu);
+        if (cpus.some((cpu) => cpu === undefined)) return undefined;
+        const mean = (cpus as number[]).reduce((sum, cpu) => sum + cpu, 0) / cpus.length;
+        return mean < before.cpu! ? mean : undefined;
+      },
+      `the mean CPU per worker below instance 0's ${before.cpu}% before the scale-out`,
+      20_000,
+    );
+
+    // npm start told it on the console.
+    const told = main
+      .events()
+      .filter((event) => event.event === 'scale')
+      .map((event) => String(event.msg));
+    expect(told.find((line) => line.startsWith('Thing  scaling out 1 → '))).toMatch(
+      /^Thing {2}scaling out 1 → \d: cpu .*; opened instances? [\d, ]+$/,
+    );
+    expect(told.some((line) => /^Thing {2}moved \d+ resources? to serving workers/.test(line))).toBe(true);
+    scaledOut = await numberOf(page, 'current-Thing');
+  });
+
+  it('shrinks the pool once the load is gone, and says so', async () => {
+    expect(scaledOut).toBeGreaterThan(1);
+    const kept = LOADED.slice(0, 4);
+    await publishNotify(main.mqttPort, { o: 'bd', t: 'Thing', where: { id: LOADED.slice(kept.length) } });
+
+    // Settled after a scale-in: the last decision shrank the pool, nothing drains, every kept Thing is placed.
+    const after = await waitFor(
+      async () => {
+        const decision = page.getByTestId('last-decision-Thing');
+        const from = Number(await decision.getAttribute('data-from'));
+        const to = Number(await decision.getAttribute('data-to'));
+        const current = await numberOf(page, 'current-Thing');
+        const all = await rows(page, 'Thing');
+        const list = [...all.values()];
+        return to < from &&
+          current === to &&
+          all.size === current &&
+          list.every((r) => !r.draining && r.phase === 'Running') &&
+          list.reduce((sum, r) => sum + r.used, 0) === kept.length
+          ? all
+          : undefined;
+      },
+      'a smaller Thing pool after the load went, nothing draining, every kept Thing still placed',
+      45_000,
+    );
+    expect(await page.getByTestId('last-decision-Thing').textContent()).toMatch(/^scaled in \d → \d/);
+    await page.screenshot({ path: join(SHOTS, '6-scaled-in.png'), fullPage: true });
+
+    // Every kept Thing still runs on an instance that is still there.
+    for (const id of kept) {
+      const { status, body } = await getJson<{ runIn: string }>(
+        `${main.httpUrl}/v1/api/orchestrations/Thing/${id}/instances`,
+      );
+      expect(status).toBe(200);
+      expect(after.has(body.runIn)).toBe(true);
+    }
+    // npm start told it: a scale-in line, and each instance it removed, none of them still shown.
+    const told = main
+      .events()
+      .filter((event) => event.event === 'scale')
+      .map((event) => String(event.msg));
+    expect(told.some((line) => /^Thing {2}scaling in \d → \d: cpu .*; draining instances? \d/.test(line))).toBe(true);
+    const removed = told.flatMap((line) => /^Thing instance (\d+): drained and removed/.exec(line)?.[1] ?? []);
+    expect(removed.length).toBeGreaterThan(0);
+    expect(removed.filter((id) => after.has(id))).toEqual([]);
+
+    const workers = [...main.workerPids().values()];
+    expect(workers.length).toBe(after.size);
+    expect(await main.stop()).toBe(0);
+    expect(workers.filter(isAlive)).toEqual([]);
   });
 });
