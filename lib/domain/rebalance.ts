@@ -138,3 +138,42 @@ export function rebalanceOnto(current: Assignment, targetIds: readonly string[],
     removed: removed.map((slot) => slot.id),
   };
 }
+
+/**
+ * The fewest moves that empty the `draining` instances: exactly their
+ * resources move, each to the least-loaded of `targets` at that point (ties
+ * to the lower id), and nothing else moves: balancing the survivors would
+ * only make more workers reload, and a later scale-in could move the same
+ * resources back. Steps per source→target pair, sources in numeric order.
+ */
+export function drainPlan(
+  current: Assignment,
+  draining: readonly string[],
+  targets: readonly string[],
+  capacity: number,
+): Move[] {
+  const loads = new Map(targets.map((id) => [id, current.get(id)?.length ?? 0]));
+  const sources = [...draining].sort(byNumericId);
+  const leaving = sources.reduce((sum, id) => sum + (current.get(id)?.length ?? 0), 0);
+  const held = [...loads.values()].reduce((sum, load) => sum + load, 0);
+  if (held + leaving > targets.length * capacity) {
+    throw new CapacityError(Math.ceil((held + leaving) / capacity), targets.length);
+  }
+  const steps = new Map<string, { from: string; to: string; ids: string[] }>();
+  for (const from of sources) {
+    for (const id of current.get(from) ?? []) {
+      let to: string | undefined;
+      for (const [candidate, load] of loads) {
+        if (load >= capacity) continue;
+        const best = to === undefined ? undefined : loads.get(to)!;
+        if (best === undefined || load < best || (load === best && byNumericId(candidate, to!) < 0)) to = candidate;
+      }
+      loads.set(to!, loads.get(to!)! + 1);
+      const key = `${from}\u0000${to}`;
+      const step = steps.get(key);
+      if (step) step.ids.push(id);
+      else steps.set(key, { from, to: to!, ids: [id] });
+    }
+  }
+  return [...steps.values()].sort((a, b) => byNumericId(a.from, b.from) || byNumericId(a.to, b.to));
+}

@@ -6,9 +6,10 @@
  *   in the same reconcile run);
  * - drain: mark instances draining (capacity 0, on their own node, so the mark
  *   is as durable as the list and placement finds no room there), or back;
- * - rebalance wave: the minimal moves onto the non-draining instances, only
- *   towards those whose worker serves, at most `maxMoves` ids, each
- *   source→target batch one atomic commit (MoveUseCase);
+ * - rebalance wave: a drain moves exactly the draining instances' resources,
+ *   a scale-out the minimal balancing set, only towards instances whose
+ *   worker serves, at most `maxMoves` ids, each source→target batch one
+ *   atomic commit (MoveUseCase);
  * - close: remove a drained, empty instance.
  * Reconcile runs these under the kind's orchestrate lease, so a scale never
  * interleaves with a user's orchestrate (which ends any drain: it sets every
@@ -17,7 +18,7 @@
 import { CapacityError } from '../domain/errors.js';
 import type { Move } from '../domain/orchestration.js';
 import { DRAINING_COUNT, isDraining, smallestUnusedId } from '../domain/placement.js';
-import { rebalanceOnto } from '../domain/rebalance.js';
+import { drainPlan, rebalanceOnto } from '../domain/rebalance.js';
 import { isConflict, withRetry } from '../store/port.js';
 import type { CapacityUseCase } from './capacity.js';
 import { STORE_RETRY, type Kinds, type OrchestrationContext } from './context.js';
@@ -113,9 +114,12 @@ export class ScalingUseCase {
   }
 
   /**
-   * One wave of the minimal re-orchestration onto the non-draining
-   * instances: the plan's moves towards `ready` targets, in plan order, at
-   * most `maxMoves` ids. A concurrent write re-plans from fresh state.
+   * One wave of the minimal re-orchestration: while draining instances hold
+   * resources, exactly those move, to the least-loaded serving instances
+   * (drainPlan); otherwise the minimal balancing plan onto the non-draining
+   * instances (after a scale-out), its moves towards serving targets only. In
+   * plan order, at most `maxMoves` ids; a concurrent write re-plans from
+   * fresh state.
    */
   async rebalanceWave(resource: string, options: WaveOptions): Promise<WaveResult> {
     this.kinds.get(resource);
@@ -125,25 +129,32 @@ export class ScalingUseCase {
     let minimumMoves: number | undefined;
     for (let attempt = 1; ; attempt++) {
       const states = (await repository.read(resource)).map((cached) => cached.state);
+      const assignment = new Map(states.map((s) => [s.id, s.ids]));
       const targets = states.filter((state) => !isDraining(state)).map((state) => state.id);
+      const draining = states.filter((state) => isDraining(state) && state.used > 0).map((state) => state.id);
       const onDraining = states.filter(isDraining).reduce((sum, state) => sum + state.used, 0);
-      if (targets.length === 0) return { moved, minimumMoves: minimumMoves ?? 0, remaining: onDraining };
-      let plan: ReturnType<typeof rebalanceOnto>;
+      let plan: { steps: readonly Move[]; moves: number; minimumMoves: number };
       try {
-        plan = rebalanceOnto(new Map(states.map((s) => [s.id, s.ids])), targets, resourcePerInstance);
+        if (draining.length > 0) {
+          const serving = targets.filter((id) => options.ready.has(id));
+          const steps = serving.length > 0 ? drainPlan(assignment, draining, serving, resourcePerInstance) : [];
+          plan = { steps, moves: onDraining, minimumMoves: onDraining };
+        } else if (targets.length > 0) {
+          const balanced = rebalanceOnto(assignment, targets, resourcePerInstance);
+          const steps = balanced.plan.filter((step) => options.ready.has(step.to));
+          plan = { steps, moves: balanced.moved, minimumMoves: balanced.minimumMoves };
+        } else {
+          plan = { steps: [], moves: 0, minimumMoves: 0 };
+        }
       } catch (error) {
         if (!(error instanceof CapacityError)) throw error;
-        logger.warn({ resource, err: error }, 'the non-draining instances cannot hold every resource: no moves');
+        logger.warn({ resource, err: error }, 'the serving instances cannot hold every resource: no moves this run');
         return { moved, minimumMoves: minimumMoves ?? 0, remaining: onDraining };
       }
       minimumMoves ??= plan.minimumMoves;
-      const steps = firstIds(
-        plan.plan.filter((step) => options.ready.has(step.to)),
-        options.maxMoves - moved,
-      );
       let movedNow = 0;
       try {
-        await this.parts.moves.applyMoves(resource, steps, {
+        await this.parts.moves.applyMoves(resource, firstIds(plan.steps, options.maxMoves - moved), {
           beforeCommit: async () => {
             if (!(await options.shouldContinue())) throw new WaveStopped();
           },
@@ -153,7 +164,7 @@ export class ScalingUseCase {
           },
         });
       } catch (error) {
-        if (error instanceof WaveStopped) return { moved, minimumMoves, remaining: plan.moved - movedNow };
+        if (error instanceof WaveStopped) return { moved, minimumMoves, remaining: plan.moves - movedNow };
         if (!isConflict(error) || attempt >= WAVE_REPLANS) throw error;
         logger.info(
           { resource, attempt, reason: error.message },
@@ -161,7 +172,7 @@ export class ScalingUseCase {
         );
         continue;
       }
-      return { moved, minimumMoves, remaining: plan.moved - movedNow };
+      return { moved, minimumMoves, remaining: plan.moves - movedNow };
     }
   }
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { CapacityError } from '../../../lib/domain/errors.js';
 import type { Assignment, InstanceState } from '../../../lib/domain/orchestration.js';
 import { choosePlacement, newInstance, withAdded, withRemoved } from '../../../lib/domain/placement.js';
-import { rebalance, rebalanceOnto, type RebalanceResult } from '../../../lib/domain/rebalance.js';
+import { drainPlan, rebalance, rebalanceOnto, type RebalanceResult } from '../../../lib/domain/rebalance.js';
 import { applyPlan, countMoves } from '../../support/plans.js';
 
 const RESOURCE_POOL = 30;
@@ -147,6 +147,40 @@ describe('rebalanceOnto (the survivors named: a scale-in keeps the lowest-number
     expect(() => rebalanceOnto(current, ['0'], 4)).toThrow(CapacityError);
     expect(() => rebalanceOnto(current, ['0', '0'], 4)).toThrow(RangeError);
     expect(() => rebalanceOnto(current, [], 4)).toThrow(RangeError);
+  });
+});
+
+describe('drainPlan (a scale-in empties the draining instances and moves nothing else)', () => {
+  it('moves exactly the drained resources, each to the least-loaded target, within capacity', () => {
+    fc.assert(
+      fc.property(arbitraryAssignment, fc.integer({ min: 1, max: 5 }), (current, drainCount) => {
+        const ids = [...current.keys()].sort((a, b) => Number(a) - Number(b));
+        fc.pre(ids.length > drainCount);
+        const draining = ids.slice(-drainCount);
+        const targets = ids.slice(0, -drainCount);
+        const leaving = draining.reduce((sum, id) => sum + (current.get(id)?.length ?? 0), 0);
+
+        const plan = drainPlan(current, draining, targets, RESOURCE_POOL);
+
+        const after = applyPlan(current, plan);
+        for (const id of draining) expect(after.get(id)).toEqual([]);
+        expect(countMoves(current, after)).toBe(leaving);
+        for (const step of plan) expect(draining).toContain(step.from);
+        // Water-filling: a target that received anything ends at most one above the least-loaded target.
+        const lowest = Math.min(...targets.map((id) => after.get(id)!.length));
+        for (const step of plan) expect(after.get(step.to)!.length).toBeLessThanOrEqual(lowest + 1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses when the targets cannot hold the drained resources', () => {
+    const current = new Map([
+      ['0', ['a', 'b']],
+      ['1', ['c', 'd']],
+    ]);
+    expect(() => drainPlan(current, ['1'], ['0'], 3)).toThrow(CapacityError);
+    expect(drainPlan(current, ['1'], ['0'], 4)).toEqual([{ from: '1', to: '0', ids: ['c', 'd'] }]);
   });
 });
 
