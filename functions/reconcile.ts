@@ -7,9 +7,17 @@
  * logged and dropped, not retried.
  */
 import type { Context } from 'aws-lambda';
+import type { AppParts } from '../lib/app.js';
 import { withSharedApp } from '../lib/handlers/lambda.js';
+import { runtimeFromEnv } from '../lib/instances/runtime-from-env.js';
 import { reconcile, summarizeReport, type ReconcileSummary } from '../lib/reconcile/reconcile.js';
 import { parseReconcileTrigger, ReconcileFailedError } from '../lib/reconcile/trigger.js';
+
+/**
+ * Only this function drives instances, so only its bundle imports the runtime factory (and with it
+ * the Kubernetes adapter, the AWS SDK for EKS authentication and yaml for the pod templates).
+ */
+const PARTS: AppParts = { runtime: () => runtimeFromEnv(process.env) };
 
 export type ReconcileResponse = (ReconcileSummary & { trigger: string }) | { status: 'dropped'; reason: string };
 
@@ -34,5 +42,5 @@ export async function handler(
       );
     const { source, 'detail-type': detailType, time } = trigger.trigger;
     return { trigger: `${source} ${detailType} ${time}`, ...summarizeReport(report) };
-  });
+  }, PARTS);
 }

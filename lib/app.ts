@@ -5,6 +5,12 @@
  * Lambda handlers share one App per container (`sharedApp`), created on first
  * invocation, never at import time; tests and the local runtime build their
  * own with `createApp` and injected parts.
+ *
+ * The instance runtime is always injected: this module never imports an
+ * adapter of lib/instances, so the bundles of the functions that do not drive
+ * instances (api, notify, heartbeat) carry neither the Kubernetes adapter nor
+ * the AWS SDK nor yaml. functions/reconcile.ts and the local system pass
+ * `runtimeFromEnv` (lib/instances/runtime-from-env.ts).
  */
 import { alertPublisherFromEnv, type AlertPublisher } from './alerts.js';
 import { systemClock, type Clock } from './clock.js';
@@ -16,6 +22,13 @@ import { createOrchestration, type Orchestration } from './orchestration/index.j
 import { openStore } from './store/open.js';
 import type { NodeStore } from './store/port.js';
 
+/**
+ * Kept for lib/local/system.ts until it imports it from lib/instances/runtime-from-env.js. Unused by
+ * the Lambda handlers, so esbuild drops it (and the adapters behind it) from their bundles; the
+ * bundles test checks that.
+ */
+export { runtimeFromEnv } from './instances/runtime-from-env.js';
+
 export interface App {
   readonly store: NodeStore;
   readonly orchestrator: Orchestration;
@@ -24,7 +37,10 @@ export interface App {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly alerts: AlertPublisher;
-  /** The instance runtime, created on first use (only reconcile needs it). */
+  /**
+   * The instance runtime of `AppParts.runtime`, created on first use (only reconcile needs it);
+   * rejects when the App was given none.
+   */
   runtime(): Promise<InstanceRuntime>;
   close(): Promise<void>;
 }
@@ -33,6 +49,7 @@ export interface AppParts {
   store?: NodeStore;
   kinds?: readonly KindConfig[];
   settings?: Settings;
+  /** A runtime, or its factory (called once, on first use). None: `App.runtime()` rejects. */
   runtime?: InstanceRuntime | (() => Promise<InstanceRuntime>);
   clock?: Clock;
   logger?: Logger;
@@ -57,12 +74,15 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
     stateRoot: env.ZK_STATE_ROOT || undefined,
   });
   let runtime: Promise<InstanceRuntime> | undefined;
+  const given = parts.runtime;
   const runtimeFactory =
-    typeof parts.runtime === 'function'
-      ? parts.runtime
-      : parts.runtime
-        ? async () => parts.runtime as InstanceRuntime
-        : () => runtimeFromEnv(env);
+    typeof given === 'function'
+      ? given
+      : given
+        ? async () => given
+        : async (): Promise<never> => {
+            throw new Error('this App has no instance runtime: pass AppParts.runtime (e.g. runtimeFromEnv)');
+          };
   return {
     store,
     orchestrator,
@@ -73,36 +93,23 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
     alerts,
     runtime: () => (runtime ??= runtimeFactory()),
     async close() {
-      if (runtime) await (await runtime).close();
+      // A runtime that could not be created has nothing to close (its error went to runtime()'s caller).
+      const opened = await runtime?.catch(() => undefined);
+      if (opened) await opened.close();
       await alerts.close();
       await store.close();
     },
   };
 }
 
-/**
- * Kubernetes when a cluster is configured (`EKS_CLUSTER_NAME` or `K8S_SERVER`),
- * else local processes of the reference worker. Imported lazily so a handler
- * that never reconciles never loads either.
- */
-export async function runtimeFromEnv(env: NodeJS.ProcessEnv): Promise<InstanceRuntime> {
-  const wanted = env.ORCH_RUNTIME ?? (env.EKS_CLUSTER_NAME || env.K8S_SERVER ? 'kubernetes' : 'processes');
-  if (wanted === 'kubernetes') {
-    const { kubernetesRuntimeFromEnv } = await import('./instances/kubernetes.js');
-    return kubernetesRuntimeFromEnv(env);
-  }
-  if (wanted === 'processes') {
-    const { processRuntimeFromEnv } = await import('./local/process-runtime-config.js');
-    return processRuntimeFromEnv(env);
-  }
-  throw new Error(`ORCH_RUNTIME must be "kubernetes" or "processes", got ${JSON.stringify(wanted)}`);
-}
-
 let shared: Promise<App> | undefined;
 
-/** One App per Lambda container; a failed start is not cached, so the next invocation retries. */
-export function sharedApp(): Promise<App> {
-  shared ??= createApp().catch((error: unknown) => {
+/**
+ * One App per Lambda container, from `process.env` and the entry point's `parts` (a container runs
+ * one function, so every call passes the same); a failed start is not cached, so the next invocation retries.
+ */
+export function sharedApp(parts: AppParts = {}): Promise<App> {
+  shared ??= createApp(process.env, parts).catch((error: unknown) => {
     shared = undefined;
     throw error;
   });

@@ -9,7 +9,7 @@
  *   of the pod spec. A percentage is left out when any container lacks that request, as the
  *   HorizontalPodAutoscaler leaves utilisation undefined then.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PodUsage } from './port.js';
 import { parseCpuMillis, parseMemoryBytes, percentOf, tidy } from './quantity.js';
 

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KindConfig } from '../config/kinds.js';
 import { EksAuth } from './eks-auth.js';
 import {
