@@ -27,7 +27,6 @@ import type { NodeStore } from './store/port.js';
  * the Lambda handlers, so esbuild drops it (and the adapters behind it) from their bundles; the
  * bundles test checks that.
  */
-export { runtimeFromEnv } from './instances/runtime-from-env.js';
 
 export interface App {
   readonly store: NodeStore;

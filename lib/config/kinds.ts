@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ScalingConfigSchema } from './scaling.js';
 
 /** One orchestrated resource kind (SPEC §2 "Pods"). */

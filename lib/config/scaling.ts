@@ -4,7 +4,7 @@
  * lives in `SCALING_DEFAULTS`; `resolveScaling` is the one place that applies
  * them. The rules that use these settings are in lib/reconcile/scale.ts.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LEGACY_LIMITS } from '../domain/options.js';
 
 /**

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Tunables of the reconcile loop and heartbeats, from the environment. */
 export const SettingsSchema = z.object({

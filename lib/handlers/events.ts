@@ -5,7 +5,7 @@
  *
  * Golden samples of each live in test/fixtures/ and events/.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { RESOURCE_ID_PATTERN, RESOURCE_ID_RULE } from '../domain/resource-id.js';
 
 /* ------------------------------------------------------------------ MSK */

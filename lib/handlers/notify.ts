@@ -25,7 +25,7 @@
  * that outlived its retries (ConflictError), is thrown, so Lambda's async
  * retries and then the on-failure destination keep the message.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { App } from '../app.js';
 import { findKind, type KindConfig } from '../config/kinds.js';
 import { InvalidResourceIdError } from '../domain/errors.js';

@@ -7,7 +7,8 @@
  */
 import { systemClock } from '../clock.js';
 import { hostname } from 'node:os';
-import { createApp, runtimeFromEnv, type App } from '../app.js';
+import { createApp, type App } from '../app.js';
+import { runtimeFromEnv } from '../instances/runtime-from-env.js';
 import { decodeHeartbeat, handleHeartbeatRecords, type HeartbeatRecordInput } from '../handlers/heartbeat.js';
 import { handleHttp } from '../handlers/http.js';
 import { handleNotifyMessage } from '../handlers/notify.js';

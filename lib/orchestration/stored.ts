@@ -3,7 +3,7 @@
  * repository boundary with zod: a corrupt node is reported with its path and
  * never becomes a pod name, a count or a silent zero.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { INSTANCE_ID } from '../domain/orchestration.js';
 import type { VersionedNode } from '../store/port.js';
 

@@ -4,7 +4,7 @@
  * nothing in it changes what the run does, so it is checked loosely: the
  * three fields we log must be strings, anything else may be there or not.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ReconcileTriggerSchema = z.looseObject({
   source: z.string().min(1),
