@@ -3,7 +3,7 @@
  * outcome, reconcile action, scaling step, alert and orchestrate call.
  */
 import { alertMessage } from '../alerts.js';
-import type { NotifyOutcome } from '../handlers/notify.js';
+import type { NotifyBatchResult } from '../handlers/notify-batch.js';
 import type { ScaleReport } from '../reconcile/autoscale.js';
 import type { ReconcileReport } from '../reconcile/reconcile.js';
 import type { LocalConsole } from './console.js';
@@ -19,59 +19,44 @@ function byInstance(placements: ReadonlyArray<{ id: string; instanceId: string }
   return [...groups].map(([instanceId, ids]) => `${preview(ids)} ${link} instance ${instanceId}`).join('; ');
 }
 
-export function describeNotify(outcome: NotifyOutcome, out: LocalConsole): void {
-  switch (outcome.status) {
-    case 'assigned': {
-      const { assigned, alreadyAssigned, createdInstances } = outcome.result;
-      const parts = [];
-      if (assigned.length > 0) parts.push(`assigned ${byInstance(assigned)}`);
-      if (alreadyAssigned.length > 0) parts.push(`${plural(alreadyAssigned.length, 'id')} already placed (redelivery)`);
-      if (createdInstances.length > 0)
-        parts.push(`new ${createdInstances.length === 1 ? 'instance' : 'instances'} ${createdInstances.join(', ')}`);
-      out.event('assign', `${outcome.resource}  ${parts.join('; ')}`, {
-        resource: outcome.resource,
-        assigned,
-        alreadyAssigned: alreadyAssigned.length,
-        createdInstances,
-      });
-      return;
+/** One line per kind a cm/notify batch changed, and one per message it could not use. */
+export function describeNotify(result: NotifyBatchResult, out: LocalConsole): void {
+  for (const bad of result.malformed)
+    out.event('warn', `cm/notify message dropped: ${bad.reason}`, { record: bad.id, field: bad.field });
+  for (const resource of result.reconcileNeeded)
+    out.event('warn', `${resource}  cm/notify names no ids: a catalog check must find them`, { resource });
+  for (const kind of result.kinds) {
+    const { resource } = kind;
+    if (kind.error) {
+      out.event('error', `${resource}  cm/notify not applied (retried): ${kind.error}`, { resource });
+      continue;
     }
-    case 'unassigned': {
-      const { removed, notAssigned } = outcome.result;
-      const parts = [];
-      if (removed.length > 0) parts.push(`removed ${byInstance(removed, 'from')}`);
-      if (notAssigned.length > 0) parts.push(`${plural(notAssigned.length, 'id')} not assigned anywhere`);
-      out.event('unassign', `${outcome.resource}  ${parts.join('; ')}`, {
-        resource: outcome.resource,
-        removed,
-        notAssigned: notAssigned.length,
+    const placed = [];
+    if (kind.assigned.length > 0) placed.push(`assigned ${byInstance(kind.assigned)}`);
+    if (kind.alreadyAssigned > 0) placed.push(`${plural(kind.alreadyAssigned, 'id')} already placed (redelivery)`);
+    if (kind.createdInstances.length > 0)
+      placed.push(
+        `new ${kind.createdInstances.length === 1 ? 'instance' : 'instances'} ${kind.createdInstances.join(', ')}`,
+      );
+    if (kind.pending.length > 0)
+      placed.push(`${plural(kind.pending.length, 'id')} pending: the kind is at its maximum`);
+    if (placed.length > 0)
+      out.event('assign', `${resource}  ${placed.join('; ')}`, {
+        resource,
+        assigned: kind.assigned,
+        alreadyAssigned: kind.alreadyAssigned,
+        createdInstances: kind.createdInstances,
       });
-      return;
+    const removed = [];
+    if (kind.removed.length > 0) removed.push(`removed ${byInstance(kind.removed, 'from')}`);
+    if (kind.notAssigned > 0 && kind.removed.length + kind.reloaded.length === 0)
+      removed.push(`${plural(kind.notAssigned, 'id')} not assigned anywhere`);
+    if (removed.length > 0)
+      out.event('unassign', `${resource}  ${removed.join('; ')}`, { resource, removed: kind.removed });
+    if (kind.reloaded.length > 0) {
+      const told = kind.reloaded.map((r) => `instance ${r.instanceId} (_reload ${r.times})`).join(', ');
+      out.event('reload', `${resource}  changed: told ${told} to reload`, { resource, reloaded: kind.reloaded });
     }
-    case 'reloaded': {
-      const reloaded = outcome.result.reloaded.map((r) => `instance ${r.instanceId} (_reload ${r.times})`).join(', ');
-      const told = reloaded ? `told ${reloaded} to reload` : 'not assigned anywhere, nothing to reload';
-      const extra =
-        outcome.assigned && outcome.assigned.assigned.length > 0
-          ? `; assigned ${byInstance(outcome.assigned.assigned)}`
-          : '';
-      out.event('reload', `${outcome.resource}  ${preview(outcome.ids)} changed: ${told}${extra}`, {
-        resource: outcome.resource,
-        via: outcome.via,
-        reloaded: outcome.result.reloaded,
-      });
-      return;
-    }
-    case 'reconcile-needed':
-      out.event('warn', `${outcome.resource}  cm/notify names no ids: ${outcome.reason}`, {
-        resource: outcome.resource,
-      });
-      return;
-    case 'malformed':
-      out.event('warn', `cm/notify message dropped: ${outcome.reason}`, { field: outcome.field });
-      return;
-    case 'ignored':
-      return;
   }
 }
 

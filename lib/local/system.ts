@@ -11,13 +11,12 @@ import { createApp, type App } from '../app.js';
 import { runtimeFromEnv } from '../instances/runtime-from-env.js';
 import { decodeHeartbeat, handleHeartbeatRecords, type HeartbeatRecordInput } from '../handlers/heartbeat.js';
 import { handleHttp } from '../handlers/http.js';
-import { handleNotifyMessage } from '../handlers/notify.js';
+import { handleNotifyBatch } from '../handlers/notify-batch.js';
 import type { InstanceRuntime } from '../instances/port.js';
 import { ProcessRuntime } from '../instances/processes.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { reconcile } from '../reconcile/reconcile.js';
-import { StoreUnavailableError } from '../store/port.js';
 import { Batcher } from './batcher.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import type { LocalConfig } from './config.js';
@@ -157,31 +156,23 @@ export async function startLocalSystem(
     };
 
     /* ----------------------------------------------------- cm/notify */
+    // The same batch path as the notify Lambda. mqtt.js hands over one QoS 1 message at a time and acknowledges it
+    // once this returns, so a local batch is one message; a kind that failed is retried here, as SQS would redeliver.
+    let notifySequence = 0;
     const onNotify = async (payload: Buffer): Promise<void> => {
+      const record = { id: `mqtt-${++notifySequence}`, payload };
       for (let attempt = 1; ; attempt++) {
-        try {
-          const outcome = await handleNotifyMessage(app, payload, discardedMetrics());
-          describeNotify(outcome, out);
-          if (outcome.status === 'assigned' && outcome.result.createdInstances.length > 0) kick();
-          if (outcome.status === 'reloaded' && (outcome.assigned?.createdInstances.length ?? 0) > 0) kick();
-          return;
-        } catch (error) {
-          if (
-            attempt < NOTIFY_ATTEMPTS &&
-            (error instanceof StoreUnavailableError || (error as { retryable?: unknown }).retryable === true)
-          ) {
-            await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
-            continue;
-          }
-          out.event(
-            'error',
-            `cm/notify message not applied after ${plural(attempt, 'attempt')}: ${(error as Error).message}`,
-            {
+        const result = await handleNotifyBatch(app, [record], discardedMetrics());
+        if (result.failed.length === 0 || attempt >= NOTIFY_ATTEMPTS) {
+          describeNotify(result, out);
+          if (result.kinds.some((kind) => kind.createdInstances.length > 0)) kick();
+          if (result.failed.length > 0)
+            out.event('error', `cm/notify message not applied after ${plural(attempt, 'attempt')}`, {
               payload: payload.toString('utf8').slice(0, 200),
-            },
-          );
+            });
           return;
         }
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
       }
     };
     const consumer: MqttConsumer = await startMqttConsumer({

@@ -1,14 +1,8 @@
 /**
- * One process's share of the cm/notify concurrency test: a deterministic list
- * of create/delete messages (single and bulk) for ids of its own, delivered
- * through handleNotifyMessage with several messages in flight, as concurrent
- * Lambda invocations would.
- *
- * Run: node --import tsx test/integration/handlers/notify-load.ts <worker>
- * with ZK_CONNECT, ZK_ROOT and ZK_STATE_ROOT set. Prints one JSON summary line.
+ * The messages of the cm/notify concurrency test, per worker: a
+ * deterministic list of create/delete messages (single and bulk) for ids of
+ * its own. notify-batch-load.ts delivers them in SQS batches.
  */
-import { pathToFileURL } from 'node:url';
-
 export const LOAD = {
   /** Single-row ids per worker; every DELETE_EVERY-th of them is deleted again. */
   singles: 400,
@@ -16,17 +10,13 @@ export const LOAD = {
   /** Bulk creates per worker, each of bulkSize ids; the even-numbered ids of each are bulk-deleted. */
   bulks: 5,
   bulkSize: 20,
-  /** Messages in flight per process. */
-  concurrency: 8,
-  /** Lambda retries a failed async invocation twice before the on-failure destination. */
-  attempts: 3,
 } as const;
 
 type Message = Record<string, unknown>;
 
 /**
- * The worker's messages as ordered chains: the messages of one chain are
- * delivered in order (a delete after its create), chains run concurrently.
+ * The worker's messages as ordered chains: the messages of one chain travel
+ * in order (a delete after its create).
  */
 export function chainsFor(worker: number): Message[][] {
   const chains: Message[][] = [];
@@ -57,62 +47,3 @@ export function expectedLiveIds(workers: number): string[] {
 }
 
 export const messageCount = (worker: number): number => chainsFor(worker).reduce((sum, chain) => sum + chain.length, 0);
-
-export interface LoadSummary {
-  worker: number;
-  messages: number;
-  statuses: Record<string, number>;
-  /** Deliveries that threw and were retried, as Lambda would. */
-  retries: number;
-  /** Messages that failed every attempt (would land in the dead-letter queue). */
-  deadLettered: number;
-}
-
-async function main(): Promise<void> {
-  const worker = Number(process.argv[2]);
-  if (!Number.isInteger(worker) || worker < 0) throw new Error('usage: notify-load.ts <worker index>');
-  const { createApp } = await import('../../../lib/app.js');
-  const { handleNotifyMessage } = await import('../../../lib/handlers/notify.js');
-  const app = await createApp(process.env);
-  const chains = chainsFor(worker);
-  const summary: LoadSummary = { worker, messages: 0, statuses: {}, retries: 0, deadLettered: 0 };
-
-  const deliver = async (message: Message): Promise<void> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcome = await handleNotifyMessage(app, message);
-        summary.statuses[outcome.status] = (summary.statuses[outcome.status] ?? 0) + 1;
-        return;
-      } catch (error) {
-        if (attempt >= LOAD.attempts) {
-          summary.deadLettered++;
-          process.stderr.write(`dead-lettered ${JSON.stringify(message)}: ${(error as Error).message}\n`);
-          return;
-        }
-        summary.retries++;
-      }
-    }
-  };
-
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: LOAD.concurrency }, async () => {
-      while (next < chains.length) {
-        const chain = chains[next++]!;
-        for (const message of chain) {
-          await deliver(message);
-          summary.messages++;
-        }
-      }
-    }),
-  );
-  await app.close();
-  process.stdout.write(JSON.stringify(summary) + '\n');
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  });
-}
