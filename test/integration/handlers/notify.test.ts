@@ -1,13 +1,13 @@
 /**
- * cm/notify end to end: every message kind through handleNotifyMessage into a
- * real store (embedded SQLite and ZooKeeper), asserting the legacy layout the
- * workers read.
+ * cm/notify end to end: every message kind, each sent as a batch of one
+ * through handleNotifyBatch into a real store (embedded SQLite and
+ * ZooKeeper), asserting the legacy layout the workers read.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryAlertPublisher } from '../../../lib/alerts.js';
-import { handleNotifyMessage, NOTIFY_METRICS } from '../../../lib/handlers/notify.js';
+import { NOTIFY_METRICS } from '../../../lib/handlers/notify.js';
+import { handleNotifyBatch } from '../../../lib/handlers/notify-batch.js';
 import { Metrics } from '../../../lib/metrics.js';
-import { StoreUnavailableError } from '../../../lib/store/port.js';
 import { STORE_ADAPTERS } from '../../support/stores.js';
 import { sampleEvent } from '../../unit/handlers/fixtures.js';
 import { openTestApp, type TestApp } from '../../unit/handlers/test-app.js';
@@ -31,14 +31,17 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     await t.close();
   });
 
-  const notify = (message: unknown) => handleNotifyMessage(t.app, message, metrics);
+  /** One message as a batch of one. */
+  const notify = (message: unknown) => handleNotifyBatch(t.app, [{ id: 'm1', payload: message }], metrics);
   const layout = () => legacyLayout(t.app, 'Thing');
   const owner = async (id: string) => (await layout()).find((instance) => instance.ids.includes(id));
+  const ids = (placements: ReadonlyArray<{ id: string }>) => placements.map((placement) => placement.id);
 
   it('places a created Thing on exactly one instance, where locate finds it', async () => {
-    const outcome = await notify(sampleEvent('notify-create-thing.json'));
+    const result = await notify(sampleEvent('notify-create-thing.json'));
 
-    expect(outcome.status).toBe('assigned');
+    expect(result.failed).toEqual([]);
+    expect(ids(result.kinds[0]!.assigned)).toEqual([THING]);
     const instances = await layout();
     expect(instances.filter((instance) => instance.ids.includes(THING))).toHaveLength(1);
     expect(await t.app.orchestrator.locate('Thing', THING)).toBe((await owner(THING))?.id);
@@ -46,11 +49,15 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
   });
 
   it.each([
-    ['a create', ['notify-create-thing.json']],
-    ['a bulk create', ['notify-bulk-create-things.json']],
-    ['a delete', ['notify-create-thing.json', 'notify-delete-thing.json']],
-    ['a bulk delete', ['notify-bulk-create-things.json', 'notify-bulk-delete-things.json']],
-  ])('leaves the same layout, _reload included, when %s is delivered twice', async (_label, names) => {
+    ['a create', ['notify-create-thing.json'], { alreadyAssigned: 1, notAssigned: 0 }],
+    ['a bulk create', ['notify-bulk-create-things.json'], { alreadyAssigned: 3, notAssigned: 0 }],
+    ['a delete', ['notify-create-thing.json', 'notify-delete-thing.json'], { alreadyAssigned: 0, notAssigned: 1 }],
+    [
+      'a bulk delete',
+      ['notify-bulk-create-things.json', 'notify-bulk-delete-things.json'],
+      { alreadyAssigned: 0, notAssigned: 3 },
+    ],
+  ])('leaves the same layout, _reload included, when %s is delivered twice', async (_label, names, counts) => {
     const messages = names.map((name) => sampleEvent(name));
     for (const message of messages) await notify(message);
     const once = await layout();
@@ -58,7 +65,8 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     const redelivered = await notify(messages.at(-1));
 
     expect(await layout()).toEqual(once);
-    expect(['assigned', 'unassigned']).toContain(redelivered.status);
+    expect(redelivered.failed).toEqual([]);
+    expect(redelivered.kinds[0]).toMatchObject({ ...counts, assigned: [], removed: [], reloaded: [] });
     expect(metrics.get(NOTIFY_METRICS.redelivered)).toBeGreaterThan(0);
   });
 
@@ -68,9 +76,10 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     const before = await layout();
     const ownerId = (await owner(THING))!.id;
 
-    const outcome = await notify(sampleEvent('notify-update-thing.json'));
+    const result = await notify(sampleEvent('notify-update-thing.json'));
 
-    expect(outcome).toMatchObject({ status: 'reloaded', via: 'message' });
+    expect(result.kinds[0]!.reloaded).toEqual([{ instanceId: ownerId, times: expect.any(Number) }]);
+    expect(result.kinds[0]!.assigned).toEqual([]);
     const after = await layout();
     for (const instance of after) {
       const previous = before.find((b) => b.id === instance.id)!;
@@ -95,9 +104,10 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     await notify(sampleEvent('notify-create-thing.json'));
     const before = (await owner(THING))!;
 
-    const outcome = await notify(sampleEvent('notify-trigger-layout.json'));
+    const result = await notify(sampleEvent('notify-trigger-layout.json'));
 
-    expect(outcome).toMatchObject({ status: 'reloaded', via: 'trigger' });
+    expect(result.kinds[0]).toMatchObject({ resource: 'Thing', assigned: [] });
+    expect(result.kinds[0]!.reloaded).toEqual([{ instanceId: before.id, times: expect.any(Number) }]);
     expect((await owner(THING))!.reloadTimes).toBe(before.reloadTimes + 1);
   });
 
@@ -113,9 +123,9 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     const placed = (await owner('T-via-trigger'))!;
     const second = await notify(message);
 
-    expect(first).toMatchObject({ status: 'reloaded', assigned: { assigned: [{ id: 'T-via-trigger' }] } });
-    expect(second).toMatchObject({ status: 'reloaded', result: { reloaded: [{ instanceId: placed.id }] } });
-    expect(second).not.toHaveProperty('assigned');
+    expect(ids(first.kinds[0]!.assigned)).toEqual(['T-via-trigger']);
+    expect(second.kinds[0]!.reloaded).toEqual([{ instanceId: placed.id, times: expect.any(Number) }]);
+    expect(second.kinds[0]!.assigned).toEqual([]);
     expect((await layout()).flatMap((instance) => instance.ids)).toEqual(['T-via-trigger']);
   });
 
@@ -123,16 +133,17 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     await notify(sampleEvent('notify-bulk-create-things.json'));
     const before = await layout();
 
-    const outcome = await notify(sampleEvent('notify-bulk-update-things.json'));
+    const result = await notify(sampleEvent('notify-bulk-update-things.json'));
 
-    expect(outcome.status).toBe('reloaded');
-    const bumps = (await layout()).map(
-      (instance) => instance.reloadTimes - before.find((b) => b.id === instance.id)!.reloadTimes,
-    );
     const owners = new Set(
       before
         .filter((instance) => instance.ids.some((id) => BULK.slice(0, 2).includes(id)))
         .map((instance) => instance.id),
+    );
+    expect(new Set(result.kinds[0]!.reloaded.map((reload) => reload.instanceId))).toEqual(owners);
+    expect(result.kinds[0]!.reloaded).toHaveLength(owners.size);
+    const bumps = (await layout()).map(
+      (instance) => instance.reloadTimes - before.find((b) => b.id === instance.id)!.reloadTimes,
     );
     expect(bumps.filter((bump) => bump === 1)).toHaveLength(owners.size);
     expect(bumps.every((bump) => bump === 0 || bump === 1)).toBe(true);
@@ -148,7 +159,7 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
       'notify-bulk-delete-things.json',
       'notify-delete-thing.json',
     ]) {
-      await notify(sampleEvent(name));
+      expect((await notify(sampleEvent(name))).failed, name).toEqual([]);
     }
 
     const instances = await layout();
@@ -158,8 +169,9 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
   });
 
   it('places Rules apart from Things', async () => {
-    await notify(sampleEvent('notify-create-rule.json'));
+    const result = await notify(sampleEvent('notify-create-rule.json'));
 
+    expect(result.kinds.map((kind) => kind.resource)).toEqual(['Rule']);
     expect((await legacyLayout(t.app, 'Rule')).flatMap((instance) => instance.ids)).toEqual([
       'f4e5d6c7-b8a9-4012-8345-6789abcdef01',
     ]);
@@ -171,38 +183,42 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     const before = await layout();
     const commits = t.store.commits;
 
-    const outcome = await notify(sampleEvent('notify-ignored-table.json'));
+    const result = await notify(sampleEvent('notify-ignored-table.json'));
 
-    expect(outcome.status).toBe('ignored');
+    expect(result).toMatchObject({ ignored: 1, kinds: [], malformed: [], failed: [] });
     expect(await layout()).toEqual(before);
     expect(t.store.commits).toBe(commits);
     expect(metrics.get(NOTIFY_METRICS.ignored)).toBe(1);
   });
 
   it.each([
-    ['a payload that is not JSON', '{"o":"c","t":"Thing",'],
-    ['an invalid id', { o: 'c', t: 'Thing', k: { id: 'no spaces allowed' } }],
-    ['no table', { o: 'c', k: { id: 'T-1' } }],
-    ['a number', 42],
-  ])('logs, counts and returns on %s, writing nothing', async (_label, message) => {
-    const outcome = await notify(message);
+    ['a payload that is not JSON', '{"o":"c","t":"Thing",', ''],
+    ['an invalid id', { o: 'c', t: 'Thing', k: { id: 'no spaces allowed' } }, 'k.id'],
+    ['no table', { o: 'c', k: { id: 'T-1' } }, 't'],
+    ['a number', 42, ''],
+  ])('logs, counts and acknowledges %s, writing nothing', async (_label, message, field) => {
+    const result = await notify(message);
 
-    expect(outcome.status).toBe('malformed');
+    expect(result.malformed).toEqual([{ id: 'm1', field, reason: expect.any(String) }]);
+    expect(result.failed).toEqual([]);
+    expect(result.kinds).toEqual([]);
     expect(metrics.get(NOTIFY_METRICS.malformed)).toBe(1);
     expect(t.store.commits).toBe(0);
   });
 
   it('accepts the raw MQTT payload as a Buffer', async () => {
-    const outcome = await notify(Buffer.from(JSON.stringify(sampleEvent('notify-create-thing.json'))));
+    const result = await notify(Buffer.from(JSON.stringify(sampleEvent('notify-create-thing.json'))));
 
-    expect(outcome.status).toBe('assigned');
+    expect(result.malformed).toEqual([]);
+    expect(ids(result.kinds[0]!.assigned)).toEqual([THING]);
     expect(await owner(THING)).toBeDefined();
   });
 
   it('counts a bulk create without keys as needing a catalog reconcile', async () => {
-    const outcome = await notify(sampleEvent('notify-bulk-create-without-keys.json'));
+    const result = await notify(sampleEvent('notify-bulk-create-without-keys.json'));
 
-    expect(outcome.status).toBe('reconcile-needed');
+    expect(result.reconcileNeeded).toEqual(['Thing']);
+    expect(result.kinds).toEqual([]);
     expect(metrics.get(NOTIFY_METRICS.reconcileNeeded)).toBe(1);
     expect(await layout()).toEqual([]);
   });
@@ -218,8 +234,9 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     const first = await notify(sampleEvent('notify-create-thing.json'));
     const second = await notify(sampleEvent('notify-bulk-create-things.json'));
 
-    expect(first).toMatchObject({ status: 'assigned', result: { assigned: [], pending: [THING] } });
-    expect(second).toMatchObject({ status: 'assigned', result: { assigned: [], pending: BULK } });
+    expect(first.kinds[0]).toMatchObject({ assigned: [], pending: [THING] });
+    expect(second.kinds[0]).toMatchObject({ assigned: [], pending: BULK });
+    expect([...first.failed, ...second.failed]).toEqual([]);
     expect(await t.app.orchestrator.pendingIds('Thing')).toEqual([THING, ...BULK].sort());
     expect(alerts.alerts).toEqual([
       {
@@ -233,9 +250,15 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
     ]);
   });
 
-  it('throws when the store is unavailable, so the message is retried and then dead-lettered', async () => {
+  it('reports the record as failed when the store is unavailable, so it is redelivered and then dead-lettered', async () => {
     t.store.goDown();
 
-    await expect(notify(sampleEvent('notify-create-thing.json'))).rejects.toBeInstanceOf(StoreUnavailableError);
+    const result = await notify(sampleEvent('notify-create-thing.json'));
+
+    expect(result.failed).toEqual(['m1']);
+    expect(result.kinds[0]).toMatchObject({ resource: 'Thing', assigned: [] });
+    expect(result.kinds[0]!.error).toMatch(/connection lost/);
+    expect(metrics.get(NOTIFY_METRICS.failedRecords)).toBe(1);
+    expect(metrics.get(NOTIFY_METRICS.assigned)).toBe(0);
   });
 });
