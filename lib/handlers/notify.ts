@@ -18,19 +18,12 @@
  *    unassigns: the row's own create/delete message does that.
  * 3. Neither is a kind (ProtocolMeta, DeviceMeta, ...): ignored, debug log.
  *
- * Failure policy: a message we cannot understand (not JSON, a missing field,
- * an invalid id) is logged, counted and answered with a `malformed` outcome,
- * never thrown: IoT and Lambda would only retry it into the dead-letter queue,
- * unchanged. A store that is unreachable (StoreUnavailableError), or a race
- * that outlived its retries (ConflictError), is thrown, so Lambda's async
- * retries and then the on-failure destination keep the message.
+ * This module parses and plans one message; notify-batch.ts folds a batch of
+ * plans per kind and applies them, and says what happens to a malformed
+ * message or a store outage.
  */
 import * as z from 'zod';
-import type { App } from '../app.js';
 import { findKind, type KindConfig } from '../config/kinds.js';
-import { InvalidResourceIdError } from '../domain/errors.js';
-import { Metrics } from '../metrics.js';
-import type { AssignResult, ReloadResult, UnassignResult } from '../orchestration/types.js';
 import { describeIssues, fieldIssues, ResourceIdSchema } from './events.js';
 
 /* --------------------------------------------------------------- schema */
@@ -224,32 +217,6 @@ export function planNotify(message: NotifyMessage, kinds: readonly KindConfig[])
 
 /* -------------------------------------------------------------- execute */
 
-export type NotifyOutcome =
-  | {
-      readonly status: 'assigned';
-      readonly resource: string;
-      readonly ids: readonly string[];
-      readonly result: AssignResult;
-    }
-  | {
-      readonly status: 'unassigned';
-      readonly resource: string;
-      readonly ids: readonly string[];
-      readonly result: UnassignResult;
-    }
-  | {
-      readonly status: 'reloaded';
-      readonly resource: string;
-      readonly ids: readonly string[];
-      readonly via: 'message' | 'trigger';
-      readonly result: ReloadResult;
-      /** Ids the reload found on no instance and that were assigned instead (created rows, see planNotify). */
-      readonly assigned?: AssignResult;
-    }
-  | { readonly status: 'reconcile-needed'; readonly resource: string; readonly reason: string }
-  | { readonly status: 'ignored'; readonly reason: string }
-  | { readonly status: 'malformed'; readonly field: string; readonly reason: string };
-
 /** Counter names, one EMF metric each. */
 export const NOTIFY_METRICS = {
   messages: 'NotifyMessages',
@@ -263,99 +230,3 @@ export const NOTIFY_METRICS = {
   /** Batch records reported for redelivery because their kind's store work failed. */
   failedRecords: 'NotifyFailedRecords',
 } as const;
-
-const summary = (message: unknown): Record<string, unknown> =>
-  isObject(message) ? { o: message.o, t: message.t } : { type: typeof message };
-
-/**
- * Handles one cm/notify message: an object (the IoT rule event), or the raw
- * MQTT payload as a string/Buffer. Returns what was done; throws only when
- * the store is unavailable (see the module comment).
- */
-export async function handleNotifyMessage(
-  app: App,
-  message: unknown,
-  metrics: Metrics = new Metrics(),
-): Promise<NotifyOutcome> {
-  const log = app.logger.child({ handler: 'notify' });
-  metrics.count(NOTIFY_METRICS.messages);
-
-  const malformed = (field: string, reason: string): NotifyOutcome => {
-    metrics.count(NOTIFY_METRICS.malformed);
-    log.warn({ message: summary(message), field, reason }, 'malformed cm/notify message dropped');
-    return { status: 'malformed', field, reason };
-  };
-
-  const parsed =
-    typeof message === 'string' || message instanceof Uint8Array
-      ? parseNotifyPayload(message)
-      : validateNotifyMessage(message);
-  if (!parsed.ok) return malformed(parsed.field, parsed.reason);
-
-  const plan = planNotify(parsed.message, app.kinds);
-  switch (plan.action) {
-    case 'malformed':
-      return malformed(plan.field, plan.reason);
-    case 'ignore':
-      metrics.count(NOTIFY_METRICS.ignored);
-      log.debug({ message: summary(parsed.message), reason: plan.reason }, 'cm/notify message ignored');
-      return { status: 'ignored', reason: plan.reason };
-    case 'reconcile-needed':
-      metrics.count(NOTIFY_METRICS.reconcileNeeded);
-      log.warn(
-        { message: summary(parsed.message), resource: plan.resource, reason: plan.reason },
-        'cm/notify names no ids: catalog reconcile needed',
-      );
-      return { status: 'reconcile-needed', resource: plan.resource, reason: plan.reason };
-    default:
-      break;
-  }
-
-  const { resource, ids } = plan;
-  if (ids.length === 0) {
-    metrics.count(NOTIFY_METRICS.ignored);
-    return { status: 'ignored', reason: `${plan.action} of an empty id list` };
-  }
-  try {
-    if (plan.action === 'assign') {
-      const result = await app.orchestrator.assign(resource, ids);
-      metrics.count(NOTIFY_METRICS.assigned, result.assigned.length);
-      metrics.count(NOTIFY_METRICS.redelivered, result.alreadyAssigned.length);
-      // A redelivery changes nothing: debug, so at-least-once delivery does not double the info log.
-      log[result.assigned.length > 0 ? 'info' : 'debug'](
-        {
-          resource,
-          assigned: result.assigned,
-          alreadyAssigned: result.alreadyAssigned.length,
-          createdInstances: result.createdInstances,
-        },
-        'assigned',
-      );
-      return { status: 'assigned', resource, ids, result };
-    }
-    if (plan.action === 'unassign') {
-      const result = await app.orchestrator.unassign(resource, ids);
-      metrics.count(NOTIFY_METRICS.unassigned, result.removed.length);
-      metrics.count(NOTIFY_METRICS.redelivered, result.notAssigned.length);
-      log[result.removed.length > 0 ? 'info' : 'debug'](
-        { resource, removed: result.removed, notAssigned: result.notAssigned.length },
-        'unassigned',
-      );
-      return { status: 'unassigned', resource, ids, result };
-    }
-    const result = await app.orchestrator.reload(resource, ids);
-    metrics.count(NOTIFY_METRICS.reloaded, result.reloaded.length);
-    log.info({ resource, via: plan.via, reloaded: result.reloaded, notAssigned: result.notAssigned }, 'reloaded');
-    if (plan.assignUnplaced && result.notAssigned.length > 0) {
-      const assigned = await app.orchestrator.assign(resource, result.notAssigned);
-      metrics.count(NOTIFY_METRICS.assigned, assigned.assigned.length);
-      log.info({ resource, assigned: assigned.assigned }, 'assigned rows created through a trigger');
-      return { status: 'reloaded', resource, ids, via: plan.via, result, assigned };
-    }
-    return { status: 'reloaded', resource, ids, via: plan.via, result };
-  } catch (error) {
-    // Our own validation runs first, so this is a rule of the use case we did not mirror: still the message's fault.
-    if (error instanceof InvalidResourceIdError) return malformed('id', error.message);
-    throw error;
-  }
-}
