@@ -1,8 +1,9 @@
 /**
  * serverless.yml declares what the handlers serve: every API route the
- * router knows, the IoT rule and MSK events, the schedule, the DLQ, and
- * bundles that leave the embedded store's native module out.
- * (`npx sls package` itself is checked in docs/invoke-local.md and CI.)
+ * router knows, the notify queue and MSK events, the schedule, and bundles
+ * that leave the embedded store's native module out. The packaged template
+ * itself is checked against AWS's resource specification in
+ * test/integration/cloudformation.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,16 +46,20 @@ describe('serverless.yml', () => {
     });
   });
 
-  it('subscribes notify to cm/notify and sends its failures to the dead-letter queue', () => {
+  it('consumes cm/notify from the queue the IoT rule fills, reporting partial batch failures', () => {
     const notify = config.functions.notify!;
 
     expect(notify.events).toEqual([
-      expect.objectContaining({
-        iot: expect.objectContaining({ sql: "SELECT * FROM 'cm/notify'", sqlVersion: '2016-03-23' }),
-      }),
+      {
+        sqs: expect.objectContaining({
+          arn: 'NotifyQueue.Arn', // !GetAtt, read as its plain scalar
+          functionResponseType: 'ReportBatchItemFailures',
+        }),
+      },
     ]);
-    expect(notify.destinations?.onFailure?.type).toBe('sqs');
-    expect(config.resources.Resources.NotifyDeadLetterQueue?.Type).toBe('AWS::SQS::Queue');
+    const rule = config.resources.Resources.NotifyTopicRule?.Properties?.TopicRulePayload;
+    expect(rule?.Sql).toBe("SELECT * FROM 'cm/notify'");
+    expect(config.resources.Resources.NotifyQueue?.Properties?.RedrivePolicy?.maxReceiveCount).toBe(5);
   });
 
   it('feeds heartbeat from the MSK topic, from the latest offset', () => {
