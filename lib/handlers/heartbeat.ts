@@ -20,7 +20,7 @@
  * per instance as they are read, so only the newest beat of each instance has
  * its extra fields copied.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { App } from '../app.js';
 import { findKind } from '../config/kinds.js';
 import { INSTANCE_ID } from '../domain/orchestration.js';

@@ -2,8 +2,15 @@
  * HeartBeat batches end to end: MSK events through handleMskEvent and
  * records through handleHeartbeatRecords into a real store.
  */
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { handleHeartbeatRecords, handleMskEvent, HEARTBEAT_METRICS } from '../../../lib/handlers/heartbeat.js';
+import {
+  handleHeartbeatRecords,
+  handleMskEvent,
+  HEARTBEAT_METRICS,
+  LOGGED_VALUE_CHARS,
+  MAX_HEARTBEAT_BYTES,
+} from '../../../lib/handlers/heartbeat.js';
 import { Metrics } from '../../../lib/metrics.js';
 import { StoreUnavailableError } from '../../../lib/store/port.js';
 import { STORE_ADAPTERS } from '../../support/stores.js';
@@ -55,6 +62,77 @@ describe.each(STORE_ADAPTERS)('HeartBeat on %s', (adapter) => {
     expect(again.writes).toBe(0);
     expect(t.store.commits).toBe(commits);
     expect((await t.app.orchestrator.heartbeats('Thing')).get('0')?.at).toBe(1715674927000);
+  });
+
+  it('logs the first malformed records with their position, field and a truncated copy, then a total', async () => {
+    const lines: string[] = [];
+    await t.close();
+    t = await openTestApp(adapter, {
+      label: 'heartbeat',
+      logger: pino({ level: 'warn' }, { write: (line: string) => lines.push(line) }),
+    });
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const bad = [
+      b64('{"resource":"Thing","instanceId":"x"}'),
+      b64(`{"resource":"Thing","instanceId":"1","pad":"${'p'.repeat(MAX_HEARTBEAT_BYTES)}"}`),
+      b64(`not json ${'n'.repeat(2 * LOGGED_VALUE_CHARS)}`),
+      ...Array.from({ length: 9 }, () => b64('[]')),
+    ];
+    const records = [...bad, b64('{"resource":"Thing","instanceId":"2"}')].map((value, i) => ({
+      value,
+      topic: 'HeartBeat',
+      partition: 0,
+      offset: i,
+      timestamp: NOW - 1000,
+    }));
+
+    const result = await handleHeartbeatRecords(t.app, records, metrics, { now: () => NOW });
+
+    expect(result).toEqual({ records: 13, malformed: 12, ignored: 0, writes: 1, instances: 1 });
+    const logged = lines.map(
+      (line) =>
+        JSON.parse(line) as { msg: string; record?: string; field?: string; payload?: string; malformed?: number },
+    );
+    const skipped = logged.filter((line) => line.msg === 'malformed heartbeat record skipped');
+    expect(skipped.map((line) => [line.record, line.field])).toEqual([
+      ['HeartBeat-0@0', 'instanceId'],
+      ['HeartBeat-0@1', 'value'],
+      ['HeartBeat-0@2', 'value'],
+      ...Array.from({ length: 7 }, (_, i) => [`HeartBeat-0@${i + 3}`, '']),
+    ]);
+    expect(skipped[0]!.payload).toBe('{"resource":"Thing","instanceId":"x"}');
+    expect(skipped[1]!.payload).toMatch(/^\{"resource":"Thing","instanceId":"1","pad":"p+…$/);
+    expect(skipped[1]!.payload!.length).toBeLessThanOrEqual(LOGGED_VALUE_CHARS + 1);
+    expect(skipped[2]!.payload).toBe(
+      `not json ${'n'.repeat(LOGGED_VALUE_CHARS - 9)}…(${9 + 2 * LOGGED_VALUE_CHARS} chars)`,
+    );
+    expect(logged.filter((line) => line.msg === 'more malformed heartbeat records skipped')).toMatchObject([
+      { malformed: 12 },
+    ]);
+  });
+
+  it('counts poison records exactly in a 10,000-record batch and stores the newest good beat of each instance', async () => {
+    const poison = ['', 'bm90IGpzb24=', Buffer.from('{"resource":"Thing"}').toString('base64'), '!!!!'];
+    const records = Array.from({ length: 10_000 }, (_, i) => ({
+      value:
+        i % 97 === 0
+          ? poison[i % poison.length]!
+          : Buffer.from(
+              JSON.stringify({ resource: i % 5 === 0 ? 'Gadget' : 'Thing', instanceId: String(i % 50), seq: i }),
+            ).toString('base64'),
+      timestamp: NOW - 10_000 + i,
+    }));
+    const malformed = records.filter((_, i) => i % 97 === 0).length;
+    const ignored = records.filter((_, i) => i % 97 !== 0 && i % 5 === 0).length;
+
+    const result = await handleHeartbeatRecords(t.app, records, metrics, { now: () => NOW });
+
+    expect(result).toEqual({ records: 10_000, malformed, ignored, writes: 40, instances: 40 });
+    expect(metrics.get(HEARTBEAT_METRICS.malformed)).toBe(malformed);
+    expect(metrics.get(HEARTBEAT_METRICS.ignored)).toBe(ignored);
+    const beats = await t.app.orchestrator.heartbeats('Thing');
+    expect(beats.size).toBe(40);
+    expect(beats.get('49')).toEqual({ at: NOW - 1, extra: { seq: 9_999 } });
   });
 
   it('writes at most once per instance however many beats the batch holds', async () => {

@@ -1,14 +1,21 @@
 /** Decoding HeartBeat record values and coalescing a batch per instance. Pure. */
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MskEventSchema } from '../../../lib/handlers/events.js';
+import type { App } from '../../../lib/app.js';
+import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
+import { MskEventSchema, MskRecordSchema } from '../../../lib/handlers/events.js';
 import {
   boundedExtra,
   coalesceHeartbeats,
   decodeHeartbeat,
   EXTRA_LIMITS,
+  handleHeartbeatRecords,
+  handleMskEvent,
+  HeartbeatMessageSchema,
   MAX_HEARTBEAT_BYTES,
   mskHeartbeatRecords,
 } from '../../../lib/handlers/heartbeat.js';
+import type { HeartbeatInput } from '../../../lib/orchestration/types.js';
 import { fixture } from './fixtures.js';
 
 const b64 = (value: unknown): string =>
@@ -54,8 +61,225 @@ describe('decodeHeartbeat', () => {
 
     expect(decodeHeartbeat(huge)).toMatchObject({
       ok: false,
+      field: 'value',
       reason: expect.stringContaining(`more than ${MAX_HEARTBEAT_BYTES}`),
     });
+  });
+
+  it('decodes a value of exactly the cap, and a short value after it reads only its own bytes', () => {
+    const head = '{"resource":"Thing","instanceId":"1","pad":"';
+    const full = `${head}${'x'.repeat(MAX_HEARTBEAT_BYTES - head.length - 2)}"}`;
+    expect(Buffer.byteLength(full)).toBe(MAX_HEARTBEAT_BYTES);
+
+    expect(decodeHeartbeat(b64(full))).toMatchObject({ ok: true, instanceId: '1' });
+    expect(decodeHeartbeat(b64({ resource: 'Rule', instanceId: '2' }))).toEqual({
+      ok: true,
+      resource: 'Rule',
+      instanceId: '2',
+      extra: {},
+    });
+  });
+
+  it('names the field at fault', () => {
+    expect(decodeHeartbeat(b64({ resource: 'Thing', instanceId: 'x' }))).toMatchObject({ field: 'instanceId' });
+    expect(decodeHeartbeat(b64({ resource: 'thing-1', instanceId: '1' }))).toMatchObject({ field: 'resource' });
+    expect(decodeHeartbeat(b64('[]'))).toMatchObject({ field: '' });
+    expect(decodeHeartbeat(b64('{'))).toMatchObject({ field: 'value' });
+    expect(decodeHeartbeat('')).toMatchObject({ field: 'value' });
+  });
+});
+
+/** What the schema alone makes of a JSON text: the verdict the fast path must agree with. */
+const bySchema = (text: string) => {
+  const result = HeartbeatMessageSchema.safeParse(JSON.parse(text));
+  return result.success
+    ? { ok: true, resource: result.data.resource, instanceId: result.data.instanceId, extra: boundedExtra(result.data) }
+    : { ok: false };
+};
+
+describe('decodeHeartbeat agrees with the schema on every shape', () => {
+  const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}`, i]));
+  it.each([
+    '{"resource":"Thing","instanceId":"3","ip":"10.0.0.7","things":12}',
+    '{"instanceId":"3","resource":"Thing"}',
+    '{"resource":"Thing","instanceId":3}',
+    '{"resource":"Thing","instanceId":3.5}',
+    '{"resource":"Thing","instanceId":-0}',
+    '{"resource":"Thing","instanceId":1e400}',
+    '{"resource":"Thing","instanceId":"01"}',
+    '{"resource":"Thing","instanceId":"1000000"}',
+    '{"resource":"Thing","instanceId":" 1"}',
+    '{"resource":"Thing","instanceId":"1\\n"}',
+    '{"resource":"Thing","instanceId":null}',
+    '{"resource":"Thing","instanceId":["1"]}',
+    '{"resource":"thing_2","instanceId":"0"}',
+    '{"resource":"2Thing","instanceId":"0"}',
+    '{"resource":"Thing\\n","instanceId":"0"}',
+    `{"resource":"${'T'.repeat(64)}","instanceId":"0"}`,
+    `{"resource":"${'T'.repeat(65)}","instanceId":"0"}`,
+    '{"resource":7,"instanceId":"0"}',
+    '{"resource":"Thing","instanceId":"0","resource":"Bad name"}',
+    '{"resource":"Bad name","instanceId":"0","resource":"Thing"}',
+    '{"resource":"Thing","instanceId":"0","__proto__":null,"a":1}',
+    '{"resource":"Thing","instanceId":"0","__proto__":{"resource":"x"},"a":1}',
+    '{"resource":"Thing","instanceId":"0","constructor":1,"hasOwnProperty":"x","2":true,"1":null}',
+    '{"resource":"Thing","instanceId":"0","nested":{"a":1},"list":[1],"ok":true}',
+    JSON.stringify({ resource: 'Thing', instanceId: '9', ...many }),
+    '{"resource":"Thing","instanceId":"0","ünï":"cödé ✓"}',
+    '{}',
+    '[]',
+    '[{"resource":"Thing","instanceId":"0"}]',
+    'null',
+    '"Thing"',
+    '42',
+  ])('%s', (text) => {
+    const expected = bySchema(text);
+
+    for (const beat of [decodeHeartbeat(text, 'json'), decodeHeartbeat(b64(text))]) {
+      expect(beat.ok).toBe(expected.ok);
+      if (beat.ok && expected.ok) {
+        expect(beat).toEqual(expected);
+        expect(Object.keys(beat.extra)).toEqual(Object.keys(expected.extra!));
+        expect(Object.getPrototypeOf(beat.extra)).toBe(Object.getPrototypeOf(expected.extra));
+      }
+    }
+  });
+
+  it.each([
+    ['URL-safe alphabet', Buffer.from('{"resource":"Thing","instanceId":"1","k":"??>>"}').toString('base64url')],
+    ['no padding', b64({ resource: 'Thing', instanceId: '1', a: 'x' }).replace(/=+$/, '')],
+    ['line breaks', b64({ resource: 'Thing', instanceId: '1', note: 'a long enough note' }).replace(/(.{8})/g, '$1\n')],
+    [
+      'invalid UTF-8',
+      Buffer.concat([
+        Buffer.from('{"resource":"Thing","instanceId":"1","n":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}'),
+      ]).toString('base64'),
+    ],
+  ])('reads base64 with %s as Buffer.from does', (_label, value) => {
+    expect(decodeHeartbeat(value)).toEqual(decodeHeartbeat(Buffer.from(value, 'base64').toString('utf8'), 'json'));
+  });
+});
+
+describe('mskHeartbeatRecords agrees with MskRecordSchema on every shape', () => {
+  const good = { topic: 'HeartBeat', partition: 0, offset: 7, timestamp: 1715674897000, value: b64('{}') };
+  class Header {
+    readonly a = [1];
+  }
+  it.each([
+    ['the usual record', good],
+    [
+      'every optional field',
+      { ...good, timestampType: 'CREATE_TIME', key: 'a2V5', headers: [{ 'content-type': [97] }] },
+    ],
+    ['null key and value', { ...good, key: null, value: null }],
+    ['no value', { topic: 'HeartBeat', partition: 0, offset: 7 }],
+    ['fields present but undefined', { ...good, timestamp: undefined, key: undefined, headers: undefined }],
+    ['a negative timestamp', { ...good, timestamp: -1 }],
+    ['an infinite timestamp', { ...good, timestamp: Number.POSITIVE_INFINITY }],
+    ['a NaN timestamp', { ...good, timestamp: Number.NaN }],
+    ['a string timestamp', { ...good, timestamp: '1715674897000' }],
+    ['a string partition', { ...good, partition: 'zero' }],
+    ['a fractional offset', { ...good, offset: 7.5 }],
+    ['a negative offset', { ...good, offset: -1 }],
+    ['an offset of -0', { ...good, offset: -0 }],
+    ['an unsafe offset', { ...good, offset: 2 ** 60 }],
+    ['the largest safe offset', { ...good, offset: Number.MAX_SAFE_INTEGER }],
+    ['no topic', { partition: 0, offset: 7 }],
+    ['a numeric value', { ...good, value: 42 }],
+    ['a numeric key', { ...good, key: 42 }],
+    ['a numeric timestampType', { ...good, timestampType: 1 }],
+    ['empty headers', { ...good, headers: [] }],
+    ['an empty header', { ...good, headers: [{}] }],
+    ['headers as an object', { ...good, headers: { a: [1] } }],
+    ['a header that is an array', { ...good, headers: [[]] }],
+    ['a null header', { ...good, headers: [null] }],
+    ['a fractional header byte', { ...good, headers: [{ a: [1.5] }] }],
+    ['a string header value', { ...good, headers: [{ a: 'x' }] }],
+    ['a class instance as header', { ...good, headers: [new Header()] }],
+    ['a header without prototype', { ...good, headers: [Object.assign(Object.create(null), { a: [1] })] }],
+    ['a header with a symbol key', { ...good, headers: [{ a: [1], [Symbol('s')]: [2] }] }],
+    ['a header named __proto__', { ...good, headers: [JSON.parse('{"__proto__":"x"}')] }],
+    ['an array', [good]],
+    ['null', null],
+    ['a string', 'record'],
+  ])('%s', (_label, raw) => {
+    const zod = MskRecordSchema.safeParse(raw);
+
+    const { records, invalid } = mskHeartbeatRecords({ eventSource: 'aws:kafka', records: { 'HeartBeat-0': [raw] } });
+
+    expect(invalid).toHaveLength(zod.success ? 0 : 1);
+    if (zod.success) {
+      const { value, timestamp, topic, partition, offset } = zod.data;
+      expect(records).toEqual([
+        {
+          value: value ?? '',
+          timestamp: timestamp !== undefined && timestamp >= 0 ? timestamp : undefined,
+          topic,
+          partition,
+          offset,
+        },
+      ]);
+    } else expect(records).toEqual([]);
+  });
+});
+
+describe('handleMskEvent', () => {
+  const NOW = 1_715_675_100_000;
+  /** An App whose store takes the beats it is given: enough for the handler, which only decodes and coalesces. */
+  const capturing = () => {
+    const stored: HeartbeatInput[][] = [];
+    const app = {
+      logger: pino({ level: 'silent' }),
+      clock: () => NOW,
+      kinds: DEFAULT_KINDS,
+      orchestrator: {
+        recordHeartbeats: async (beats: readonly HeartbeatInput[]) => {
+          stored.push([...beats]);
+          return { writes: beats.length, instances: beats.length };
+        },
+      },
+    } as unknown as App;
+    return { app, stored };
+  };
+
+  it('reads the Kafka records as mskHeartbeatRecords hands them to handleHeartbeatRecords', async () => {
+    const value = (instanceId: string) => b64({ resource: 'Thing', instanceId, n: instanceId });
+    const event = {
+      eventSource: 'aws:kafka',
+      records: {
+        'HeartBeat-0': [
+          { topic: 'HeartBeat', partition: 0, offset: 1, timestamp: NOW - 5000, value: value('1') },
+          { topic: 'HeartBeat', partition: 0, offset: 2, timestamp: -1, value: value('2') },
+          { topic: 'HeartBeat', partition: 0, offset: 3, timestamp: 0, value: value('3') },
+          { topic: 'HeartBeat', partition: 0, offset: 4, value: value('4') },
+          { topic: 'HeartBeat', partition: 0, offset: 5, timestamp: NOW + 60_000, value: value('5') },
+          { topic: 'HeartBeat', partition: 0, offset: 6, value: null },
+          { topic: 'HeartBeat', partition: 0, offset: 7, key: 'eA==' },
+          { topic: 'HeartBeat', partition: 0, offset: 8, timestamp: NOW - 9000, value: value('1') },
+          { topic: 'HeartBeat', partition: '0', offset: 9, value: value('9') },
+          { topic: 'HeartBeat', partition: 0, offset: 10, value: b64({ resource: 'Gadget', instanceId: '1' }) },
+        ],
+      },
+    };
+    const direct = capturing();
+    const { records, invalid } = mskHeartbeatRecords(MskEventSchema.parse(event));
+    const viaRecords = await handleHeartbeatRecords(direct.app, records, undefined, { now: () => NOW });
+    const lambda = capturing();
+
+    const viaEvent = await handleMskEvent(lambda.app, event, undefined, { now: () => NOW });
+
+    expect(viaEvent).toEqual({ ...viaRecords, records: 10, malformed: viaRecords.malformed + invalid.length });
+    expect(viaEvent).toEqual({ records: 10, malformed: 3, ignored: 1, writes: 5, instances: 5 });
+    expect(lambda.stored).toEqual(direct.stored);
+    expect(lambda.stored[0]!.map((beat) => [beat.instanceId, beat.at])).toEqual([
+      ['1', NOW - 5000],
+      ['2', NOW],
+      ['3', NOW],
+      ['4', NOW],
+      ['5', NOW],
+    ]);
   });
 });
 

@@ -27,7 +27,7 @@ const config = parse(readFileSync(join(REPO_ROOT, 'serverless.yml'), 'utf8'), { 
   custom: { esbuild: Record<string, Yaml> };
   package: { patterns: string[] };
   functions: Record<string, FunctionConfig>;
-  resources: { Resources: Record<string, { Type: string }> };
+  resources: { Resources: Record<string, { Type: string; Properties?: Yaml }> };
 };
 
 describe('serverless.yml', () => {
