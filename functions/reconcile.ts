@@ -7,6 +7,7 @@
  * logged and dropped, not retried.
  */
 import type { Context } from 'aws-lambda';
+import { kafkaAlertsFromEnv } from '../lib/alerts-kafka.js';
 import type { AppParts } from '../lib/app.js';
 import { withSharedApp } from '../lib/handlers/lambda.js';
 import { runtimeFromEnv } from '../lib/instances/runtime-from-env.js';
@@ -17,7 +18,11 @@ import { parseReconcileTrigger, ReconcileFailedError } from '../lib/reconcile/tr
  * Only this function drives instances, so only its bundle imports the runtime factory (and with it
  * the Kubernetes adapter, the AWS SDK for EKS authentication and yaml for the pod templates).
  */
-const PARTS: AppParts = { runtime: () => runtimeFromEnv(process.env) };
+const PARTS: AppParts = {
+  runtime: () => runtimeFromEnv(process.env),
+  // It also forwards the alerts every function keeps in the store to Kafka, so only its bundle has a Kafka client.
+  alertForwarder: (logger) => kafkaAlertsFromEnv(process.env, logger),
+};
 
 export type ReconcileResponse = (ReconcileSummary & { trigger: string }) | { status: 'dropped'; reason: string };
 

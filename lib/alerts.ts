@@ -352,31 +352,3 @@ export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | un
     throw new Error(`KAFKA_ALERT_TOPIC is not a valid topic name: ${JSON.stringify(topic)}`);
   return { brokers, clientId: env.KAFKA_CLIENT_ID?.trim() || ALERT_SOURCE, topic, ssl: ssl === 'true', sasl };
 }
-
-/** A kafkajs producer, imported only when Kafka is configured. */
-export async function kafkajsProducer(settings: KafkaSettings): Promise<AlertProducer> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  const kafka = new Kafka({
-    clientId: settings.clientId,
-    brokers: settings.brokers,
-    ssl: settings.ssl,
-    ...(settings.sasl ? { sasl: settings.sasl } : {}),
-    connectionTimeout: 3000,
-    requestTimeout: 5000,
-    retry: { retries: 2 },
-    logLevel: logLevel.NOTHING,
-  });
-  return kafka.producer({ allowAutoTopicCreation: false });
-}
-
-/** Kafka when `KAFKA_BROKERS` is set, else log only. A malformed variable is a start-up error naming it. */
-export function alertPublisherFromEnv(env: NodeJS.ProcessEnv, logger: Logger): AlertPublisher {
-  const settings = kafkaSettingsFromEnv(env);
-  if (!settings) return new LogAlertPublisher(logger);
-  return new KafkaAlertPublisher({
-    producer: () => kafkajsProducer(settings),
-    topic: settings.topic,
-    description: `kafka topic ${settings.topic} on ${settings.brokers.join(',')}`,
-    logger,
-  });
-}

@@ -12,21 +12,17 @@
  * the AWS SDK nor yaml. functions/reconcile.ts and the local system pass
  * `runtimeFromEnv` (lib/instances/runtime-from-env.ts).
  */
-import { alertPublisherFromEnv, type AlertPublisher } from './alerts.js';
+import type { AlertPublisher } from './alerts.js';
 import { systemClock, type Clock } from './clock.js';
 import { kindsFromEnv, type KindConfig } from './config/kinds.js';
 import { settingsFromEnv, type Settings } from './config/settings.js';
 import type { InstanceRuntime } from './instances/port.js';
 import { createLogger, type Logger } from './log.js';
+import { AlertOutbox, OutboxAlertPublisher } from './orchestration/alert-outbox.js';
 import { createOrchestration, type Orchestration } from './orchestration/index.js';
+import { Layout } from './orchestration/layout.js';
 import { openStore } from './store/open.js';
 import type { NodeStore } from './store/port.js';
-
-/**
- * Kept for lib/local/system.ts until it imports it from lib/instances/runtime-from-env.js. Unused by
- * the Lambda handlers, so esbuild drops it (and the adapters behind it) from their bundles; the
- * bundles test checks that.
- */
 
 export interface App {
   readonly store: NodeStore;
@@ -35,7 +31,11 @@ export interface App {
   readonly settings: Settings;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Where the App's alerts go: by default logged and kept in the store's outbox. */
   readonly alerts: AlertPublisher;
+  readonly alertOutbox: AlertOutbox;
+  /** Where reconcile forwards the outbox (Kafka), when the entry point gave one. */
+  readonly alertForwarder: AlertPublisher | undefined;
   /**
    * The instance runtime of `AppParts.runtime`, created on first use (only reconcile needs it);
    * rejects when the App was given none.
@@ -53,6 +53,11 @@ export interface AppParts {
   clock?: Clock;
   logger?: Logger;
   alerts?: AlertPublisher;
+  /**
+   * Where reconcile forwards stored alerts (e.g. `kafkaAlertsFromEnv` of lib/alerts-kafka.ts); only the
+   * entry points that forward pass it, so the others' bundles carry no Kafka client.
+   */
+  alertForwarder?: (logger: Logger) => AlertPublisher | undefined;
 }
 
 export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: AppParts = {}): Promise<App> {
@@ -60,8 +65,11 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
   const settings = parts.settings ?? settingsFromEnv(env);
   const clock = parts.clock ?? systemClock;
   const logger = parts.logger ?? createLogger({ env });
-  const alerts = parts.alerts ?? alertPublisherFromEnv(env, logger.child({ component: 'alerts' }));
   const store = parts.store ?? (await openStore(env));
+  const alertLogger = logger.child({ component: 'alerts' });
+  const alertOutbox = new AlertOutbox(store, new Layout(env.ZK_ROOT || undefined, env.ZK_STATE_ROOT || undefined));
+  const alerts = parts.alerts ?? new OutboxAlertPublisher(alertOutbox, alertLogger);
+  const alertForwarder = parts.alertForwarder?.(alertLogger);
   const orchestrator = createOrchestration({
     store,
     kinds,
@@ -90,12 +98,15 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
     clock,
     logger,
     alerts,
+    alertOutbox,
+    alertForwarder,
     runtime: () => (runtime ??= runtimeFactory()),
     async close() {
       // A runtime that could not be created has nothing to close (its error went to runtime()'s caller).
       const opened = await runtime?.catch(() => undefined);
       if (opened) await opened.close();
       await alerts.close();
+      await alertForwarder?.close();
       await store.close();
     },
   };

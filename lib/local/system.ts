@@ -7,6 +7,7 @@
  */
 import { systemClock } from '../clock.js';
 import { hostname } from 'node:os';
+import { kafkaAlertsFromEnv } from '../alerts-kafka.js';
 import { createApp, type App } from '../app.js';
 import { runtimeFromEnv } from '../instances/runtime-from-env.js';
 import { decodeHeartbeat, handleHeartbeatRecords, type HeartbeatRecordInput } from '../handlers/heartbeat.js';
@@ -113,7 +114,11 @@ export async function startLocalSystem(
       : undefined;
     const runtime: InstanceRuntime = processes ?? (await runtimeFromEnv(env));
     const componentLogger = createLogger({ env, level: options.componentLogLevel, bindings: { component: 'app' } });
-    const app = await createApp(env, { runtime, logger: componentLogger });
+    const app = await createApp(env, {
+      runtime,
+      logger: componentLogger,
+      alertForwarder: (logger) => kafkaAlertsFromEnv(env, logger),
+    });
     cleanups.push(() => app.close());
     await app.orchestrator.ping();
     // Created now (not on first reconcile) so that app.close() closes it whatever happens.

@@ -17,6 +17,7 @@
  *   <state>/<Resource>/capacity-exhausted   {"since":ms}  (present while anything is pending; alerted once)
  *   <state>/<Resource>/scaling              ScalingState: recommendation history, last decision, last run, moves owed
  *   <state>/leases/<name>                   {"holder":"…","expiresAt":ms}
+ *   <state>/alerts/<time>-<type>-<R>-<rnd> {"alert":{…},"delivered":bool}  (the newest 100; reconcile forwards them)
  *
  * The index answers "which instance runs X" with one read at any scale, and
  * its create-if-absent is what makes a placement unique across processes.
@@ -59,6 +60,8 @@ export class Layout {
   pending = (resource: string, resourceId: string): string => `${this.pendingDir(resource)}/${encodeName(resourceId)}`;
   capacityExhausted = (resource: string): string => `${this.stateRoot}/${resource}/capacity-exhausted`;
   scaling = (resource: string): string => `${this.stateRoot}/${resource}/scaling`;
+  alertsDir = (): string => `${this.stateRoot}/alerts`;
+  alert = (name: string): string => `${this.alertsDir()}/${name}`;
   leasesDir = (): string => `${this.stateRoot}/leases`;
   lease = (name: string): string => `${this.leasesDir()}/${name}`;
 }

@@ -17,6 +17,7 @@ import type { AlertPublisher, OrchestratorAlert, PublishOutcome } from '../alert
 import type { App } from '../app.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
+import { forwardAlerts } from '../orchestration/alert-outbox.js';
 import { LeaseHeldError } from '../orchestration/errors.js';
 import type { Lease } from '../orchestration/types.js';
 import { act, type KindContext, messageOf, placePending } from './act.js';
@@ -36,8 +37,10 @@ export interface ReconcileOptions {
   readonly holder?: string;
   /** Clock for the decisions (heartbeat and pod ages); default the App's. */
   readonly now?: () => number;
-  /** Default: the App's publisher (Kafka when KAFKA_BROKERS is set, else log only). */
+  /** Where this run's alerts go; default the App's (logged and kept in the store's outbox). */
   readonly alerts?: AlertPublisher;
+  /** Where the outbox's undelivered alerts are forwarded; default the App's forwarder (Kafka), if any. */
+  readonly forwardAlerts?: AlertPublisher;
   /** Default: a fresh Metrics flushed (one EMF line) at the end of the run. */
   readonly metrics?: Metrics;
   readonly logger?: Logger;
@@ -107,6 +110,8 @@ export interface ReconcileReport {
   readonly errors: readonly ReconcileError[];
   readonly alerts: readonly OrchestratorAlert[];
   readonly alertDelivery?: PublishOutcome;
+  /** What forwarding the store's outbox (this run's alerts and those api and notify raised) did. */
+  readonly alertsForwarded?: PublishOutcome;
   /** Instance-runtime calls made, by verb (Kubernetes API requests in production). */
   readonly apiCalls: ApiCalls;
 }
@@ -150,6 +155,7 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
   const alerts: OrchestratorAlert[] = [];
   let runtime: CountingRuntime | undefined;
   let alertDelivery: PublishOutcome | undefined;
+  let alertsForwarded: PublishOutcome | undefined;
   try {
     runtime = new CountingRuntime(await app.runtime());
     metrics.count('ReconcileRuns');
@@ -186,6 +192,14 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
       metrics.count('AlertsRaised', alerts.length);
       if (alertDelivery.failed > 0) metrics.count('AlertPublishFailures', alertDelivery.failed);
     }
+    const forwarder = options.forwardAlerts ?? app.alertForwarder;
+    if (forwarder) {
+      alertsForwarded = await forwardAlerts(app.alertOutbox, forwarder).catch((error: unknown) => {
+        log.warn({ err: error }, 'stored alerts not forwarded; the next run retries');
+        return { logged: 0, delivered: 0, failed: 1, error: messageOf(error) };
+      });
+      if (alertsForwarded && alertsForwarded.failed > 0) metrics.count('AlertForwardFailures', alertsForwarded.failed);
+    }
   } finally {
     await app.orchestrator.releaseLease(lease).catch((error: unknown) => {
       // It expires on its own; the next run just waits for it.
@@ -206,6 +220,7 @@ export async function reconcile(app: App, options: ReconcileOptions = {}): Promi
     errors,
     alerts,
     ...(alertDelivery ? { alertDelivery } : {}),
+    ...(alertsForwarded ? { alertsForwarded } : {}),
     apiCalls: runtime.calls(),
   };
   log[status === 'done' ? 'info' : 'error'](

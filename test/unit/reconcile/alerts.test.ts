@@ -4,7 +4,6 @@ import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import {
   alertMessage,
-  alertPublisherFromEnv,
   KafkaAlertPublisher,
   kafkaSettingsFromEnv,
   LogAlertPublisher,
@@ -13,6 +12,7 @@ import {
   type PublishOutcome,
   type RecycleStormAlert,
 } from '../../../lib/alerts.js';
+import { kafkaAlertsFromEnv } from '../../../lib/alerts-kafka.js';
 
 const AT = Date.UTC(2024, 4, 1, 8, 0, 0);
 const FLEET_SILENT: FleetSilentAlert = {
@@ -200,18 +200,18 @@ describe('KafkaAlertPublisher', () => {
   });
 });
 
-describe('alert publisher from the environment', () => {
-  it('only logs when KAFKA_BROKERS is not set', () => {
-    expect(alertPublisherFromEnv({}, silentLogger()).description).toBe('log only');
+describe('Kafka alerts from the environment', () => {
+  it('is off when KAFKA_BROKERS is not set: alerts stay logged and in the store', () => {
+    expect(kafkaAlertsFromEnv({}, silentLogger())).toBeUndefined();
   });
 
   it('publishes to Kafka when KAFKA_BROKERS is set, to the Alert topic unless told otherwise', () => {
-    expect(alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9092,b-2.msk:9092' }, silentLogger()).description).toBe(
+    expect(kafkaAlertsFromEnv({ KAFKA_BROKERS: 'b-1.msk:9092,b-2.msk:9092' }, silentLogger())?.description).toBe(
       'kafka topic Alert on b-1.msk:9092,b-2.msk:9092',
     );
     expect(
-      alertPublisherFromEnv({ KAFKA_BROKERS: 'b-1.msk:9094', KAFKA_ALERT_TOPIC: 'OrchestratorAlert' }, silentLogger())
-        .description,
+      kafkaAlertsFromEnv({ KAFKA_BROKERS: 'b-1.msk:9094', KAFKA_ALERT_TOPIC: 'OrchestratorAlert' }, silentLogger())
+        ?.description,
     ).toBe('kafka topic OrchestratorAlert on b-1.msk:9094');
   });
 
@@ -243,6 +243,6 @@ describe('alert publisher from the environment', () => {
       /^KAFKA_ALERT_TOPIC is not a valid topic name/,
     ],
   ])('rejects a malformed setting, naming the variable: %j', (env, message) => {
-    expect(() => alertPublisherFromEnv(env, silentLogger())).toThrow(message);
+    expect(() => kafkaAlertsFromEnv(env, silentLogger())).toThrow(message);
   });
 });

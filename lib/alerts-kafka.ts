@@ -1,0 +1,43 @@
+/**
+ * The Kafka side of alerts: a kafkajs producer for the platform's `Alert`
+ * topic (SPEC §6). Only the entry points that forward alerts import this
+ * module (reconcile's Lambda and `npm start`), so kafkajs stays out of the
+ * api, notify and heartbeat bundles: those record their alerts in the store's
+ * outbox (lib/orchestration/alert-outbox.ts), and reconcile forwards them.
+ */
+import {
+  type AlertProducer,
+  type AlertPublisher,
+  KafkaAlertPublisher,
+  type KafkaSettings,
+  kafkaSettingsFromEnv,
+} from './alerts.js';
+import type { Logger } from './log.js';
+
+/** A kafkajs producer, imported only when Kafka is configured. */
+export async function kafkajsProducer(settings: KafkaSettings): Promise<AlertProducer> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({
+    clientId: settings.clientId,
+    brokers: settings.brokers,
+    ssl: settings.ssl,
+    ...(settings.sasl ? { sasl: settings.sasl } : {}),
+    connectionTimeout: 3000,
+    requestTimeout: 5000,
+    retry: { retries: 2 },
+    logLevel: logLevel.NOTHING,
+  });
+  return kafka.producer({ allowAutoTopicCreation: false });
+}
+
+/** The Kafka publisher when `KAFKA_BROKERS` is set, else undefined. A malformed variable is a start-up error naming it. */
+export function kafkaAlertsFromEnv(env: NodeJS.ProcessEnv, logger: Logger): AlertPublisher | undefined {
+  const settings = kafkaSettingsFromEnv(env);
+  if (!settings) return undefined;
+  return new KafkaAlertPublisher({
+    producer: () => kafkajsProducer(settings),
+    topic: settings.topic,
+    description: `kafka topic ${settings.topic} on ${settings.brokers.join(',')}`,
+    logger,
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * Alerts kept in the store: every alert an App raises is logged and written
+ * here (`<state>/alerts/<time>-<type>-<resource>-<random>`), and reconcile
+ * forwards the undelivered ones to Kafka once a minute. So the functions that
+ * raise an alert now and then (api and notify: capacity exhausted) need no
+ * Kafka client in their bundle, an alert raised while Kafka is down is
+ * delivered later instead of lost, and the recent alerts are there to show.
+ * The newest ALERTS_KEPT are kept, delivered or not, so the directory stays
+ * small whatever happens to Kafka.
+ */
+import { randomUUID } from 'node:crypto';
+import * as z from 'zod';
+import { type AlertPublisher, LogAlertPublisher, type OrchestratorAlert, type PublishOutcome } from '../alerts.js';
+import type { Logger } from '../log.js';
+import { ANY_VERSION, isConflict, type NodeStore } from '../store/port.js';
+import type { Layout } from './layout.js';
+
+export const ALERTS_KEPT = 100;
+
+const StoredAlertSchema = z.object({
+  alert: z.looseObject({ type: z.string(), resource: z.string(), at: z.number() }),
+  delivered: z.boolean(),
+});
+
+export interface StoredAlert {
+  readonly name: string;
+  readonly alert: OrchestratorAlert;
+  readonly delivered: boolean;
+}
+
+export class AlertOutbox {
+  constructor(
+    private readonly store: NodeStore,
+    private readonly layout: Layout,
+  ) {}
+
+  async record(alerts: readonly OrchestratorAlert[]): Promise<void> {
+    if (alerts.length === 0) return;
+    await this.store.ensurePath(this.layout.alertsDir());
+    await this.store.commit(
+      alerts.map((alert) => ({
+        op: 'create' as const,
+        path: this.layout.alert(
+          `${String(alert.at).padStart(13, '0')}-${alert.type}-${alert.resource}-${randomUUID().slice(0, 8)}`,
+        ),
+        data: JSON.stringify({ alert, delivered: false }),
+      })),
+    );
+    await this.prune();
+  }
+
+  /** Oldest first; a node that cannot be read is skipped (it is pruned in time like any other). */
+  async list(): Promise<StoredAlert[]> {
+    const names = (await this.store.children(this.layout.alertsDir())).sort();
+    const nodes = await this.store.getMany(names.map((name) => this.layout.alert(name)));
+    return names.flatMap((name, i) => {
+      const parsed = StoredAlertSchema.safeParse(safeJson(nodes[i]?.data));
+      return parsed.success
+        ? [{ name, alert: parsed.data.alert as unknown as OrchestratorAlert, delivered: parsed.data.delivered }]
+        : [];
+    });
+  }
+
+  async markDelivered(stored: readonly StoredAlert[]): Promise<void> {
+    await Promise.all(
+      stored.map((entry) =>
+        this.store
+          .commit([
+            {
+              op: 'set',
+              path: this.layout.alert(entry.name),
+              data: JSON.stringify({ alert: entry.alert, delivered: true }),
+              version: ANY_VERSION,
+            },
+          ])
+          // Pruned meanwhile: nothing left to mark.
+          .catch((error: unknown) => {
+            if (!(isConflict(error) && error.reason === 'NoNode')) throw error;
+          }),
+      ),
+    );
+  }
+
+  private async prune(): Promise<void> {
+    const names = (await this.store.children(this.layout.alertsDir())).sort();
+    const surplus = names.slice(0, Math.max(0, names.length - ALERTS_KEPT));
+    await Promise.all(
+      surplus.map((name) =>
+        this.store
+          .commit([{ op: 'remove', path: this.layout.alert(name), version: ANY_VERSION }])
+          .catch((error: unknown) => {
+            if (!(isConflict(error) && error.reason === 'NoNode')) throw error;
+          }),
+      ),
+    );
+  }
+}
+
+const safeJson = (data: string | undefined): unknown => {
+  try {
+    return data === undefined ? undefined : JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+};
+
+/** The App's publisher: logs every alert and keeps it in the outbox for reconcile to forward. */
+export class OutboxAlertPublisher implements AlertPublisher {
+  readonly description = 'log, and the store outbox that reconcile forwards';
+  private readonly log: LogAlertPublisher;
+
+  constructor(
+    private readonly outbox: AlertOutbox,
+    private readonly logger: Logger,
+  ) {
+    this.log = new LogAlertPublisher(logger);
+  }
+
+  async publish(alerts: readonly OrchestratorAlert[]): Promise<PublishOutcome> {
+    const outcome = await this.log.publish(alerts);
+    try {
+      await this.outbox.record(alerts);
+      return outcome;
+    } catch (error) {
+      this.logger.warn({ err: error, alerts: alerts.length }, 'alerts logged but not kept in the store outbox');
+      return { ...outcome, failed: alerts.length, error: (error as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Publishes the outbox's undelivered alerts through `forwarder`, and marks them delivered once it took them all. */
+export async function forwardAlerts(
+  outbox: AlertOutbox,
+  forwarder: AlertPublisher,
+): Promise<PublishOutcome | undefined> {
+  const waiting = (await outbox.list()).filter((entry) => !entry.delivered);
+  if (waiting.length === 0) return undefined;
+  const outcome = await forwarder.publish(waiting.map((entry) => entry.alert));
+  if (outcome.failed === 0) await outbox.markDelivered(waiting);
+  return outcome;
+}
