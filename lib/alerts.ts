@@ -81,7 +81,18 @@ export interface MetricsMissingAlert {
   readonly instances: readonly string[];
 }
 
+/** A catalog pass would remove more than the allowed share of a kind's resources: it removed none. */
+export interface CatalogMassRemovalAlert {
+  readonly type: 'catalog-mass-removal';
+  readonly resource: string;
+  readonly wouldRemove: number;
+  readonly assigned: number;
+  readonly maxRemoveFraction: number;
+  readonly at: number;
+}
+
 export type OrchestratorAlert =
+  | CatalogMassRemovalAlert
   | FleetSilentAlert
   | RecycleStormAlert
   | CapacityExhaustedAlert
@@ -164,6 +175,15 @@ export function alertMessage(alert: OrchestratorAlert): AlertMessage {
         content:
           `${alert.resource} workers are still above their target at maxInstances ${alert.maxInstances}; ` +
           `the load asks for ${alert.recommended}: raise scaling.maxInstances or the container requests`,
+      };
+    case 'catalog-mass-removal':
+      return {
+        ...base,
+        level: 'critical',
+        title: `${alert.resource} catalog check held back`,
+        content:
+          `the catalog lacks ${alert.wouldRemove} of ${alert.assigned} assigned ${alert.resource} resources, above ${alert.maxRemoveFraction * 100}%: ` +
+          'none removed (is the catalog table empty or the wrong one?)',
       };
     case 'metrics-missing':
       return {

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { NodeStore } from '../store/port.js';
 import { Kinds, type OrchestrationContext } from './context.js';
 import { CapacityUseCase } from './capacity.js';
+import { CatalogCheckUseCase } from './catalog-check.js';
 import { HeartbeatUseCase } from './heartbeats.js';
 import { InstanceRecordUseCase } from './instance-records.js';
 import { Layout } from './layout.js';
@@ -50,7 +51,8 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
   };
   const kinds = new Kinds(deps.kinds);
 
-  const capacity = new CapacityUseCase(context, kinds, deps.alerts ?? new LogAlertPublisher(logger));
+  const alerts = deps.alerts ?? new LogAlertPublisher(logger);
+  const capacity = new CapacityUseCase(context, kinds, alerts);
   const placement = new PlacementUseCase(context, kinds, capacity);
   const unassign = new UnassignUseCase(context, kinds, capacity);
   const leases = new LeaseUseCase(context);
@@ -59,6 +61,7 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
   const moves = new MoveUseCase(context);
   const orchestrate = new OrchestrateUseCase(context, kinds, { leases, moves, records, capacity, placement });
   const scaling = new ScalingUseCase(context, kinds, { moves, capacity, records });
+  const catalog = new CatalogCheckUseCase(context, kinds, { leases, placement, unassign, capacity, alerts });
   const views = new ViewUseCase(context, kinds, { heartbeats, records, capacity, scaling });
 
   return {
@@ -89,6 +92,8 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
     setDraining: (resource, ids, draining) => scaling.setDraining(resource, ids, draining),
     rebalanceWave: (resource, options) => scaling.rebalanceWave(resource, options),
     closeDrained: (resource, id) => scaling.closeDrained(resource, id),
+    catalogPass: (resource, reader, options) => catalog.catalogPass(resource, reader, options),
+    lastCatalogPass: (resource) => catalog.lastCatalogPass(resource),
   };
 }
 

@@ -16,6 +16,7 @@
  *   <state>/<Resource>/pending/<resourceId> ""  (a resource waiting for room: the kind is at maxInstances)
  *   <state>/<Resource>/capacity-exhausted   {"since":ms}  (present while anything is pending; alerted once)
  *   <state>/<Resource>/scaling              ScalingState: recommendation history, last decision, last run, moves owed
+ *   <state>/<Resource>/catalog              the last catalog pass: scanned, missing, extra, healed, held back
  *   <state>/leases/<name>                   {"holder":"…","expiresAt":ms}
  *   <state>/alerts/<time>-<type>-<R>-<rnd> {"alert":{…},"delivered":bool}  (the newest 100; reconcile forwards them)
  *
@@ -60,6 +61,7 @@ export class Layout {
   pending = (resource: string, resourceId: string): string => `${this.pendingDir(resource)}/${encodeName(resourceId)}`;
   capacityExhausted = (resource: string): string => `${this.stateRoot}/${resource}/capacity-exhausted`;
   scaling = (resource: string): string => `${this.stateRoot}/${resource}/scaling`;
+  catalogPass = (resource: string): string => `${this.stateRoot}/${resource}/catalog`;
   alertsDir = (): string => `${this.stateRoot}/alerts`;
   alert = (name: string): string => `${this.alertsDir()}/${name}`;
   leasesDir = (): string => `${this.stateRoot}/leases`;

@@ -79,6 +79,21 @@ export const ScalingStateSchema = z.object({
 });
 export type ScalingState = z.infer<typeof ScalingStateSchema>;
 
+/** `<state>/<Resource>/catalog`: the last catalog pass of the kind. */
+export const CatalogPassSchema = z.object({
+  resource: z.string(),
+  status: z.enum(['done', 'held', 'skipped']),
+  at: count,
+  durationMs: count,
+  scanned: count,
+  assigned: count,
+  missing: count,
+  extra: count,
+  healed: count,
+  heldBack: count,
+  reason: z.string().optional(),
+});
+
 export const LeaseNodeSchema = z.object({ holder: z.string().min(1), expiresAt: z.number().int().nonnegative() });
 
 /** A stored node does not have the shape its path promises. */

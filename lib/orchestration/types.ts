@@ -9,7 +9,7 @@ import type { OrchestrateOptionsInput } from '../domain/options.js';
 import type { InstanceState, Move } from '../domain/orchestration.js';
 import type { Layout } from './layout.js';
 import type { z } from 'zod';
-import type { InstanceRecordSchema, ScalingState } from './stored.js';
+import type { CatalogPassSchema, InstanceRecordSchema, ScalingState } from './stored.js';
 
 export interface Placement {
   readonly id: string;
@@ -234,6 +234,27 @@ export interface ScalingUseCases {
   closeDrained(resource: string, id: string): Promise<boolean>;
 }
 
+/** What a catalog pass needs of the platform's catalog (lib/catalog/port.ts). */
+export interface CatalogReader {
+  /** Up to `limit` ids greater than `after`, ascending in JavaScript string order. */
+  page(resource: string, after: string | undefined, limit: number): Promise<string[]>;
+  /** Which of `ids` exist now. */
+  existing(resource: string, ids: readonly string[]): Promise<Set<string>>;
+}
+
+/** The result of one catalog pass over a kind (schema: stored.ts). */
+export type CatalogPass = Readonly<z.infer<typeof CatalogPassSchema>>;
+
+/** Anti-entropy against the platform's catalog. */
+export interface CatalogUseCases {
+  catalogPass(
+    resource: string,
+    catalog: CatalogReader,
+    options: { readonly holder: string; readonly pageSize?: number; readonly maxRemoveFraction?: number },
+  ): Promise<CatalogPass>;
+  lastCatalogPass(resource: string): Promise<CatalogPass | undefined>;
+}
+
 export interface LeaseUseCases {
   acquireLease(name: string, holder: string, ttlMs: number): Promise<Lease>;
   renewLease(lease: Lease): Promise<Lease>;
@@ -246,7 +267,8 @@ export interface Orchestration
     ViewUseCases,
     InstanceStateUseCases,
     LeaseUseCases,
-    ScalingUseCases {
+    ScalingUseCases,
+    CatalogUseCases {
   readonly kinds: readonly KindConfig[];
   readonly layout: Layout;
   /** The configured kind, or UnknownResourceError. */

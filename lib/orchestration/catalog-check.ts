@@ -1,0 +1,167 @@
+/**
+ * Anti-entropy against the platform's catalog (SPEC §5): a pass compares a
+ * kind's catalog table with its assigned resources and heals both
+ * differences, so a lost or reordered cm/notify message cannot leave a
+ * device unserved, or a deleted one served, for longer than one pass.
+ *
+ * - The assigned set is read from the instance lists (at most one read per
+ *   instance; the 500k-child index is never listed); pending resources count
+ *   as known.
+ * - The catalog is read by keyset pagination, pages of `pageSize`, never the
+ *   whole table, and merged page by page with the sorted assigned ids.
+ * - Missing ids (in the catalog, not assigned) are assigned in bulk per page.
+ * - Extra ids (assigned, not in the catalog) are re-checked in one
+ *   `id = ANY($1)` query per chunk before anything is removed, so a row
+ *   created during the scan is never unassigned.
+ * - Mass-deletion guard: if more than `maxRemoveFraction` of the assigned
+ *   resources would go in one pass, none go, an alert is raised and the pass
+ *   says so: an empty or wrong table must never empty the fleet.
+ * - A lease per kind stops two passes from overlapping; the result of the
+ *   last pass is kept in the store for the API and the dashboard.
+ */
+import type { AlertPublisher } from '../alerts.js';
+import { diffSorted, firstAfter } from '../domain/catalog-diff.js';
+import { chunks, type Kinds, type OrchestrationContext } from './context.js';
+import { LeaseHeldError } from './errors.js';
+import type { CapacityUseCase } from './capacity.js';
+import type { LeaseUseCase } from './leases.js';
+import type { PlacementUseCase } from './placement.js';
+import { CatalogPassSchema, parseNode } from './stored.js';
+import type { CatalogPass, CatalogReader, Lease } from './types.js';
+import type { UnassignUseCase } from './unassign.js';
+
+export const CATALOG_DEFAULTS = { pageSize: 5000, maxRemoveFraction: 0.05, leaseTtlMs: 60_000 } as const;
+/** Ids per `id = ANY($1)` re-check. */
+const RECHECK_CHUNK = 5000;
+
+export interface CatalogPassOptions {
+  readonly holder: string;
+  readonly pageSize?: number;
+  readonly maxRemoveFraction?: number;
+}
+
+export const catalogLease = (resource: string): string => `catalog-${resource}`;
+
+export class CatalogCheckUseCase {
+  constructor(
+    private readonly context: OrchestrationContext,
+    private readonly kinds: Kinds,
+    private readonly parts: {
+      readonly leases: LeaseUseCase;
+      readonly placement: PlacementUseCase;
+      readonly unassign: UnassignUseCase;
+      readonly capacity: CapacityUseCase;
+      readonly alerts: AlertPublisher;
+    },
+  ) {}
+
+  async lastCatalogPass(resource: string): Promise<CatalogPass | undefined> {
+    this.kinds.get(resource);
+    const { store, repository } = this.context;
+    const node = await store.get(repository.layout.catalogPass(resource));
+    return node ? parseNode(CatalogPassSchema, node) : undefined;
+  }
+
+  async catalogPass(resource: string, catalog: CatalogReader, options: CatalogPassOptions): Promise<CatalogPass> {
+    this.kinds.get(resource);
+    const { repository, clock, logger } = this.context;
+    const pageSize = options.pageSize ?? CATALOG_DEFAULTS.pageSize;
+    const maxRemoveFraction = options.maxRemoveFraction ?? CATALOG_DEFAULTS.maxRemoveFraction;
+    const startedAt = clock();
+    let lease: Lease;
+    try {
+      lease = await this.parts.leases.acquireLease(catalogLease(resource), options.holder, CATALOG_DEFAULTS.leaseTtlMs);
+    } catch (error) {
+      if (!(error instanceof LeaseHeldError)) throw error;
+      return { ...emptyPass(resource, startedAt), status: 'skipped', reason: `a pass by ${error.holder} is running` };
+    }
+    const keepLease = async (): Promise<void> => {
+      if (clock() >= lease.expiresAt - (lease.ttlMs * 2) / 3) lease = await this.parts.leases.renewLease(lease);
+    };
+    try {
+      await repository.prepare(resource);
+      const lists = await repository.read(resource);
+      const pending = await this.parts.capacity.pendingIds(resource);
+      const assigned = [...new Set([...lists.flatMap((cached) => cached.state.ids), ...pending])].sort();
+      let scanned = 0;
+      let placed = 0;
+      let missing = 0;
+      const candidates: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        await keepLease();
+        const page = await catalog.page(resource, after, pageSize);
+        scanned += page.length;
+        const last = page.at(-1);
+        const end = page.length < pageSize || last === undefined ? assigned.length : firstAfter(assigned, last);
+        const diff = diffSorted(page, assigned.slice(firstAfter(assigned, after), end));
+        missing += diff.missing.length;
+        candidates.push(...diff.extra);
+        if (diff.missing.length > 0)
+          placed += (await this.parts.placement.assign(resource, diff.missing)).assigned.length;
+        if (page.length < pageSize || last === undefined) break;
+        after = last;
+      }
+      // Only ids the catalog still does not have, asked again now: a row created during the scan stays.
+      const stillThere = new Set<string>();
+      for (const chunk of chunks(candidates, RECHECK_CHUNK)) {
+        await keepLease();
+        for (const id of await catalog.existing(resource, chunk)) stillThere.add(id);
+      }
+      const extra = candidates.filter((id) => !stillThere.has(id));
+      const limit = Math.floor(assigned.length * maxRemoveFraction);
+      const held = extra.length > limit;
+      let removed = 0;
+      if (held) {
+        await this.parts.alerts.publish([
+          {
+            type: 'catalog-mass-removal',
+            resource,
+            wouldRemove: extra.length,
+            assigned: assigned.length,
+            maxRemoveFraction,
+            at: clock(),
+          },
+        ]);
+      } else if (extra.length > 0) {
+        await keepLease();
+        removed = (await this.parts.unassign.unassign(resource, extra)).removed.length;
+      }
+      const pass: CatalogPass = {
+        resource,
+        status: held ? 'held' : 'done',
+        at: startedAt,
+        durationMs: clock() - startedAt,
+        scanned,
+        assigned: assigned.length,
+        missing,
+        extra: extra.length,
+        healed: placed + removed,
+        heldBack: held ? extra.length : 0,
+        ...(held
+          ? {
+              reason: `${extra.length} of ${assigned.length} assigned would be removed, above ${maxRemoveFraction * 100}%: none removed`,
+            }
+          : {}),
+      };
+      await repository.put(repository.layout.catalogPass(resource), JSON.stringify(CatalogPassSchema.parse(pass)));
+      logger[held ? 'warn' : 'info']({ ...pass }, `${resource} catalog pass ${pass.status}`);
+      return pass;
+    } finally {
+      await this.parts.leases.releaseLease(lease).catch(() => undefined);
+    }
+  }
+}
+
+const emptyPass = (resource: string, at: number): CatalogPass => ({
+  resource,
+  status: 'skipped',
+  at,
+  durationMs: 0,
+  scanned: 0,
+  assigned: 0,
+  missing: 0,
+  extra: 0,
+  healed: 0,
+  heldBack: 0,
+});
