@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
 # The system packages the tests need, installed with apt when missing: ZooKeeper + Java (store contract suite),
-# Mosquitto (external-broker test) and Chromium (e2e). The catalog's PostgreSQL joins this list when its tests land.
+# PostgreSQL (the catalog's adapter and anti-entropy tests), Mosquitto (external-broker test) and Chromium (e2e).
 # Run by `npm test` (pretest) and .ci/run. Silent, a few milliseconds of shell built-ins, when all is present.
-# Honours the same overrides as the tests: ZOOKEEPER_JARS, JAVA, MOSQUITTO_PATH, CHROMIUM_PATH.
+# Honours the same overrides as the tests: ZOOKEEPER_JARS, JAVA, PG_BIN (the directory holding initdb and pg_ctl;
+# default: the newest /usr/lib/postgresql/<version>/bin), MOSQUITTO_PATH, CHROMIUM_PATH.
 set -euo pipefail
+
+# Debian installs the server binaries outside PATH, one directory per major version.
+has_postgres() {
+  if [ -n "${PG_BIN:-}" ]; then
+    [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ]
+    return
+  fi
+  local bin
+  for bin in /usr/lib/postgresql/*/bin; do
+    [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ] && return 0
+  done
+  return 1
+}
 
 detect() {
   missing=()
   [ -f "${ZOOKEEPER_JARS:-/usr/share/java}/zookeeper.jar" ] || missing+=(zookeeper)
   command -v "${JAVA:-java}" >/dev/null 2>&1 || missing+=(default-jre-headless)
+  has_postgres || missing+=(postgresql)
   [ -x "${MOSQUITTO_PATH:-/usr/sbin/mosquitto}" ] || missing+=(mosquitto)
   command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
   [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
