@@ -1,34 +1,83 @@
 /**
- * Catalog passes on a real store: lost creates and deletes healed, a delete
+ * Catalog passes on a real store and a real PostgreSQL catalog: lost creates and deletes healed, a delete
  * that arrived before its create healed, rows created during a pass never
  * removed, an empty table held back by the mass-deletion guard (with its
  * alert), and a second pass that changes nothing.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { openPostgresCatalog } from '../../../lib/catalog/postgres.js';
 import { MemoryAlertPublisher } from '../../../lib/alerts.js';
 import type { CatalogReader } from '../../../lib/orchestration/types.js';
 import { STORE_ADAPTERS } from '../../support/stores.js';
 import { openTestApp, type TestApp } from '../../unit/handlers/test-app.js';
 
-/** The catalog as a sorted table the test edits; `onPage` runs after each page is read (rows created meanwhile). */
+/**
+ * The platform's `"Thing"` table in a real PostgreSQL, one database per test
+ * file, read through the catalog's PostgreSQL adapter; `onPage` runs after
+ * each page is read (rows created while the pass runs).
+ */
 class TableCatalog implements CatalogReader {
-  readonly rows = new Set<string>();
   pages = 0;
-  onPage: (page: number) => void = () => undefined;
+  onPage: (page: number) => Promise<void> = async () => undefined;
+  private readonly adapter = openPostgresCatalog({
+    url: databaseUrl,
+    tables: { Thing: { table: 'Thing', idColumn: 'id' } },
+    statementTimeoutMs: 10_000,
+  });
 
-  async page(_resource: string, after: string | undefined, limit: number): Promise<string[]> {
-    const page = [...this.rows]
-      .sort()
-      .filter((id) => after === undefined || id > after)
-      .slice(0, limit);
-    this.onPage(++this.pages);
+  async add(...rows: string[]): Promise<void> {
+    if (rows.length > 0) await db.query('INSERT INTO "Thing" (id) SELECT unnest($1::text[])', [rows]);
+  }
+
+  async page(resource: string, after: string | undefined, limit: number): Promise<string[]> {
+    const page = await this.adapter.page(resource, after, limit);
+    await this.onPage(++this.pages);
     return page;
   }
 
-  async existing(_resource: string, ids: readonly string[]): Promise<Set<string>> {
-    return new Set(ids.filter((id) => this.rows.has(id)));
+  existing(resource: string, ids: readonly string[]): Promise<Set<string>> {
+    return this.adapter.existing(resource, ids);
+  }
+
+  close(): Promise<void> {
+    return this.adapter.close();
   }
 }
+
+const serverUrl = inject('pgUrl');
+const database = `catalog_pass_${process.pid}`;
+const databaseUrl = (() => {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+})();
+let admin: pg.Client;
+let db: pg.Client;
+const catalogs: TableCatalog[] = [];
+
+beforeAll(async () => {
+  admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${database}" TEMPLATE template0 ENCODING 'UTF8'`);
+  db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+});
+afterAll(async () => {
+  await Promise.all(catalogs.map((catalog) => catalog.close()));
+  await db?.end();
+  await admin?.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  await admin?.end();
+});
+beforeEach(async () => {
+  await db.query('DROP TABLE IF EXISTS "Thing"');
+  await db.query('CREATE TABLE "Thing" (id text COLLATE "C" PRIMARY KEY, name text)');
+});
+const newCatalog = (): TableCatalog => {
+  const catalog = new TableCatalog();
+  catalogs.push(catalog);
+  return catalog;
+};
 
 const ids = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`);
@@ -43,8 +92,8 @@ describe.each(STORE_ADAPTERS)('catalog passes on %s', (adapter) => {
 
   it('assigns a lost create and unassigns a lost delete, re-checking before removing', async () => {
     t = await openTestApp(adapter, { label: 'catalog' });
-    const catalog = new TableCatalog();
-    for (const id of ids('thing', 200)) catalog.rows.add(id);
+    const catalog = newCatalog();
+    await catalog.add(...ids('thing', 200));
     await t.app.orchestrator.assign('Thing', ids('thing', 200).slice(1)); // thing-0000's create was lost
     await t.app.orchestrator.assign('Thing', ['deleted-row']); // its delete was lost
 
@@ -58,8 +107,8 @@ describe.each(STORE_ADAPTERS)('catalog passes on %s', (adapter) => {
 
   it('heals a delete that arrived before its create: the row exists, so it is placed', async () => {
     t = await openTestApp(adapter, { label: 'catalog' });
-    const catalog = new TableCatalog();
-    catalog.rows.add('late-create');
+    const catalog = newCatalog();
+    await catalog.add('late-create');
     await t.app.orchestrator.unassign('Thing', ['late-create']); // the delete, first: nothing to remove
 
     const pass = await t.app.orchestrator.catalogPass('Thing', catalog, { holder: 'test' });
@@ -70,14 +119,12 @@ describe.each(STORE_ADAPTERS)('catalog passes on %s', (adapter) => {
 
   it('never removes a row created during the pass, and places those created in pages still to come', async () => {
     t = await openTestApp(adapter, { label: 'catalog' });
-    const catalog = new TableCatalog();
-    for (const id of ids('a', 100)) catalog.rows.add(id);
+    const catalog = newCatalog();
+    await catalog.add(...ids('a', 100));
     await t.app.orchestrator.assign('Thing', ids('a', 100));
     // Created and assigned (cm/notify) while the pass reads page 1: before and after the page's range.
-    catalog.onPage = (page) => {
-      if (page !== 1) return;
-      catalog.rows.add('a-0000x');
-      catalog.rows.add('z-new');
+    catalog.onPage = async (page) => {
+      if (page === 1) await catalog.add('a-0000x', 'z-new');
     };
     await t.app.orchestrator.assign('Thing', ['a-0000x', 'z-new']);
 
@@ -92,7 +139,7 @@ describe.each(STORE_ADAPTERS)('catalog passes on %s', (adapter) => {
     t = await openTestApp(adapter, { label: 'catalog', alerts });
     await t.app.orchestrator.assign('Thing', ids('thing', 100));
 
-    const pass = await t.app.orchestrator.catalogPass('Thing', new TableCatalog(), { holder: 'test' });
+    const pass = await t.app.orchestrator.catalogPass('Thing', newCatalog(), { holder: 'test' });
 
     expect(pass).toMatchObject({ status: 'held', extra: 100, heldBack: 100, healed: 0 });
     expect(pass.reason).toContain('none removed');
@@ -102,8 +149,8 @@ describe.each(STORE_ADAPTERS)('catalog passes on %s', (adapter) => {
 
   it('changes nothing when run again, and writes only its result', async () => {
     t = await openTestApp(adapter, { label: 'catalog' });
-    const catalog = new TableCatalog();
-    for (const id of ids('thing', 120)) catalog.rows.add(id);
+    const catalog = newCatalog();
+    await catalog.add(...ids('thing', 120));
     await t.app.orchestrator.assign('Thing', ids('thing', 100));
     await t.app.orchestrator.catalogPass('Thing', catalog, { holder: 'test', pageSize: 50 });
     const commits = t.store.commits;
@@ -121,7 +168,7 @@ describe.each(STORE_ADAPTERS)('catalog passes on %s', (adapter) => {
     t = await openTestApp(adapter, { label: 'catalog' });
     await t.app.orchestrator.acquireLease('catalog-Thing', 'elsewhere', 60_000);
 
-    const pass = await t.app.orchestrator.catalogPass('Thing', new TableCatalog(), { holder: 'test' });
+    const pass = await t.app.orchestrator.catalogPass('Thing', newCatalog(), { holder: 'test' });
 
     expect(pass).toMatchObject({ status: 'skipped', reason: 'a pass by elsewhere is running' });
   });
