@@ -6,9 +6,10 @@
  * the JavaScript order the sorted merge needs.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type CatalogTable, catalogConfigFromEnv } from '../../lib/catalog/port.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-database.js';
 import {
   catalogQueries,
   openPostgresCatalog,
@@ -16,13 +17,8 @@ import {
   type PostgresCatalogOptions,
 } from '../../lib/catalog/postgres.js';
 
-const serverUrl = inject('pgUrl');
-const database = `catalog_${randomBytes(4).toString('hex')}`;
-const databaseUrl = (() => {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-})();
+let database: TestDatabase;
+let databaseUrl: string;
 
 let admin: pg.Client;
 let db: pg.Client;
@@ -123,11 +119,8 @@ const TRICKY_IDS = [
 ];
 
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}" TEMPLATE template0 ENCODING 'UTF8'`);
-  db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
+  database = await createTestDatabase(inject('pgUrl'), 'catalog');
+  ({ db, admin, url: databaseUrl } = database);
   await db.query(`CREATE COLLATION en_icu (provider = icu, locale = 'en-US')`);
   await db.query('CREATE TABLE "Thing" (id uuid PRIMARY KEY, name text)');
   await db.query('CREATE TABLE "Rule" (id text COLLATE en_icu PRIMARY KEY, body text)');
@@ -136,9 +129,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(opened.map((port) => port.close()));
-  await db?.end();
-  await admin?.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  await admin?.end();
+  await database?.drop();
 });
 
 describe('PostgresCatalog.page', () => {

@@ -4,11 +4,11 @@
  * removed, an empty table held back by the mass-deletion guard (with its
  * alert), and a second pass that changes nothing.
  */
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { openPostgresCatalog } from '../../../lib/catalog/postgres.js';
 import { MemoryAlertPublisher } from '../../../lib/alerts.js';
 import type { CatalogReader } from '../../../lib/orchestration/types.js';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres-database.js';
 import { STORE_ADAPTERS } from '../../support/stores.js';
 import { openTestApp, type TestApp } from '../../unit/handlers/test-app.js';
 
@@ -21,13 +21,13 @@ class TableCatalog implements CatalogReader {
   pages = 0;
   onPage: (page: number) => Promise<void> = async () => undefined;
   private readonly adapter = openPostgresCatalog({
-    url: databaseUrl,
+    url: database.url,
     tables: { Thing: { table: 'Thing', idColumn: 'id' } },
     statementTimeoutMs: 10_000,
   });
 
   async add(...rows: string[]): Promise<void> {
-    if (rows.length > 0) await db.query('INSERT INTO "Thing" (id) SELECT unnest($1::text[])', [rows]);
+    if (rows.length > 0) await database.db.query('INSERT INTO "Thing" (id) SELECT unnest($1::text[])', [rows]);
   }
 
   async page(resource: string, after: string | undefined, limit: number): Promise<string[]> {
@@ -45,31 +45,18 @@ class TableCatalog implements CatalogReader {
   }
 }
 
-const serverUrl = inject('pgUrl');
-const database = `catalog_pass_${process.pid}`;
-const databaseUrl = (() => {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-})();
-let admin: pg.Client;
-let db: pg.Client;
+let database: TestDatabase;
 const catalogs: TableCatalog[] = [];
 
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}" TEMPLATE template0 ENCODING 'UTF8'`);
-  db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
+  database = await createTestDatabase(inject('pgUrl'), 'catalog_pass');
 });
 afterAll(async () => {
   await Promise.all(catalogs.map((catalog) => catalog.close()));
-  await db?.end();
-  await admin?.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  await admin?.end();
+  await database?.drop();
 });
 beforeEach(async () => {
+  const { db } = database;
   await db.query('DROP TABLE IF EXISTS "Thing"');
   await db.query('CREATE TABLE "Thing" (id text COLLATE "C" PRIMARY KEY, name text)');
 });
