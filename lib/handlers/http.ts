@@ -187,6 +187,25 @@ const removeResources: RouteHandler = async (context) => {
   return ok(context, { resource: kind.resource, ...(await context.app.orchestrator.unassign(kind.resource, ids)) });
 };
 
+/** Asks for a catalog pass of the kind; the `catalog` function runs it within a minute. */
+const requestCatalogCheck: RouteHandler = async (context) => {
+  const kind = kindOf(context);
+  const { at } = await context.app.orchestrator.requestCatalogPass(
+    kind.resource,
+    `requested through the API (${context.requestId})`,
+  );
+  return jsonResponse(
+    202,
+    {
+      resource: kind.resource,
+      requested: true,
+      at,
+      lastPass: (await context.app.orchestrator.lastCatalogPass(kind.resource)) ?? null,
+    },
+    context.requestId,
+  );
+};
+
 const ROUTES: readonly Route[] = [
   { path: '/', methods: { GET: dashboard } },
   { path: '/dashboard', methods: { GET: dashboard } },
@@ -195,6 +214,7 @@ const ROUTES: readonly Route[] = [
   { path: '/v1/api/orchestrations/{resource}', methods: { GET: describeOrchestration } },
   { path: '/v1/api/orchestrations/{resource}/orchestrate', methods: { POST: orchestrate } },
   { path: '/v1/api/orchestrations/{resource}/resources', methods: { POST: addResources, DELETE: removeResources } },
+  { path: '/v1/api/orchestrations/{resource}/catalog-check', methods: { POST: requestCatalogCheck } },
   { path: '/v1/api/orchestrations/{resource}/{id}/instances', methods: { GET: locate } },
 ];
 

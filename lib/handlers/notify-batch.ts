@@ -55,7 +55,7 @@ export interface NotifyBatchResult {
   readonly records: number;
   readonly malformed: ReadonlyArray<{ readonly id: string; readonly field: string; readonly reason: string }>;
   readonly ignored: number;
-  /** Kinds a message named without ids (a bulk create without keys): only a catalog check can tell. */
+  /** Kinds a message named without ids (a bulk create without keys): a catalog pass of each is requested. */
   readonly reconcileNeeded: readonly string[];
   readonly kinds: readonly KindBatchOutcome[];
   /** Records to redeliver (SQS batch item failures). */
@@ -109,7 +109,8 @@ export async function handleNotifyBatch(
   const log = app.logger.child({ handler: 'notify' });
   metrics.count(NOTIFY_METRICS.messages, records.length);
   const malformed: Array<{ id: string; field: string; reason: string }> = [];
-  const reconcileNeeded = new Set<string>();
+  /** Kinds a message named without ids → the records that did, for a retry if the request cannot be stored. */
+  const reconcileNeeded = new Map<string, string[]>();
   let ignored = 0;
   const work = new Map<string, KindWork>();
 
@@ -132,8 +133,8 @@ export async function handleNotifyBatch(
       continue;
     }
     if (plan.action === 'reconcile-needed') {
-      reconcileNeeded.add(plan.resource);
-      log.warn({ record: record.id, resource: plan.resource, reason: plan.reason }, 'catalog reconcile needed');
+      reconcileNeeded.set(plan.resource, [...(reconcileNeeded.get(plan.resource) ?? []), record.id]);
+      log.warn({ record: record.id, resource: plan.resource, reason: plan.reason }, 'catalog pass requested');
       continue;
     }
     let kind = work.get(plan.resource);
@@ -148,8 +149,17 @@ export async function handleNotifyBatch(
   // Kinds are independent: one failing must not hold the others back.
   const kinds = await Promise.all([...work.values()].map((kind) => applyKind(app, kind, metrics)));
   const failed = kinds.flatMap((outcome, i) => (outcome.error ? [...[...work.values()][i]!.records] : []));
+  // Only the catalog knows which rows a bulk create without keys made: ask for a pass of the kind now.
+  for (const [resource, asking] of reconcileNeeded) {
+    try {
+      await app.orchestrator.requestCatalogPass(resource, 'a bulk create named no ids');
+    } catch (error) {
+      log.error({ resource, err: error }, 'catalog pass not requested; the message is retried');
+      failed.push(...asking);
+    }
+  }
   if (failed.length > 0) metrics.count(NOTIFY_METRICS.failedRecords, failed.length);
-  return { records: records.length, malformed, ignored, reconcileNeeded: [...reconcileNeeded], kinds, failed };
+  return { records: records.length, malformed, ignored, reconcileNeeded: [...reconcileNeeded.keys()], kinds, failed };
 }
 
 async function applyKind(app: App, kind: KindWork, metrics: Metrics): Promise<KindBatchOutcome> {

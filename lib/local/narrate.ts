@@ -24,7 +24,7 @@ export function describeNotify(result: NotifyBatchResult, out: LocalConsole): vo
   for (const bad of result.malformed)
     out.event('warn', `cm/notify message dropped: ${bad.reason}`, { record: bad.id, field: bad.field });
   for (const resource of result.reconcileNeeded)
-    out.event('warn', `${resource}  cm/notify names no ids: a catalog check must find them`, { resource });
+    out.event('warn', `${resource}  cm/notify names no ids: a catalog pass is requested`, { resource });
   for (const kind of result.kinds) {
     const { resource } = kind;
     if (kind.error) {

@@ -19,8 +19,10 @@
  * - A lease per kind stops two passes from overlapping; the result of the
  *   last pass is kept in the store for the API and the dashboard.
  */
+import * as z from 'zod';
 import type { AlertPublisher } from '../alerts.js';
 import { diffSorted, firstAfter } from '../domain/catalog-diff.js';
+import { isConflict } from '../store/port.js';
 import { chunks, type Kinds, type OrchestrationContext } from './context.js';
 import { LeaseHeldError } from './errors.js';
 import type { CapacityUseCase } from './capacity.js';
@@ -55,11 +57,55 @@ export class CatalogCheckUseCase {
     },
   ) {}
 
+  /** Asks for a pass of the kind at the next chance (a `bc` without ids, the API); idempotent. */
+  async requestCatalogPass(resource: string, reason: string): Promise<{ at: number }> {
+    this.kinds.get(resource);
+    const { repository, clock } = this.context;
+    await repository.prepare(resource);
+    const at = clock();
+    await repository.put(repository.layout.catalogRequest(resource), JSON.stringify({ at, reason }));
+    return { at };
+  }
+
+  /** The request waiting for the next pass, if any. */
+  async pendingRequest(resource: string): Promise<{ at: number; reason: string } | undefined> {
+    const { store, repository } = this.context;
+    const node = await store.get(repository.layout.catalogRequest(resource));
+    const request = node ? RequestSchema.safeParse(safeJson(node.data)) : undefined;
+    return request?.success ? request.data : undefined;
+  }
+
+  /** A pass is due when one was requested, or the last one started `everyMs` ago or more (or never ran). */
+  async catalogPassDue(resource: string, everyMs: number): Promise<{ due: boolean; why: string }> {
+    this.kinds.get(resource);
+    const { store, repository, clock } = this.context;
+    const [request, last] = await store.getMany([
+      repository.layout.catalogRequest(resource),
+      repository.layout.catalogPass(resource),
+    ]);
+    if (request) return { due: true, why: 'requested' };
+    if (!last) return { due: true, why: 'no pass yet' };
+    const at = parseNode(CatalogPassSchema, last).at;
+    return clock() - at >= everyMs ? { due: true, why: 'scheduled' } : { due: false, why: 'not due' };
+  }
+
   async lastCatalogPass(resource: string): Promise<CatalogPass | undefined> {
     this.kinds.get(resource);
     const { store, repository } = this.context;
     const node = await store.get(repository.layout.catalogPass(resource));
     return node ? parseNode(CatalogPassSchema, node) : undefined;
+  }
+
+  private async settleRequest(resource: string, passStartedAt: number): Promise<void> {
+    const { store, repository } = this.context;
+    const node = await store.get(repository.layout.catalogRequest(resource));
+    if (!node) return;
+    const request = RequestSchema.safeParse(safeJson(node.data));
+    if (request.success && request.data.at > passStartedAt) return;
+    await store.commit([{ op: 'remove', path: node.path, version: node.version }]).catch((error: unknown) => {
+      // Renewed meanwhile (a new request) or already gone: either way, nothing to settle.
+      if (!isConflict(error)) throw error;
+    });
   }
 
   async catalogPass(resource: string, catalog: CatalogReader, options: CatalogPassOptions): Promise<CatalogPass> {
@@ -145,6 +191,7 @@ export class CatalogCheckUseCase {
           : {}),
       };
       await repository.put(repository.layout.catalogPass(resource), JSON.stringify(CatalogPassSchema.parse(pass)));
+      await this.settleRequest(resource, startedAt);
       logger[held ? 'warn' : 'info']({ ...pass }, `${resource} catalog pass ${pass.status}`);
       return pass;
     } finally {
@@ -152,6 +199,9 @@ export class CatalogCheckUseCase {
     }
   }
 }
+
+/** A request made before the pass started is answered by it; a later one waits for the next pass. */
+const RequestSchema = z.object({ at: z.number(), reason: z.string() });
 
 const emptyPass = (resource: string, at: number): CatalogPass => ({
   resource,
@@ -165,3 +215,11 @@ const emptyPass = (resource: string, at: number): CatalogPass => ({
   healed: 0,
   heldBack: 0,
 });
+
+const safeJson = (data: string): unknown => {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+};

@@ -62,7 +62,7 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
   const orchestrate = new OrchestrateUseCase(context, kinds, { leases, moves, records, capacity, placement });
   const scaling = new ScalingUseCase(context, kinds, { moves, capacity, records });
   const catalog = new CatalogCheckUseCase(context, kinds, { leases, placement, unassign, capacity, alerts });
-  const views = new ViewUseCase(context, kinds, { heartbeats, records, capacity, scaling });
+  const views = new ViewUseCase(context, kinds, { heartbeats, records, capacity, scaling, catalog });
 
   return {
     kinds: kinds.all,
@@ -94,6 +94,8 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
     closeDrained: (resource, id) => scaling.closeDrained(resource, id),
     catalogPass: (resource, reader, options) => catalog.catalogPass(resource, reader, options),
     lastCatalogPass: (resource) => catalog.lastCatalogPass(resource),
+    requestCatalogPass: (resource, reason) => catalog.requestCatalogPass(resource, reason),
+    catalogPassDue: (resource, everyMs) => catalog.catalogPassDue(resource, everyMs),
   };
 }
 

@@ -17,6 +17,7 @@
  *   <state>/<Resource>/capacity-exhausted   {"since":ms}  (present while anything is pending; alerted once)
  *   <state>/<Resource>/scaling              ScalingState: recommendation history, last decision, last run, moves owed
  *   <state>/<Resource>/catalog              the last catalog pass: scanned, missing, extra, healed, held back
+ *   <state>/<Resource>/catalog-request      {"at":ms,"reason":"…"}  (a pass asked for: a bc without ids, the API)
  *   <state>/leases/<name>                   {"holder":"…","expiresAt":ms}
  *   <state>/alerts/<time>-<type>-<R>-<rnd> {"alert":{…},"delivered":bool}  (the newest 100; reconcile forwards them)
  *
@@ -62,6 +63,7 @@ export class Layout {
   capacityExhausted = (resource: string): string => `${this.stateRoot}/${resource}/capacity-exhausted`;
   scaling = (resource: string): string => `${this.stateRoot}/${resource}/scaling`;
   catalogPass = (resource: string): string => `${this.stateRoot}/${resource}/catalog`;
+  catalogRequest = (resource: string): string => `${this.stateRoot}/${resource}/catalog-request`;
   alertsDir = (): string => `${this.stateRoot}/alerts`;
   alert = (name: string): string => `${this.alertsDir()}/${name}`;
   leasesDir = (): string => `${this.stateRoot}/leases`;

@@ -193,6 +193,8 @@ export interface OrchestrationView {
   /** The first pending resource ids (at most 100), for the dashboard. */
   readonly pending: readonly string[];
   readonly scaling: ScalingView;
+  /** The last catalog pass of the kind, and a pass asked for and not yet run. */
+  readonly catalog: { readonly lastPass: CatalogPass | null; readonly requestedAt: number | null };
   readonly generatedAt: number;
 }
 
@@ -253,6 +255,8 @@ export interface CatalogUseCases {
     options: { readonly holder: string; readonly pageSize?: number; readonly maxRemoveFraction?: number },
   ): Promise<CatalogPass>;
   lastCatalogPass(resource: string): Promise<CatalogPass | undefined>;
+  requestCatalogPass(resource: string, reason: string): Promise<{ at: number }>;
+  catalogPassDue(resource: string, everyMs: number): Promise<{ due: boolean; why: string }>;
 }
 
 export interface LeaseUseCases {

@@ -10,6 +10,7 @@ import type { HeartbeatUseCase } from './heartbeats.js';
 import type { InstanceRecordUseCase } from './instance-records.js';
 import { isDraining } from '../domain/placement.js';
 import { resolveScaling } from '../config/scaling.js';
+import type { CatalogCheckUseCase } from './catalog-check.js';
 import type { ScalingUseCase } from './scaling.js';
 import type { InstanceState, InstanceView, OrchestrationView, ScalingState, ScalingView } from './types.js';
 
@@ -25,6 +26,7 @@ export class ViewUseCase {
       readonly records: InstanceRecordUseCase;
       readonly capacity: CapacityUseCase;
       readonly scaling: ScalingUseCase;
+      readonly catalog: CatalogCheckUseCase;
     },
   ) {}
 
@@ -49,13 +51,15 @@ export class ViewUseCase {
   async describe(resource: string): Promise<OrchestrationView> {
     const kind = this.kinds.get(resource);
     const { repository, clock, settings } = this.context;
-    const [instances, heartbeats, records, limits, pending, scaling] = await Promise.all([
+    const [instances, heartbeats, records, limits, pending, scaling, lastPass, request] = await Promise.all([
       repository.counters(resource),
       this.parts.heartbeats.heartbeats(resource),
       this.parts.records.records(resource),
       this.parts.capacity.limits(resource),
       this.parts.capacity.pendingIds(resource),
       this.parts.scaling.scalingState(resource),
+      this.parts.catalog.lastCatalogPass(resource),
+      this.parts.catalog.pendingRequest(resource),
     ]);
     const usage = scaling.lastRun?.usage ?? {};
     const now = clock();
@@ -102,6 +106,7 @@ export class ViewUseCase {
         views,
         pending.length,
       ),
+      catalog: { lastPass: lastPass ?? null, requestedAt: request?.at ?? null },
       generatedAt: now,
     };
   }

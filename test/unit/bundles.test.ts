@@ -42,14 +42,18 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Lambda bundles', () => {
-  it('builds the four functions of serverless.yml', () => {
-    expect([...bundles.keys()].sort()).toEqual(['api', 'heartbeat', 'notify', 'reconcile']);
+  it('builds the five functions of serverless.yml', () => {
+    expect([...bundles.keys()].sort()).toEqual(['api', 'catalog', 'heartbeat', 'notify', 'reconcile']);
   });
 
   it.each(LEAN)('%s carries no AWS SDK, no yaml, no Kafka client and no Kubernetes adapter', (name) => {
     const inputs = bundled(bundles.get(name)!);
 
     expect(inputs.filter((input) => RECONCILE_ONLY.some((pattern) => pattern.test(input)))).toEqual([]);
+  });
+
+  it.each([...LEAN, 'reconcile'])('%s carries no PostgreSQL client (only catalog talks to the catalog)', (name) => {
+    expect(bundled(bundles.get(name)!).filter((input) => /^node_modules\/pg[^/]*\//.test(input))).toEqual([]);
   });
 
   it('reconcile carries them (so the check above has something to find)', () => {
@@ -66,6 +70,6 @@ describe('Lambda bundles', () => {
     // coldRequire fails unless `require(bundle).handler` is a function.
     const loads = await Promise.all([...bundles.values()].map((bundle) => coldRequire(bundle.file)));
 
-    expect(loads).toHaveLength(4);
+    expect(loads).toHaveLength(5);
   });
 });

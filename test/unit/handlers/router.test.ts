@@ -387,3 +387,21 @@ describe('routing and failures', () => {
     expect(response.statusCode).toBe(200);
   });
 });
+
+describe('POST /v1/api/orchestrations/{resource}/catalog-check', () => {
+  it('asks for a catalog pass of the kind (202), shown by GET until the pass runs', async () => {
+    const response = await handleHttp(t.app, request('POST', '/v1/api/orchestrations/Thing/catalog-check'));
+
+    expect(response.statusCode).toBe(202);
+    expect(json(response)).toMatchObject({ resource: 'Thing', requested: true, lastPass: null });
+    const view = json(await handleHttp(t.app, request('GET', '/v1/api/orchestrations/Thing')));
+    expect(view.catalog).toEqual({ lastPass: null, requestedAt: json(response).at });
+    expect(await t.app.orchestrator.catalogPassDue('Thing', 60 * 60_000)).toEqual({ due: true, why: 'requested' });
+  });
+
+  it('answers 404 for a kind that is not configured, asking for nothing', async () => {
+    const response = await handleHttp(t.app, request('POST', '/v1/api/orchestrations/Nope/catalog-check'));
+
+    expect(response.statusCode).toBe(404);
+  });
+});

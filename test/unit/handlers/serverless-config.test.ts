@@ -37,12 +37,13 @@ describe('serverless.yml', () => {
     expect(routes.sort()).toEqual([...API_ROUTE_KEYS].sort());
   });
 
-  it('declares the four functions with their handlers', () => {
+  it('declares the five functions with their handlers', () => {
     expect(Object.fromEntries(Object.entries(config.functions).map(([name, fn]) => [name, fn.handler]))).toEqual({
       api: 'functions/api.handler',
       notify: 'functions/notify.handler',
       heartbeat: 'functions/heartbeat.handler',
       reconcile: 'functions/reconcile.handler',
+      catalog: 'functions/catalog.handler',
     });
   });
 
