@@ -4,6 +4,7 @@
  */
 import { alertMessage } from '../alerts.js';
 import type { NotifyBatchResult } from '../handlers/notify-batch.js';
+import type { CatalogPass } from '../orchestration/types.js';
 import type { ScaleReport } from '../reconcile/autoscale.js';
 import type { ReconcileReport } from '../reconcile/reconcile.js';
 import type { LocalConsole } from './console.js';
@@ -58,6 +59,20 @@ export function describeNotify(result: NotifyBatchResult, out: LocalConsole): vo
       out.event('reload', `${resource}  changed: told ${told} to reload`, { resource, reloaded: kind.reloaded });
     }
   }
+}
+
+/** One line per catalog pass: what it found and healed, or why it held back. */
+export function describeCatalogPass(pass: CatalogPass, out: LocalConsole): void {
+  if (pass.status === 'skipped') return;
+  const found = `scanned ${pass.scanned}, ${plural(pass.missing, 'missing id')}, ${pass.extra} extra`;
+  if (pass.status === 'held') {
+    out.event('alert', `${pass.resource}  catalog pass held back: ${pass.reason ?? found}`, { ...pass });
+    return;
+  }
+  if (pass.healed === 0) return;
+  out.event('info', `${pass.resource}  catalog pass: ${found}; healed ${pass.healed} in ${pass.durationMs} ms`, {
+    ...pass,
+  });
 }
 
 /** The lines a person wants from a reconcile run; a run that changed nothing prints nothing. */

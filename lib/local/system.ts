@@ -8,6 +8,9 @@
 import { systemClock } from '../clock.js';
 import { hostname } from 'node:os';
 import { kafkaAlertsFromEnv } from '../alerts-kafka.js';
+import { openPostgresCatalog } from '../catalog/postgres.js';
+import { catalogConfigFromEnv } from '../catalog/port.js';
+import { catalogEveryMsFromEnv, runDueCatalogPasses } from '../catalog/run.js';
 import { createApp, type App } from '../app.js';
 import { runtimeFromEnv } from '../instances/runtime-from-env.js';
 import { decodeHeartbeat, handleHeartbeatRecords, type HeartbeatRecordInput } from '../handlers/heartbeat.js';
@@ -26,7 +29,13 @@ import { startHttpServer, type LocalHttpServer } from './http-server.js';
 import { startKafkaHeartbeats, type KafkaHeartbeatConsumer } from './kafka-consumer.js';
 import { startMqttConsumer, type MqttConsumer } from './mqtt-consumer.js';
 import { processRuntimeOptionsFromEnv } from './process-runtime-config.js';
-import { describeNotify, describeOrchestrateResponse, describeReconcile, plural } from './narrate.js';
+import {
+  describeCatalogPass,
+  describeNotify,
+  describeOrchestrateResponse,
+  describeReconcile,
+  plural,
+} from './narrate.js';
 import { startLoop, type Loop } from './reconcile-loop.js';
 
 export { describeNotify, describeOrchestrateResponse, describeReconcile } from './narrate.js';
@@ -45,6 +54,8 @@ export const HEARTBEAT_FLUSH_MS = 200;
 const HEARTBEAT_MAX_BATCH = 500;
 /** A cm/notify message whose store is down is retried this many times before it is dropped with an error line. */
 const NOTIFY_ATTEMPTS = 4;
+/** How often npm start looks for a due or requested catalog pass (the function runs every minute). */
+const CATALOG_LOOP_MS = 15_000;
 
 /** Lambda's metrics are EMF lines on stdout; locally the console lines say the same, so these go nowhere. */
 const discardedMetrics = (): Metrics => new Metrics('IotaOrchestrator', {}, () => undefined);
@@ -233,6 +244,30 @@ export async function startLocalSystem(
     );
     const runningLoop = loop;
     cleanups.push(() => runningLoop.stop());
+
+    /* ----------------------------------------------------- catalog */
+    // The same passes as the catalog function, when the platform's catalog is configured.
+    const catalogConfig = catalogConfigFromEnv(app.kinds, env);
+    if (catalogConfig) {
+      const catalog = openPostgresCatalog(catalogConfig);
+      cleanups.push(() => catalog.close());
+      const everyMs = catalogEveryMsFromEnv(env);
+      const catalogLoop = startLoop(
+        async () => {
+          const run = await runDueCatalogPasses(app, catalog, { everyMs, holder, metrics: discardedMetrics() });
+          for (const pass of run.passes) describeCatalogPass(pass, out);
+          for (const failure of run.failed)
+            out.event('error', `${failure.resource}  catalog pass failed: ${failure.error}`, {
+              resource: failure.resource,
+            });
+        },
+        CATALOG_LOOP_MS,
+        (error) => out.event('error', `catalog pass failed: ${(error as Error).message}`),
+      );
+      cleanups.push(() => catalogLoop.stop());
+    } else {
+      out.event('info', 'catalog check off: CATALOG_URL is not set');
+    }
 
     let stopping: Promise<void> | undefined;
     return {
