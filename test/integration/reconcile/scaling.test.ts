@@ -70,8 +70,10 @@ describe.each<StoreAdapter>(['sqlite', 'zookeeper'])('elastic scaling on %s', (a
     expect(perKind).toMatchObject({ Resource: 'Thing', CurrentInstances: 3, DesiredInstances: 6, ResourcesMoved: 0 });
     expect(h.livePods(SCALING_THING, '5')).toHaveLength(1);
     // Their workers are starting: a new resource goes to a serving instance, not to wait on an empty new one.
+    // (Which of 0-2: the least loaded; the concurrent multis of the first assign may have left them a few apart.)
     const early = await h.app.orchestrator.assign('Thing', ['early-1', 'early-2', 'early-3']);
-    expect(early.assigned.map((placement) => placement.instanceId).sort()).toEqual(['0', '1', '2']);
+    expect(early.assigned).toHaveLength(3);
+    for (const { instanceId } of early.assigned) expect(['0', '1', '2']).toContain(instanceId);
     await h.app.orchestrator.unassign('Thing', ['early-1', 'early-2', 'early-3']);
 
     // The new workers serve from their first heartbeat: waves of at most 600 moves fill them.
