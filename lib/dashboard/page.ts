@@ -253,6 +253,18 @@ const SCRIPT = `
       : h('span', { 'data-testid': tid('last-decision'), class: 'muted' }, 'none yet'), true));
     if (s.enabled && s.lastRun)
       items.push(item('Last run', h('span', { 'data-testid': tid('last-run'), class: 'muted' }, s.lastRun.reason + ' · ' + since(s.lastRun.at)), true));
+    // The catalog check: its last pass, and a pass asked for that has not run yet.
+    var c = view.catalog;
+    if (c && (c.lastPass || c.requestedAt)) {
+      var pass = c.lastPass;
+      var told = pass
+        ? 'scanned ' + pass.scanned + ', ' + pass.missing + ' missing, ' + pass.extra + ' extra, ' + pass.healed + ' healed' +
+          (pass.heldBack ? ', ' + pass.heldBack + ' held back' : '') + ' · ' + since(pass.at)
+        : 'no pass yet';
+      items.push(item('Catalog', h('span', { 'data-testid': tid('catalog'), 'data-status': pass ? pass.status : 'requested' },
+        pass && pass.status === 'held' ? h('strong', null, 'held back: ') : '', told,
+        c.requestedAt ? ' · pass requested ' + since(c.requestedAt) : ''), true));
+    }
     el.replaceChildren.apply(el, items);
   }
 

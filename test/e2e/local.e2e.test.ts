@@ -155,6 +155,14 @@ describe('npm start in a browser', () => {
     await page.getByTestId('locate-Thing').click();
     await expect.poll(() => page.getByTestId('locate-result-Thing').textContent()).toBe('N/A');
     await page.screenshot({ path: join(SHOTS, '1-assigned.png'), fullPage: true });
+
+    // A catalog pass asked for through the API shows as requested (no catalog is configured here, so it stays so).
+    const asked = await fetch(`${main.httpUrl}/v1/api/orchestrations/Thing/catalog-check`, { method: 'POST' });
+    expect(asked.status).toBe(202);
+    await expect
+      .poll(() => page.getByTestId('catalog-Thing').textContent(), { timeout: 10_000 })
+      .toMatch(/^no pass yet · pass requested /);
+    expect(await page.getByTestId('catalog-Thing').getAttribute('data-status')).toBe('requested');
   });
 
   it('reports the server message when Orchestrate is refused, and success when it runs', async () => {
