@@ -32,7 +32,15 @@ import { CatalogPassSchema, parseNode } from './stored.js';
 import type { CatalogPass, CatalogReader, Lease } from './types.js';
 import type { UnassignUseCase } from './unassign.js';
 
-export const CATALOG_DEFAULTS = { pageSize: 5000, maxRemoveFraction: 0.05, leaseTtlMs: 60_000 } as const;
+export const CATALOG_DEFAULTS = {
+  pageSize: 5000,
+  maxRemoveFraction: 0.05,
+  leaseTtlMs: 60_000,
+  /** A checkpoint every this many pages (50,000 ids): a pass killed meanwhile re-reads at most that much. */
+  checkpointEveryPages: 10,
+} as const;
+/** Extra candidates a checkpoint carries (a few hundred KB, well under ZooKeeper's 1 MB node limit). */
+const CHECKPOINT_CANDIDATES = 5000;
 /** Ids per `id = ANY($1)` re-check. */
 const RECHECK_CHUNK = 5000;
 
@@ -40,7 +48,21 @@ export interface CatalogPassOptions {
   readonly holder: string;
   readonly pageSize?: number;
   readonly maxRemoveFraction?: number;
+  readonly checkpointEveryPages?: number;
 }
+
+/** Where a pass that was stopped (a Lambda timeout, a kill) goes on from. */
+const CheckpointSchema = z.object({
+  startedAt: z.number(),
+  after: z.string(),
+  scanned: z.number(),
+  missing: z.number(),
+  placed: z.number(),
+  candidates: z.array(z.string()),
+  /** More candidates than a checkpoint carries: the pass, once resumed, holds back rather than guess. */
+  overflow: z.boolean(),
+});
+type Checkpoint = z.infer<typeof CheckpointSchema>;
 
 export const catalogLease = (resource: string): string => `catalog-${resource}`;
 
@@ -96,6 +118,21 @@ export class CatalogCheckUseCase {
     return node ? parseNode(CatalogPassSchema, node) : undefined;
   }
 
+  private async checkpoint(resource: string): Promise<Checkpoint | undefined> {
+    const { store, repository, logger } = this.context;
+    const node = await store.get(repository.layout.catalogCheckpoint(resource));
+    if (!node) return undefined;
+    const parsed = CheckpointSchema.safeParse(safeJson(node.data));
+    if (!parsed.success)
+      logger.warn({ resource, path: node.path }, 'unreadable catalog checkpoint: the pass starts over');
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  private async saveCheckpoint(resource: string, checkpoint: Checkpoint): Promise<void> {
+    const { repository } = this.context;
+    await repository.put(repository.layout.catalogCheckpoint(resource), JSON.stringify(checkpoint));
+  }
+
   private async settleRequest(resource: string, passStartedAt: number): Promise<void> {
     const { store, repository } = this.context;
     const node = await store.get(repository.layout.catalogRequest(resource));
@@ -129,12 +166,15 @@ export class CatalogCheckUseCase {
       const lists = await repository.read(resource);
       const pending = await this.parts.capacity.pendingIds(resource);
       const assigned = [...new Set([...lists.flatMap((cached) => cached.state.ids), ...pending])].sort();
-      let scanned = 0;
-      let placed = 0;
-      let missing = 0;
-      const candidates: string[] = [];
-      let after: string | undefined;
-      for (;;) {
+      // A pass that was stopped goes on where its last checkpoint left it.
+      const resumed = await this.checkpoint(resource);
+      let { scanned, placed, missing, overflow } = resumed ?? { scanned: 0, placed: 0, missing: 0, overflow: false };
+      const candidates: string[] = [...(resumed?.candidates ?? [])];
+      let after: string | undefined = resumed?.after;
+      const passStartedAt = resumed?.startedAt ?? startedAt;
+      const everyPages = options.checkpointEveryPages ?? CATALOG_DEFAULTS.checkpointEveryPages;
+      if (resumed) logger.info({ resource, after, scanned }, `${resource} catalog pass resumed from its checkpoint`);
+      for (let pages = 1; ; pages++) {
         await keepLease();
         const page = await catalog.page(resource, after, pageSize);
         scanned += page.length;
@@ -147,6 +187,18 @@ export class CatalogCheckUseCase {
           placed += (await this.parts.placement.assign(resource, diff.missing)).assigned.length;
         if (page.length < pageSize || last === undefined) break;
         after = last;
+        if (pages % everyPages === 0) {
+          overflow ||= candidates.length > CHECKPOINT_CANDIDATES;
+          await this.saveCheckpoint(resource, {
+            startedAt: passStartedAt,
+            after,
+            scanned,
+            missing,
+            placed,
+            candidates: overflow ? [] : candidates,
+            overflow,
+          });
+        }
       }
       // Only ids the catalog still does not have, asked again now: a row created during the scan stays.
       const stillThere = new Set<string>();
@@ -156,7 +208,7 @@ export class CatalogCheckUseCase {
       }
       const extra = candidates.filter((id) => !stillThere.has(id));
       const limit = Math.floor(assigned.length * maxRemoveFraction);
-      const held = extra.length > limit;
+      const held = extra.length > limit || overflow;
       let removed = 0;
       if (held) {
         await this.parts.alerts.publish([
@@ -176,7 +228,7 @@ export class CatalogCheckUseCase {
       const pass: CatalogPass = {
         resource,
         status: held ? 'held' : 'done',
-        at: startedAt,
+        at: passStartedAt,
         durationMs: clock() - startedAt,
         scanned,
         assigned: assigned.length,
@@ -186,12 +238,15 @@ export class CatalogCheckUseCase {
         heldBack: held ? extra.length : 0,
         ...(held
           ? {
-              reason: `${extra.length} of ${assigned.length} assigned would be removed, above ${maxRemoveFraction * 100}%: none removed`,
+              reason: overflow
+                ? `more than ${CHECKPOINT_CANDIDATES} extra candidates across a resumed pass: none removed`
+                : `${extra.length} of ${assigned.length} assigned would be removed, above ${maxRemoveFraction * 100}%: none removed`,
             }
           : {}),
       };
       await repository.put(repository.layout.catalogPass(resource), JSON.stringify(CatalogPassSchema.parse(pass)));
-      await this.settleRequest(resource, startedAt);
+      await repository.removeIfPresent([repository.layout.catalogCheckpoint(resource)]);
+      await this.settleRequest(resource, passStartedAt);
       logger[held ? 'warn' : 'info']({ ...pass }, `${resource} catalog pass ${pass.status}`);
       return pass;
     } finally {

@@ -18,6 +18,7 @@
  *   <state>/<Resource>/scaling              ScalingState: recommendation history, last decision, last run, moves owed
  *   <state>/<Resource>/catalog              the last catalog pass: scanned, missing, extra, healed, held back
  *   <state>/<Resource>/catalog-request      {"at":ms,"reason":"…"}  (a pass asked for: a bc without ids, the API)
+ *   <state>/<Resource>/catalog-checkpoint   where a stopped pass goes on from (last id, counts, extra candidates)
  *   <state>/leases/<name>                   {"holder":"…","expiresAt":ms}
  *   <state>/alerts/<time>-<type>-<R>-<rnd> {"alert":{…},"delivered":bool}  (the newest 100; reconcile forwards them)
  *
@@ -64,6 +65,7 @@ export class Layout {
   scaling = (resource: string): string => `${this.stateRoot}/${resource}/scaling`;
   catalogPass = (resource: string): string => `${this.stateRoot}/${resource}/catalog`;
   catalogRequest = (resource: string): string => `${this.stateRoot}/${resource}/catalog-request`;
+  catalogCheckpoint = (resource: string): string => `${this.stateRoot}/${resource}/catalog-checkpoint`;
   alertsDir = (): string => `${this.stateRoot}/alerts`;
   alert = (name: string): string => `${this.alertsDir()}/${name}`;
   leasesDir = (): string => `${this.stateRoot}/leases`;

@@ -151,6 +151,29 @@ describe.each(STORE_ADAPTERS)('catalog passes on %s', (adapter) => {
     expect(t.store.commits - commits).toBeLessThanOrEqual(3);
   });
 
+  it('resumes a pass stopped in the middle from its checkpoint, reading no page twice, and heals everything', async () => {
+    t = await openTestApp(adapter, { label: 'catalog' });
+    const catalog = newCatalog();
+    await catalog.add(...ids('thing', 300));
+    await t.app.orchestrator.assign('Thing', [...ids('thing', 300).filter((_, i) => i % 50 !== 0), 'gone-a', 'gone-z']);
+    // The pass dies after its third page: a Lambda timeout or a kill.
+    catalog.onPage = async (page) => {
+      if (page === 3) throw new Error('killed');
+    };
+    const options = { holder: 'test', pageSize: 50, checkpointEveryPages: 1 };
+
+    await expect(t.app.orchestrator.catalogPass('Thing', catalog, options)).rejects.toThrow('killed');
+    const read = catalog.pages;
+    catalog.onPage = async () => undefined;
+    const resumed = await t.app.orchestrator.catalogPass('Thing', catalog, options);
+
+    // Pages 1 and 2 were checkpointed: the resumed pass reads 3 to 7 (300 rows, then the empty last page).
+    expect(catalog.pages - read).toBe(5);
+    expect(resumed).toMatchObject({ status: 'done', scanned: 300, missing: 6, extra: 2, healed: 8 });
+    expect(await assignedIds()).toEqual(ids('thing', 300));
+    expect(await t.app.store.get(t.app.orchestrator.layout.catalogCheckpoint('Thing'))).toBeUndefined();
+  });
+
   it('skips while another pass holds the kind', async () => {
     t = await openTestApp(adapter, { label: 'catalog' });
     await t.app.orchestrator.acquireLease('catalog-Thing', 'elsewhere', 60_000);
