@@ -5,19 +5,13 @@
  * a bulk create without keys (through notify) asks for a pass that places
  * the rows it created.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { handler } from '../../../functions/catalog.js';
 import { handler as notify } from '../../../functions/notify.js';
-import { createApp } from '../../../lib/app.js';
-import { silentLogger } from '../../../lib/log.js';
+import { placedOn, useLocalLambdaEnv } from '../../support/lambda-env.js';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres-database.js';
 
 const TICK = { source: 'aws.events', 'detail-type': 'Scheduled Event', time: '2024-05-01T08:00:00Z' };
-const saved = { ...process.env };
-let dataDir: string;
 let database: TestDatabase;
 
 beforeAll(async () => {
@@ -28,26 +22,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await database?.drop();
 });
+useLocalLambdaEnv('catalog-fn', {}, ['CATALOG_URL']);
 beforeEach(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'catalog-fn-'));
-  Object.assign(process.env, { IS_LOCAL: 'true', ORCH_DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
-  delete process.env.ZK_CONNECT;
-  delete process.env.CATALOG_URL;
   await database.db.query('TRUNCATE "Thing", "Rule"');
 });
-afterEach(() => {
-  process.env = { ...saved };
-  rmSync(dataDir, { recursive: true, force: true });
-});
 
-const placed = async (ids: readonly string[]): Promise<Array<string | undefined>> => {
-  const app = await createApp(process.env, { logger: silentLogger() });
-  try {
-    return await Promise.all(ids.map((id) => app.orchestrator.locate('Thing', id)));
-  } finally {
-    await app.close();
-  }
-};
+const placed = (ids: readonly string[]) => placedOn('Thing', ids);
 
 describe('catalog function', () => {
   it('is off without CATALOG_URL, and says so', async () => {

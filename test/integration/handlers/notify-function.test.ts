@@ -4,36 +4,14 @@
  * partial batch response, a direct invocation with one message is a batch of
  * one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler } from '../../../functions/notify.js';
-import { createApp } from '../../../lib/app.js';
-import { silentLogger } from '../../../lib/log.js';
+import { placedOn, useLocalLambdaEnv } from '../../support/lambda-env.js';
 import { sampleEvent } from '../../unit/handlers/fixtures.js';
 
-const saved = { ...process.env };
-let dataDir: string;
+useLocalLambdaEnv('notify-fn');
 
-beforeEach(() => {
-  dataDir = mkdtempSync(join(tmpdir(), 'notify-fn-'));
-  Object.assign(process.env, { IS_LOCAL: 'true', ORCH_DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
-  delete process.env.ZK_CONNECT;
-});
-afterEach(() => {
-  process.env = { ...saved };
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-const placed = async (ids: readonly string[]): Promise<Array<string | undefined>> => {
-  const app = await createApp(process.env, { logger: silentLogger() });
-  try {
-    return await Promise.all(ids.map((id) => app.orchestrator.locate('Thing', id)));
-  } finally {
-    await app.close();
-  }
-};
+const placed = (ids: readonly string[]) => placedOn('Thing', ids);
 
 describe('notify function', () => {
   it('answers an SQS batch with no batch item failures: the messages applied in order, the malformed one dropped', async () => {
