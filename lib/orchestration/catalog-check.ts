@@ -168,7 +168,10 @@ export class CatalogCheckUseCase {
       const assigned = [...new Set([...lists.flatMap((cached) => cached.state.ids), ...pending])].sort();
       // A pass that was stopped goes on where its last checkpoint left it.
       const resumed = await this.checkpoint(resource);
-      let { scanned, placed, missing, overflow } = resumed ?? { scanned: 0, placed: 0, missing: 0, overflow: false };
+      let { scanned, placed, missing } = resumed ?? { scanned: 0, placed: 0, missing: 0 };
+      // Candidates a stopped pass found and could not carry over: only then is this pass missing some.
+      const candidatesLost = resumed?.overflow ?? false;
+      let overflow = candidatesLost;
       const candidates: string[] = [...(resumed?.candidates ?? [])];
       let after: string | undefined = resumed?.after;
       const passStartedAt = resumed?.startedAt ?? startedAt;
@@ -182,7 +185,8 @@ export class CatalogCheckUseCase {
         const end = page.length < pageSize || last === undefined ? assigned.length : firstAfter(assigned, last);
         const diff = diffSorted(page, assigned.slice(firstAfter(assigned, after), end));
         missing += diff.missing.length;
-        candidates.push(...diff.extra);
+        // One by one: a spread of an empty table's 500k extras would exceed the call-argument limit.
+        for (const id of diff.extra) candidates.push(id);
         if (diff.missing.length > 0)
           placed += (await this.parts.placement.assign(resource, diff.missing)).assigned.length;
         if (page.length < pageSize || last === undefined) break;
@@ -208,7 +212,7 @@ export class CatalogCheckUseCase {
       }
       const extra = candidates.filter((id) => !stillThere.has(id));
       const limit = Math.floor(assigned.length * maxRemoveFraction);
-      const held = extra.length > limit || overflow;
+      const held = extra.length > limit || candidatesLost;
       let removed = 0;
       if (held) {
         await this.parts.alerts.publish([
@@ -238,7 +242,7 @@ export class CatalogCheckUseCase {
         heldBack: held ? extra.length : 0,
         ...(held
           ? {
-              reason: overflow
+              reason: candidatesLost
                 ? `more than ${CHECKPOINT_CANDIDATES} extra candidates across a resumed pass: none removed`
                 : `${extra.length} of ${assigned.length} assigned would be removed, above ${maxRemoveFraction * 100}%: none removed`,
             }

@@ -21,7 +21,7 @@ import type { AssignResult, InstanceState, Placement } from './types.js';
 /** Ids per multi: keeps each transaction well under ZooKeeper's default 1 MB request limit. */
 export const IDS_PER_MULTI = 500;
 /** Rough bytes of resource lists one multi may rewrite (ZooKeeper's default request limit is 1 MB). */
-const MULTI_BUDGET_BYTES = 600_000;
+export const MULTI_BUDGET_BYTES = 600_000;
 /** Most instances one placement batch writes (see distribute). */
 const INSTANCES_PER_BATCH = 4;
 /** Placement multis one process keeps in flight per kind, on disjoint instances. */
@@ -292,7 +292,7 @@ function distribute(
 }
 
 /** Bytes of an id list as `{"ids":[…]}` stores it, near enough for a budget. */
-const listBytes = (ids: readonly string[]): number => ids.reduce((sum, id) => sum + id.length + 3, 0);
+export const listBytes = (ids: readonly string[]): number => ids.reduce((sum, id) => sum + id.length + 3, 0);
 
 /**
  * An instance as placement writes it: with the kind's capacity as `count`

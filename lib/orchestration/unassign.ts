@@ -11,7 +11,7 @@ import { ConflictError, withRetry, type WriteOp } from '../store/port.js';
 import type { CapacityUseCase } from './capacity.js';
 import { chunks, STORE_RETRY, unique, type Kinds, type OrchestrationContext } from './context.js';
 import { encodeReload } from './layout.js';
-import { IDS_PER_MULTI } from './placement.js';
+import { IDS_PER_MULTI, listBytes, MULTI_BUDGET_BYTES } from './placement.js';
 import type { CachedInstance } from './repository.js';
 import { parseNode, ReloadNodeSchema } from './stored.js';
 import type { InstanceState, Placement, ReloadResult, UnassignResult } from './types.js';
@@ -30,40 +30,58 @@ export class UnassignUseCase {
     const removed: Placement[] = [];
     const notAssigned: string[] = [];
     for (const batch of chunks(unique(ids), IDS_PER_MULTI)) {
+      // Ids this batch still has to remove: a retry after some multis went through does not redo them.
+      let waiting = batch;
       await withRetry(async () => {
-        const index = await repository.indexEntries(resource, batch);
-        const present = batch.filter((id) => index.has(id));
+        const index = await repository.indexEntries(resource, waiting);
         const groups = new Map<string, string[]>();
-        for (const id of present) {
+        for (const id of waiting.filter((id) => index.has(id))) {
           const owner = index.get(id)!.instanceId;
           groups.set(owner, [...(groups.get(owner) ?? []), id]);
         }
-        const ops: WriteOp[] = [];
-        const written: Array<{ before: CachedInstance; after: InstanceState }> = [];
-        for (const [instanceId, gone] of groups) {
-          let before = await repository.instance(resource, instanceId);
-          // The index is the truth: a cached list that lacks one of the ids is older than it.
-          if (before && !holdsAll(before, gone)) before = await repository.refreshInstance(resource, instanceId);
-          if (!before)
-            throw new ConflictError(
-              'NoNode',
-              repository.layout.instance(resource, instanceId),
-              `instance ${instanceId} vanished`,
-            );
-          const after = withRemoved(before.state, gone);
-          written.push({ before, after });
-          ops.push(...repository.updateOps(resource, before, after));
+        // Each touched list is rewritten whole: as many multis as keep each under ZooKeeper's request limit.
+        for (const pack of packByListBytes(await this.touched(resource, groups))) {
+          const ops: WriteOp[] = [];
+          for (const { before, after, gone } of pack) {
+            ops.push(...repository.updateOps(resource, before, after));
+            for (const id of gone) ops.push(repository.indexRemoveOp(resource, id, index.get(id)!.version));
+          }
+          await repository.commit(resource, ops, pack);
+          const done = new Set<string>();
+          for (const { before, gone } of pack)
+            for (const id of gone) {
+              removed.push({ id, instanceId: before.state.id });
+              done.add(id);
+            }
+          waiting = waiting.filter((id) => !done.has(id));
         }
-        for (const id of present) ops.push(repository.indexRemoveOp(resource, id, index.get(id)!.version));
-        await repository.commit(resource, ops, written);
-        for (const id of present) removed.push({ id, instanceId: index.get(id)!.instanceId });
-        notAssigned.push(...batch.filter((id) => !index.has(id)));
+        notAssigned.push(...waiting.filter((id) => !index.has(id)));
+        waiting = [];
       }, STORE_RETRY);
     }
     // A resource deleted while it waited for room is done waiting.
     if (notAssigned.length > 0) await this.capacity.settle(resource, notAssigned);
     this.context.logger.debug({ resource, removed: removed.length }, 'unassigned');
     return { removed, notAssigned };
+  }
+
+  /** The touched instances as they are before and after losing their ids; the index is the truth over the cache. */
+  private async touched(resource: string, groups: ReadonlyMap<string, string[]>): Promise<Touched[]> {
+    const { repository } = this.context;
+    const touched: Touched[] = [];
+    for (const [instanceId, gone] of groups) {
+      let before = await repository.instance(resource, instanceId);
+      // A cached list that lacks one of the ids is older than the index.
+      if (before && !holdsAll(before, gone)) before = await repository.refreshInstance(resource, instanceId);
+      if (!before)
+        throw new ConflictError(
+          'NoNode',
+          repository.layout.instance(resource, instanceId),
+          `instance ${instanceId} vanished`,
+        );
+      touched.push({ before, after: withRemoved(before.state, gone), gone });
+    }
+    return touched;
   }
 
   /** Bumps `_reload.times` once on every instance owning one of the ids, so its worker re-reads them. */
@@ -87,6 +105,31 @@ export class UnassignUseCase {
       return { instanceId, times };
     }, STORE_RETRY);
   }
+}
+
+interface Touched {
+  readonly before: CachedInstance;
+  readonly after: InstanceState;
+  readonly gone: readonly string[];
+}
+
+/** Consecutive groups whose lists (before) stay within MULTI_BUDGET_BYTES together; a larger list goes alone. */
+function packByListBytes(touched: readonly Touched[]): Touched[][] {
+  const packs: Touched[][] = [];
+  let pack: Touched[] = [];
+  let bytes = 0;
+  for (const entry of touched) {
+    const size = listBytes(entry.before.state.ids);
+    if (pack.length > 0 && bytes + size > MULTI_BUDGET_BYTES) {
+      packs.push(pack);
+      pack = [];
+      bytes = 0;
+    }
+    pack.push(entry);
+    bytes += size;
+  }
+  if (pack.length > 0) packs.push(pack);
+  return packs;
 }
 
 const holdsAll = (instance: CachedInstance, ids: readonly string[]): boolean => {
