@@ -9,7 +9,8 @@
  *   as known.
  * - The catalog is read by keyset pagination, pages of `pageSize`, never the
  *   whole table, and merged page by page with the sorted assigned ids.
- * - Missing ids (in the catalog, not assigned) are assigned in bulk per page.
+ * - Missing ids (in the catalog, not assigned) are assigned in bulk, 5,000 at
+ *   a time and before each checkpoint.
  * - Extra ids (assigned, not in the catalog) are re-checked in one
  *   `id = ANY($1)` query per chunk before anything is removed, so a row
  *   created during the scan is never unassigned.
@@ -39,6 +40,8 @@ export const CATALOG_DEFAULTS = {
   /** A checkpoint every this many pages (50,000 ids): a pass killed meanwhile re-reads at most that much. */
   checkpointEveryPages: 10,
 } as const;
+/** Missing ids placed together: one placement batch writes a few lists, whatever the ids' spread over pages. */
+const PLACE_BATCH = 5000;
 /** Extra candidates a checkpoint carries (a few hundred KB, well under ZooKeeper's 1 MB node limit). */
 const CHECKPOINT_CANDIDATES = 5000;
 /** Ids per `id = ANY($1)` re-check. */
@@ -177,6 +180,14 @@ export class CatalogCheckUseCase {
       const passStartedAt = resumed?.startedAt ?? startedAt;
       const everyPages = options.checkpointEveryPages ?? CATALOG_DEFAULTS.checkpointEveryPages;
       if (resumed) logger.info({ resource, after, scanned }, `${resource} catalog pass resumed from its checkpoint`);
+      let toPlace: string[] = [];
+      const placeCollected = async (): Promise<void> => {
+        if (toPlace.length === 0) return;
+        const batch = toPlace;
+        toPlace = [];
+        await keepLease();
+        placed += (await this.parts.placement.assign(resource, batch)).assigned.length;
+      };
       for (let pages = 1; ; pages++) {
         await keepLease();
         const page = await catalog.page(resource, after, pageSize);
@@ -187,11 +198,13 @@ export class CatalogCheckUseCase {
         missing += diff.missing.length;
         // One by one: a spread of an empty table's 500k extras would exceed the call-argument limit.
         for (const id of diff.extra) candidates.push(id);
-        if (diff.missing.length > 0)
-          placed += (await this.parts.placement.assign(resource, diff.missing)).assigned.length;
+        for (const id of diff.missing) toPlace.push(id);
+        // Missing ids are placed in batches, not per page: each placement rewrites whole lists.
+        if (toPlace.length >= PLACE_BATCH) await placeCollected();
         if (page.length < pageSize || last === undefined) break;
         after = last;
         if (pages % everyPages === 0) {
+          await placeCollected(); // a checkpoint must not skip ids it has not placed yet
           overflow ||= candidates.length > CHECKPOINT_CANDIDATES;
           await this.saveCheckpoint(resource, {
             startedAt: passStartedAt,
@@ -204,6 +217,7 @@ export class CatalogCheckUseCase {
           });
         }
       }
+      await placeCollected();
       // Only ids the catalog still does not have, asked again now: a row created during the scan stays.
       const stillThere = new Set<string>();
       for (const chunk of chunks(candidates, RECHECK_CHUNK)) {
