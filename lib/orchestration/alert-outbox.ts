@@ -12,8 +12,9 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { type AlertPublisher, LogAlertPublisher, type OrchestratorAlert, type PublishOutcome } from '../alerts.js';
 import type { Logger } from '../log.js';
-import { ANY_VERSION, isConflict, type NodeStore } from '../store/port.js';
+import { ANY_VERSION, isNoNode, type NodeStore, removeIfPresent } from '../store/port.js';
 import type { Layout } from './layout.js';
+import { jsonOrUndefined } from './stored.js';
 
 export const ALERTS_KEPT = 100;
 
@@ -54,7 +55,7 @@ export class AlertOutbox {
     const names = (await this.store.children(this.layout.alertsDir())).sort();
     const nodes = await this.store.getMany(names.map((name) => this.layout.alert(name)));
     return names.flatMap((name, i) => {
-      const parsed = StoredAlertSchema.safeParse(safeJson(nodes[i]?.data));
+      const parsed = StoredAlertSchema.safeParse(jsonOrUndefined(nodes[i]?.data));
       return parsed.success
         ? [{ name, alert: parsed.data.alert as unknown as OrchestratorAlert, delivered: parsed.data.delivered }]
         : [];
@@ -75,7 +76,7 @@ export class AlertOutbox {
           ])
           // Pruned meanwhile: nothing left to mark.
           .catch((error: unknown) => {
-            if (!(isConflict(error) && error.reason === 'NoNode')) throw error;
+            if (!isNoNode(error)) throw error;
           }),
       ),
     );
@@ -84,25 +85,12 @@ export class AlertOutbox {
   private async prune(): Promise<void> {
     const names = (await this.store.children(this.layout.alertsDir())).sort();
     const surplus = names.slice(0, Math.max(0, names.length - ALERTS_KEPT));
-    await Promise.all(
-      surplus.map((name) =>
-        this.store
-          .commit([{ op: 'remove', path: this.layout.alert(name), version: ANY_VERSION }])
-          .catch((error: unknown) => {
-            if (!(isConflict(error) && error.reason === 'NoNode')) throw error;
-          }),
-      ),
+    await removeIfPresent(
+      this.store,
+      surplus.map((name) => this.layout.alert(name)),
     );
   }
 }
-
-const safeJson = (data: string | undefined): unknown => {
-  try {
-    return data === undefined ? undefined : JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-};
 
 /** The App's publisher: logs every alert and keeps it in the outbox for reconcile to forward. */
 export class OutboxAlertPublisher implements AlertPublisher {

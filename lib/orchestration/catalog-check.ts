@@ -27,9 +27,9 @@ import { isConflict } from '../store/port.js';
 import { chunks, type Kinds, type OrchestrationContext } from './context.js';
 import { LeaseHeldError } from './errors.js';
 import type { CapacityUseCase } from './capacity.js';
-import type { LeaseUseCase } from './leases.js';
+import { renewalDue, type LeaseUseCase } from './leases.js';
 import type { PlacementUseCase } from './placement.js';
-import { CatalogPassSchema, parseNode } from './stored.js';
+import { CatalogPassSchema, jsonOrUndefined, parseNode } from './stored.js';
 import type { CatalogPass, CatalogReader, Lease } from './types.js';
 import type { UnassignUseCase } from './unassign.js';
 
@@ -96,7 +96,7 @@ export class CatalogCheckUseCase {
   async pendingRequest(resource: string): Promise<{ at: number; reason: string } | undefined> {
     const { store, repository } = this.context;
     const node = await store.get(repository.layout.catalogRequest(resource));
-    const request = node ? RequestSchema.safeParse(safeJson(node.data)) : undefined;
+    const request = node ? RequestSchema.safeParse(jsonOrUndefined(node.data)) : undefined;
     return request?.success ? request.data : undefined;
   }
 
@@ -125,7 +125,7 @@ export class CatalogCheckUseCase {
     const { store, repository, logger } = this.context;
     const node = await store.get(repository.layout.catalogCheckpoint(resource));
     if (!node) return undefined;
-    const parsed = CheckpointSchema.safeParse(safeJson(node.data));
+    const parsed = CheckpointSchema.safeParse(jsonOrUndefined(node.data));
     if (!parsed.success)
       logger.warn({ resource, path: node.path }, 'unreadable catalog checkpoint: the pass starts over');
     return parsed.success ? parsed.data : undefined;
@@ -140,7 +140,7 @@ export class CatalogCheckUseCase {
     const { store, repository } = this.context;
     const node = await store.get(repository.layout.catalogRequest(resource));
     if (!node) return;
-    const request = RequestSchema.safeParse(safeJson(node.data));
+    const request = RequestSchema.safeParse(jsonOrUndefined(node.data));
     if (request.success && request.data.at > passStartedAt) return;
     await store.commit([{ op: 'remove', path: node.path, version: node.version }]).catch((error: unknown) => {
       // Renewed meanwhile (a new request) or already gone: either way, nothing to settle.
@@ -162,7 +162,7 @@ export class CatalogCheckUseCase {
       return { ...emptyPass(resource, startedAt), status: 'skipped', reason: `a pass by ${error.holder} is running` };
     }
     const keepLease = async (): Promise<void> => {
-      if (clock() >= lease.expiresAt - (lease.ttlMs * 2) / 3) lease = await this.parts.leases.renewLease(lease);
+      if (renewalDue(lease, clock())) lease = await this.parts.leases.renewLease(lease);
     };
     try {
       await repository.prepare(resource);
@@ -288,11 +288,3 @@ const emptyPass = (resource: string, at: number): CatalogPass => ({
   healed: 0,
   heldBack: 0,
 });
-
-const safeJson = (data: string): unknown => {
-  try {
-    return JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-};

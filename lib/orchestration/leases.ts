@@ -12,6 +12,12 @@ import type { Lease } from './types.js';
 /** The lease of a kind's orchestrate; reconcile's scaling takes it too, so the two never interleave. */
 export const orchestrateLease = (resource: string): string => `orchestrate-${resource}`;
 
+/**
+ * Renewal is due once a third of the TTL is used, so a holder that checks
+ * between steps never lets its lease lapse. `now` is the App's clock.
+ */
+export const renewalDue = (lease: Lease, now: number): boolean => now >= lease.expiresAt - (lease.ttlMs * 2) / 3;
+
 export class LeaseUseCase {
   constructor(private readonly context: OrchestrationContext) {}
 

@@ -18,7 +18,7 @@ import { isConflict } from '../store/port.js';
 import type { Kinds, OrchestrationContext } from './context.js';
 import type { CapacityUseCase } from './capacity.js';
 import type { InstanceRecordUseCase } from './instance-records.js';
-import { orchestrateLease, type LeaseUseCase } from './leases.js';
+import { orchestrateLease, renewalDue, type LeaseUseCase } from './leases.js';
 import type { MoveUseCase } from './moves.js';
 import type { PlacementUseCase } from './placement.js';
 import type { InstanceSummary, Lease, OrchestrateOptionsInput, OrchestrateResult } from './types.js';
@@ -51,7 +51,7 @@ export class OrchestrateUseCase {
     );
     /** Renews once a third of the TTL is used: the lease never lapses while we still commit. */
     const keepLease = async (): Promise<void> => {
-      if (clock() >= lease.expiresAt - (lease.ttlMs * 2) / 3) lease = await this.parts.leases.renewLease(lease);
+      if (renewalDue(lease, clock())) lease = await this.parts.leases.renewLease(lease);
     };
     try {
       let current = await repository.read(resource);

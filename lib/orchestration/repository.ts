@@ -17,6 +17,7 @@ import {
   type ConflictError,
   isConflict,
   type NodeStore,
+  removeIfPresent,
   type VersionedNode,
   type WriteOp,
   withRetry,
@@ -319,14 +320,8 @@ export class InstanceRepository {
   }
 
   /** Removes nodes that may already be gone (state we keep about an instance, pending entries). */
-  async removeIfPresent(paths: readonly string[]): Promise<void> {
-    await Promise.all(
-      paths.map((path) =>
-        this.store.commit([{ op: 'remove', path, version: ANY_VERSION }]).catch((error: unknown) => {
-          if (!(isConflict(error) && error.reason === 'NoNode')) throw error;
-        }),
-      ),
-    );
+  removeIfPresent(paths: readonly string[]): Promise<void> {
+    return removeIfPresent(this.store, paths);
   }
 
   /** Creates a node unless it exists; true when this call created it. */

@@ -96,6 +96,16 @@ export const CatalogPassSchema = z.object({
 
 export const LeaseNodeSchema = z.object({ holder: z.string().min(1), expiresAt: z.number().int().nonnegative() });
 
+/** A node's data as JSON, or undefined when it is not JSON: for reads that skip what they cannot use. */
+export function jsonOrUndefined(data: string | undefined): unknown {
+  if (data === undefined) return undefined;
+  try {
+    return JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A stored node does not have the shape its path promises. */
 export class CorruptNodeError extends Error {
   override readonly name = 'CorruptNodeError';

@@ -18,7 +18,7 @@ import type { KindConfig } from '../config/kinds.js';
 import { byNumericId } from '../domain/orchestration.js';
 import type { PodInfo, PodUsage } from '../instances/port.js';
 import { LeaseHeldError } from '../orchestration/errors.js';
-import { orchestrateLease } from '../orchestration/leases.js';
+import { orchestrateLease, renewalDue } from '../orchestration/leases.js';
 import type { InstanceUsage, Lease, ScalingInstance, ScalingState } from '../orchestration/types.js';
 import { type KindContext, messageOf } from './act.js';
 import { decideScale, type PodMetrics, type ScaleDirection } from './scale.js';
@@ -226,7 +226,7 @@ async function scaleKind(
   const keepLease = async (): Promise<boolean> => {
     if (!leaseHeld()) return false;
     // Leases are on the App's clock (the store's timeline), not the decision clock.
-    if (app.clock() >= lease.expiresAt - (lease.ttlMs * 2) / 3) lease = await orchestrator.renewLease(lease);
+    if (renewalDue(lease, app.clock())) lease = await orchestrator.renewLease(lease);
     return true;
   };
   try {

@@ -87,6 +87,20 @@ export interface RetryOptions {
 
 export const isConflict = (error: unknown): error is ConflictError => error instanceof ConflictError;
 
+/** The node was not there: for a remove or set of something that may already be gone, nothing is left to do. */
+export const isNoNode = (error: unknown): boolean => isConflict(error) && error.reason === 'NoNode';
+
+/** Removes nodes that may already be gone, each on its own (one missing node does not stop the others). */
+export async function removeIfPresent(store: NodeStore, paths: readonly string[]): Promise<void> {
+  await Promise.all(
+    paths.map((path) =>
+      store.commit([{ op: 'remove', path, version: ANY_VERSION }]).catch((error: unknown) => {
+        if (!isNoNode(error)) throw error;
+      }),
+    ),
+  );
+}
+
 /**
  * Runs `attempt` until it succeeds, retrying conflicts with capped exponential
  * backoff and full jitter (so racing writers spread out instead of colliding
