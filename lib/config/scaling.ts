@@ -25,6 +25,7 @@ export const SCALING_DEFAULTS = {
   minInstances: 1,
   maxInstances: SCALING_MAX_INSTANCES,
   tolerance: 0.1,
+  scaleUpLookaheadSeconds: 240,
   scaleDownStabilizationSeconds: 300,
   scaleDownMaxStep: 1,
   maxMovesPerRun: 5000,
@@ -48,6 +49,11 @@ export const SCALING_FIELDS: Readonly<
   tolerance: {
     default: String(SCALING_DEFAULTS.tolerance),
     meaning: 'no scaling while utilization/target is within 1 ± this',
+  },
+  scaleUpLookaheadSeconds: {
+    default: String(SCALING_DEFAULTS.scaleUpLookaheadSeconds),
+    meaning:
+      'a load that rose in each of the last two runs is met this far ahead (a worker start-up plus a run interval); 0: off',
   },
   scaleUpMaxStep: {
     default: `the larger of +${HPA_SCALE_UP_POLICY.percent}% and +${HPA_SCALE_UP_POLICY.instances}`,
@@ -79,6 +85,7 @@ export const ScalingConfigSchema = z
     targetCpuUtilization: percent.optional(),
     targetMemoryUtilization: percent.optional(),
     tolerance: z.number().min(0).lt(1).optional(),
+    scaleUpLookaheadSeconds: z.number().int().min(0).max(SCALING_MAX_WINDOW_SECONDS).optional(),
     scaleUpMaxStep: z.number().int().min(1).optional(),
     scaleDownStabilizationSeconds: z.number().int().min(0).max(SCALING_MAX_WINDOW_SECONDS).optional(),
     scaleDownMaxStep: z.number().int().min(1).optional(),
@@ -104,6 +111,8 @@ export interface ScalingSettings {
   /** Percent of the container request; undefined: memory is not a scaling metric. */
   readonly targetMemoryUtilization: number | undefined;
   readonly tolerance: number;
+  /** How far ahead a rising load is projected; 0: no projection. */
+  readonly scaleUpLookaheadSeconds: number;
   /** Undefined: the HPA rule, see `scaleUpStep`. */
   readonly scaleUpMaxStep: number | undefined;
   readonly scaleDownStabilizationSeconds: number;
@@ -129,6 +138,7 @@ export function resolveScaling(input: ScalingConfig | undefined = {}): ScalingSe
     targetCpuUtilization: s.targetCpuUtilization,
     targetMemoryUtilization: s.targetMemoryUtilization,
     tolerance: s.tolerance ?? SCALING_DEFAULTS.tolerance,
+    scaleUpLookaheadSeconds: s.scaleUpLookaheadSeconds ?? SCALING_DEFAULTS.scaleUpLookaheadSeconds,
     scaleUpMaxStep: s.scaleUpMaxStep,
     scaleDownStabilizationSeconds: s.scaleDownStabilizationSeconds ?? SCALING_DEFAULTS.scaleDownStabilizationSeconds,
     scaleDownMaxStep: s.scaleDownMaxStep ?? SCALING_DEFAULTS.scaleDownMaxStep,

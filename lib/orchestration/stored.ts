@@ -54,6 +54,8 @@ const percentUsage = z.number().nonnegative().optional();
 export const ScalingStateSchema = z.object({
   /** Recommendations inside the scale-down window (decideScale's `history`). */
   history: z.array(z.object({ at: count, desired: count })).max(10_000),
+  /** The last runs' load per metric (decideScale's `loads`): a load rising run after run is met ahead. */
+  loads: z.array(z.object({ at: count, cpu: percentUsage, memory: percentUsage })).max(10).optional(),
   /** The last scale carried out. */
   lastDecision: z
     .object({ at: count, from: count, to: count, direction: z.enum(['up', 'down']), reason: z.string() })

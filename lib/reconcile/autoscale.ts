@@ -165,6 +165,7 @@ async function scaleKind(
     current: active.length,
     pods: observation.metrics,
     history: state.history,
+    loads: state.loads,
     lastDecision: state.lastDecision,
   });
   // Never drain below what the resources need: the rest of the pool must hold them.
@@ -190,6 +191,7 @@ async function scaleKind(
   const owed = scaled || state.rebalance !== undefined || draining.some((instance) => instance.used > 0);
   let next: ScalingState = {
     history: [...decision.history],
+    loads: [...decision.loads],
     ...(scaled
       ? { lastDecision: { at, from: active.length, to: desired, direction, reason } }
       : state.lastDecision

@@ -22,6 +22,14 @@
  *   (every one starting) → hold;
  * - more than half of the ready instances without a configured metric → hold
  *   and alert `metrics-missing`;
+ * - a rising load is met ahead of time: when a metric's total over the ready
+ *   instances rose in each of the last two intervals, it is projected
+ *   `scaleUpLookaheadSeconds` ahead at the slower of the two rates, and a
+ *   projection beyond the tolerance scales up to ceil(projected total /
+ *   target) now, so the new workers serve before the load arrives (a worker
+ *   takes minutes to start). Two rises in a row, and the slower rate, keep
+ *   noise from scaling; a falling load is never projected (scale-down waits
+ *   for the window, as below);
  * - scale-up takes effect on the first run (no up window), at most
  *   `scaleUpMaxStep` instances (default: the larger of +100 % and +4);
  * - scale-down goes to the highest recommendation in the stabilization window,
@@ -36,7 +44,8 @@
  * - the result stays in [minInstances, maxInstances]; at the maximum with a
  *   recommendation above it → alert `scale-limit`;
  * - `history` = the recommendations within the window (newer than now − window,
- *   not after now) plus this run's, unclamped.
+ *   not after now) plus this run's, unclamped; `loads` = this run's totals
+ *   after the previous ones, the last TREND_SAMPLES.
  */
 import type { MetricsMissingAlert, ScaleLimitAlert } from '../alerts.js';
 import { type ScalingSettings, scaleUpStep } from '../config/scaling.js';
@@ -61,6 +70,14 @@ export interface ScaleRecommendation {
   readonly desired: number;
 }
 
+/** One run's load per metric: the mean over ready instances that report it × the ready instances. */
+export interface LoadSample {
+  readonly at: number;
+  /** Percent of one container's request, summed over the ready instances. */
+  readonly cpu?: number | undefined;
+  readonly memory?: number | undefined;
+}
+
 /** The last scale that was carried out. */
 export interface ScaleEvent {
   readonly at: number;
@@ -80,6 +97,8 @@ export interface ScaleInput {
   readonly pods: readonly PodMetrics[];
   /** As returned by the previous run; older entries are ignored. */
   readonly history: readonly ScaleRecommendation[];
+  /** As returned by the previous run (`loads`); absent: no trend yet. */
+  readonly loads?: readonly LoadSample[] | undefined;
   readonly lastDecision?: ScaleEvent | undefined;
 }
 
@@ -96,6 +115,8 @@ export interface ScaleDecision {
   readonly recommendation: number;
   /** Store this and pass it back next run. */
   readonly history: readonly ScaleRecommendation[];
+  /** Store this and pass it back next run: the load trend. */
+  readonly loads: readonly LoadSample[];
   readonly alerts: readonly ScaleAlert[];
 }
 
@@ -136,7 +157,12 @@ interface Sample {
   /** Ready instances without the metric, instances without a pod entry included. */
   readonly missing: number;
   readonly starting: number;
+  /** This run's load (see LoadSample); undefined when no ready instance reports the metric. */
+  readonly load: number | undefined;
 }
+
+/** Runs of load kept for the trend: two intervals need three samples. */
+export const TREND_SAMPLES = 3;
 
 function samples(input: ScaleInput): Sample[] {
   const absent = Math.max(0, input.current - input.pods.length);
@@ -147,12 +173,46 @@ function samples(input: ScaleInput): Sample[] {
     const ready = input.pods.filter((pod) => pod.ready);
     const values = ready.flatMap((pod) => reading(pod, value) ?? []);
     const missingIds = ready.filter((pod) => reading(pod, value) === undefined).map((pod) => pod.instanceId);
-    return [{ metric, target: goal, values, missingIds, missing: missingIds.length + absent, starting }];
+    const missing = missingIds.length + absent;
+    // The mean × the ready instances: a pod that misses one sample does not read as a fall and then a rise.
+    const load =
+      values.length > 0
+        ? (values.reduce((total, v) => total + v, 0) / values.length) * (values.length + missing)
+        : undefined;
+    return [{ metric, target: goal, values, missingIds, missing, starting, load }];
   });
 }
 
+/**
+ * The load's growth per millisecond, when it rose in each of the last two
+ * intervals (the slower rate), else 0. Samples older than twice the
+ * lookahead are stale (runs were missed) and give no trend.
+ */
+function growth(
+  metric: ScaleMetric,
+  now: number,
+  load: number,
+  earlier: readonly LoadSample[],
+  lookaheadMs: number,
+): number {
+  const fresh = earlier.filter((sample) => sample.at > now - 2 * lookaheadMs && sample.at < now);
+  const points = [...fresh, { at: now, [metric]: load }]
+    .flatMap((sample) => {
+      const value = sample[metric];
+      return typeof value === 'number' ? [{ at: sample.at, load: value }] : [];
+    })
+    .slice(-TREND_SAMPLES);
+  if (points.length < TREND_SAMPLES) return 0;
+  let slowest = Number.POSITIVE_INFINITY;
+  points.slice(1).forEach((to, i) => {
+    const from = points[i] as { at: number; load: number };
+    slowest = Math.min(slowest, to.load > from.load && to.at > from.at ? (to.load - from.load) / (to.at - from.at) : 0);
+  });
+  return slowest;
+}
+
 /** One metric's recommendation, HPA style (see the rules above). */
-function vote(sample: Sample, current: number, tolerance: number): Vote {
+function vote(sample: Sample, current: number, tolerance: number, rise: Rise): Vote {
   const { metric, target, values, missing, starting } = sample;
   if (values.length === 0)
     return { metric, recommendation: undefined, text: `${metric}: no ready instance reports it` };
@@ -160,10 +220,22 @@ function vote(sample: Sample, current: number, tolerance: number): Vote {
   const ratio = sum / values.length / target;
   const head = `${metric} ${pct(ratio * target)} of target ${target}%`;
   const band = `, within ±${pct(tolerance * 100)}`;
+  const filled = missing + starting;
+
+  if (rise.perMs > 0) {
+    // Starting instances and ready ones without the metric count as 0 %, as for any scale-up.
+    const projected = sum + rise.perMs * rise.lookaheadMs;
+    const projectedMean = projected / (values.length + filled);
+    const recommendation = Math.max(current, ceilCount(projected / target));
+    if (!within(projectedMean / target, tolerance) && projectedMean > target && recommendation > current) {
+      const perMinute = pct(rise.perMs * 60_000);
+      const text = `${head}, rising ${perMinute} per minute: ${pct(projectedMean)} in ${seconds(rise.lookaheadMs)} → ${recommendation}`;
+      return { metric, recommendation, text };
+    }
+  }
   if (within(ratio, tolerance)) return { metric, recommendation: current, text: `${head}${band} → ${current}` };
 
   const up = ratio > 1;
-  const filled = missing + starting;
   const fill = up ? 0 : target;
   // ceil(Σ / target) is ceil(instances × ratio) with every instance counted; it never points against the ratio.
   const estimate = ceilCount((sum + fill * filled) / target);
@@ -184,11 +256,22 @@ function vote(sample: Sample, current: number, tolerance: number): Vote {
   return { metric, recommendation, text: `${counted} → ${recommendation}` };
 }
 
+/** A metric's growth and how far ahead it is projected. */
+interface Rise {
+  readonly perMs: number;
+  readonly lookaheadMs: number;
+}
+
 export function decideScale(input: ScaleInput): ScaleDecision {
   const { resource, settings, now, current } = input;
   const { minInstances, maxInstances } = settings;
   const windowMs = settings.scaleDownStabilizationSeconds * 1000;
   const recent = input.history.filter((entry) => entry.at > now - windowMs && entry.at <= now);
+  const sampled = samples(input);
+  const loads = [
+    ...(input.loads ?? []).filter((sample) => sample.at < now),
+    { at: now, ...Object.fromEntries(sampled.flatMap((s) => (s.load === undefined ? [] : [[s.metric, s.load]]))) },
+  ].slice(-TREND_SAMPLES);
   const window = recent.length > 0 || windowMs === 0 ? recent : [{ at: now, desired: current }];
   const decision = (
     desired: number,
@@ -203,20 +286,20 @@ export function decideScale(input: ScaleInput): ScaleDecision {
     reason,
     recommendation,
     history: [...window, { at: now, desired: recommendation }],
+    loads,
     alerts,
   });
 
   if (!settings.enabled || current < 1) {
     const reason = settings.enabled ? 'no instances: the kind is not orchestrated yet' : 'scaling disabled';
     // Nothing to remember: a later first run seeds the window afresh.
-    return { ...decision(current, current, reason), history: [] };
+    return { ...decision(current, current, reason), history: [], loads: [] };
   }
   if (current < minInstances)
     return decision(minInstances, minInstances, `${current} instances, below minInstances ${minInstances}`);
   if (current > maxInstances)
     return decision(maxInstances, maxInstances, `${current} instances, above maxInstances ${maxInstances}`);
 
-  const sampled = samples(input);
   const missingAlerts: MetricsMissingAlert[] = [];
   for (const sample of sampled) {
     const ready = sample.values.length + sample.missing;
@@ -232,7 +315,14 @@ export function decideScale(input: ScaleInput): ScaleDecision {
     return decision(current, current, `${what.join('; ')}; hold: more than half without metrics`, missingAlerts);
   }
 
-  const votes = sampled.map((sample) => vote(sample, current, settings.tolerance));
+  const lookaheadMs = settings.scaleUpLookaheadSeconds * 1000;
+  const votes = sampled.map((sample) => {
+    const perMs =
+      sample.load === undefined || lookaheadMs === 0
+        ? 0
+        : growth(sample.metric, now, sample.load, input.loads ?? [], lookaheadMs);
+    return vote(sample, current, settings.tolerance, { perMs, lookaheadMs });
+  });
   const text = votes.map((v) => v.text).join('; ');
   const counted = votes.flatMap((v) => (v.recommendation === undefined ? [] : [v.recommendation]));
   if (counted.length === 0) return decision(current, current, `${text}; hold`);

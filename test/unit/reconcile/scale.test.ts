@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveScaling, type ScalingConfig } from '../../../lib/config/scaling.js';
-import { decideScale, type PodMetrics, type ScaleInput } from '../../../lib/reconcile/scale.js';
+import { decideScale, type LoadSample, type PodMetrics, type ScaleInput } from '../../../lib/reconcile/scale.js';
 
 const NOW = Date.UTC(2024, 4, 1, 8, 0, 0);
 const ago = (seconds: number): number => NOW - seconds * 1000;
@@ -27,9 +27,15 @@ const input = (overrides: Partial<ScaleInput>): ScaleInput => ({
   ...overrides,
 });
 
+/** The decision without its load samples: the trend has tests of its own (last describe). */
+const decision = (given: ScaleInput) => {
+  const { loads: _samples, ...rest } = decideScale(given);
+  return rest;
+};
+
 describe('decideScale: before the metrics', () => {
   it('holds, and keeps no history, while scaling is disabled', () => {
-    expect(decideScale(input({ settings: settings({ enabled: false }), pods: fleet(4, 180) }))).toEqual({
+    expect(decision(input({ settings: settings({ enabled: false }), pods: fleet(4, 180) }))).toEqual({
       ...THING,
       desired: 4,
       current: 4,
@@ -41,7 +47,7 @@ describe('decideScale: before the metrics', () => {
   });
 
   it('holds a kind that has no instances yet', () => {
-    expect(decideScale(input({ current: 0 }))).toEqual({
+    expect(decision(input({ current: 0 }))).toEqual({
       ...THING,
       desired: 0,
       current: 0,
@@ -53,7 +59,7 @@ describe('decideScale: before the metrics', () => {
   });
 
   it('goes to minInstances at once from below it, whatever the metrics say', () => {
-    expect(decideScale(input({ settings: settings({ minInstances: 3 }), current: 2, pods: fleet(2, 10) }))).toEqual({
+    expect(decision(input({ settings: settings({ minInstances: 3 }), current: 2, pods: fleet(2, 10) }))).toEqual({
       ...THING,
       desired: 3,
       current: 2,
@@ -65,7 +71,7 @@ describe('decideScale: before the metrics', () => {
   });
 
   it('goes to maxInstances at once from above it, without waiting for the window', () => {
-    expect(decideScale(input({ settings: settings({ maxInstances: 5 }), current: 7, pods: fleet(7, 100) }))).toEqual({
+    expect(decision(input({ settings: settings({ maxInstances: 5 }), current: 7, pods: fleet(7, 100) }))).toEqual({
       ...THING,
       desired: 5,
       current: 7,
@@ -79,7 +85,7 @@ describe('decideScale: before the metrics', () => {
 
 describe('decideScale: the recommendation', () => {
   it('recommends ceil(current × utilization / target) and scales up on the first run', () => {
-    expect(decideScale(input({ current: 2, pods: fleet(2, 180) }))).toEqual({
+    expect(decision(input({ current: 2, pods: fleet(2, 180) }))).toEqual({
       ...THING,
       desired: 6,
       current: 2,
@@ -91,7 +97,7 @@ describe('decideScale: the recommendation', () => {
   });
 
   it('holds within the tolerance, its edge included', () => {
-    expect(decideScale(input({ pods: fleet(4, 66) }))).toEqual({
+    expect(decision(input({ pods: fleet(4, 66) }))).toEqual({
       ...THING,
       desired: 4,
       current: 4,
@@ -105,7 +111,7 @@ describe('decideScale: the recommendation', () => {
   it('counts starting instances at 0% on a scale-up: the load they will take is already measured', () => {
     const pods = [ready('0', 90), ready('1', 90), ready('2', 90), ready('3', 90), starting('4'), starting('5')];
 
-    expect(decideScale(input({ current: 6, pods }))).toEqual({
+    expect(decision(input({ current: 6, pods }))).toEqual({
       ...THING,
       desired: 6,
       current: 6,
@@ -119,7 +125,7 @@ describe('decideScale: the recommendation', () => {
   it('still scales up when the load is too much even with starting instances counted at 0%', () => {
     const pods = [ready('0', 120), ready('1', 120), ready('2', 120), ready('3', 120), starting('4'), starting('5')];
 
-    expect(decideScale(input({ current: 6, pods }))).toEqual({
+    expect(decision(input({ current: 6, pods }))).toEqual({
       ...THING,
       desired: 8,
       current: 6,
@@ -133,7 +139,7 @@ describe('decideScale: the recommendation', () => {
   it('holds when counting starting instances at 0% reverses a scale-up', () => {
     const pods = [ready('0', 96), starting('1'), starting('2'), starting('3')];
 
-    expect(decideScale(input({ pods }))).toEqual({
+    expect(decision(input({ pods }))).toEqual({
       ...THING,
       desired: 4,
       current: 4,
@@ -148,7 +154,7 @@ describe('decideScale: the recommendation', () => {
     const pods = [ready('0', 20), ready('1', 20), ready('2'), starting('3')];
     const history = [rec(ago(240), 3), rec(ago(120), 2)];
 
-    expect(decideScale(input({ current: 4, pods, history }))).toEqual({
+    expect(decision(input({ current: 4, pods, history }))).toEqual({
       ...THING,
       desired: 3,
       current: 4,
@@ -162,7 +168,7 @@ describe('decideScale: the recommendation', () => {
   it('takes the larger recommendation of CPU and memory', () => {
     const pods = fleet(4, 30).map((pod) => ({ ...pod, memoryPercent: 105 }));
 
-    expect(decideScale(input({ settings: settings({ targetMemoryUtilization: 70 }), pods }))).toEqual({
+    expect(decision(input({ settings: settings({ targetMemoryUtilization: 70 }), pods }))).toEqual({
       ...THING,
       desired: 6,
       current: 4,
@@ -174,7 +180,7 @@ describe('decideScale: the recommendation', () => {
   });
 
   it('holds without an alert while every instance is still starting', () => {
-    expect(decideScale(input({ current: 3, pods: [starting('0'), starting('1'), starting('2')] }))).toEqual({
+    expect(decision(input({ current: 3, pods: [starting('0'), starting('1'), starting('2')] }))).toEqual({
       ...THING,
       desired: 3,
       current: 3,
@@ -186,7 +192,7 @@ describe('decideScale: the recommendation', () => {
   });
 
   it('holds and alerts when more than half of the ready instances report no metrics (no pod entry counts as none)', () => {
-    expect(decideScale(input({ current: 4, pods: [ready('0', 10), ready('1')] }))).toEqual({
+    expect(decision(input({ current: 4, pods: [ready('0', 10), ready('1')] }))).toEqual({
       ...THING,
       desired: 4,
       current: 4,
@@ -203,7 +209,7 @@ describe('decideScale: the recommendation', () => {
 
 describe('decideScale: scale-up', () => {
   it('adds at most the larger of +100% and +4 by default', () => {
-    expect(decideScale(input({ current: 3, pods: fleet(3, 400) }))).toEqual({
+    expect(decision(input({ current: 3, pods: fleet(3, 400) }))).toEqual({
       ...THING,
       desired: 7,
       current: 3,
@@ -217,7 +223,7 @@ describe('decideScale: scale-up', () => {
   it('adds at most scaleUpMaxStep when it is set', () => {
     const given = input({ settings: settings({ scaleUpMaxStep: 2 }), current: 10, pods: fleet(10, 300) });
 
-    expect(decideScale(given)).toEqual({
+    expect(decision(given)).toEqual({
       ...THING,
       desired: 12,
       current: 10,
@@ -231,7 +237,7 @@ describe('decideScale: scale-up', () => {
   it('scales up right after a scale-down: capacity first', () => {
     const lastDecision = { at: ago(60), from: 5, to: 4, direction: 'down' as const };
 
-    expect(decideScale(input({ pods: fleet(4, 90), history: [rec(ago(60), 4)], lastDecision }))).toEqual({
+    expect(decision(input({ pods: fleet(4, 90), history: [rec(ago(60), 4)], lastDecision }))).toEqual({
       ...THING,
       desired: 6,
       current: 4,
@@ -243,7 +249,7 @@ describe('decideScale: scale-up', () => {
   });
 
   it('stops at maxInstances and alerts when the recommendation is above it', () => {
-    expect(decideScale(input({ settings: settings({ maxInstances: 8 }), current: 6, pods: fleet(6, 120) }))).toEqual({
+    expect(decision(input({ settings: settings({ maxInstances: 8 }), current: 6, pods: fleet(6, 120) }))).toEqual({
       ...THING,
       desired: 8,
       current: 6,
@@ -256,7 +262,7 @@ describe('decideScale: scale-up', () => {
   });
 
   it('holds and alerts at maxInstances while still hot', () => {
-    expect(decideScale(input({ settings: settings({ maxInstances: 8 }), current: 8, pods: fleet(8, 90) }))).toEqual({
+    expect(decision(input({ settings: settings({ maxInstances: 8 }), current: 8, pods: fleet(8, 90) }))).toEqual({
       ...THING,
       desired: 8,
       current: 8,
@@ -273,7 +279,7 @@ describe('decideScale: scale-down', () => {
   it('holds while a recommendation within the window is not lower than the current count', () => {
     const history = [rec(ago(240), 6), rec(ago(60), 3)];
 
-    expect(decideScale(input({ current: 6, pods: fleet(6, 30), history }))).toEqual({
+    expect(decision(input({ current: 6, pods: fleet(6, 30), history }))).toEqual({
       ...THING,
       desired: 6,
       current: 6,
@@ -287,7 +293,7 @@ describe('decideScale: scale-down', () => {
   it('removes at most scaleDownMaxStep (default 1) per run once every recent recommendation is lower', () => {
     const history = [rec(ago(240), 4), rec(ago(60), 3)];
 
-    expect(decideScale(input({ current: 6, pods: fleet(6, 30), history }))).toEqual({
+    expect(decision(input({ current: 6, pods: fleet(6, 30), history }))).toEqual({
       ...THING,
       desired: 5,
       current: 6,
@@ -302,7 +308,7 @@ describe('decideScale: scale-down', () => {
     const history = [rec(ago(240), 4), rec(ago(60), 3)];
     const given = input({ settings: settings({ scaleDownMaxStep: 5 }), current: 6, pods: fleet(6, 30), history });
 
-    expect(decideScale(given)).toEqual({
+    expect(decision(given)).toEqual({
       ...THING,
       desired: 4,
       current: 6,
@@ -314,7 +320,7 @@ describe('decideScale: scale-down', () => {
   });
 
   it('seeds an empty history with the current count, so the first scale-down waits a whole window', () => {
-    expect(decideScale(input({ current: 6, pods: fleet(6, 30), history: [] }))).toEqual({
+    expect(decision(input({ current: 6, pods: fleet(6, 30), history: [] }))).toEqual({
       ...THING,
       desired: 6,
       current: 6,
@@ -328,7 +334,7 @@ describe('decideScale: scale-down', () => {
   it('does not seed a zero-second window: it scales down on the first run', () => {
     const given = input({ settings: settings({ scaleDownStabilizationSeconds: 0 }), current: 6, pods: fleet(6, 30) });
 
-    expect(decideScale(given)).toEqual({
+    expect(decision(given)).toEqual({
       ...THING,
       desired: 5,
       current: 6,
@@ -342,7 +348,7 @@ describe('decideScale: scale-down', () => {
   it('never scales down within the window after a scale-up, even with the history lost', () => {
     const lastDecision = { at: ago(120), from: 4, to: 6, direction: 'up' as const };
 
-    expect(decideScale(input({ current: 6, pods: fleet(6, 30), history: [rec(ago(60), 3)], lastDecision }))).toEqual({
+    expect(decision(input({ current: 6, pods: fleet(6, 30), history: [rec(ago(60), 3)], lastDecision }))).toEqual({
       ...THING,
       desired: 6,
       current: 6,
@@ -356,7 +362,7 @@ describe('decideScale: scale-down', () => {
   it('keeps only the recommendations newer than the window and not in the future', () => {
     const history = [rec(ago(300), 9), rec(ago(299), 2), rec(ago(-60), 9)];
 
-    expect(decideScale(input({ current: 6, pods: fleet(6, 30), history }))).toEqual({
+    expect(decision(input({ current: 6, pods: fleet(6, 30), history }))).toEqual({
       ...THING,
       desired: 5,
       current: 6,
@@ -372,7 +378,7 @@ describe('decideScale: scale-down', () => {
     const floorOf3 = settings({ minInstances: 3, scaleDownMaxStep: 5 });
     const given = input({ settings: floorOf3, current: 6, pods: fleet(6, 10), history });
 
-    expect(decideScale(given)).toEqual({
+    expect(decision(given)).toEqual({
       ...THING,
       desired: 3,
       current: 6,
@@ -387,7 +393,7 @@ describe('decideScale: scale-down', () => {
     const history = [rec(ago(60), 1)];
     const given = input({ settings: settings({ minInstances: 3 }), current: 3, pods: fleet(3, 10), history });
 
-    expect(decideScale(given)).toEqual({
+    expect(decision(given)).toEqual({
       ...THING,
       desired: 3,
       current: 3,
@@ -396,5 +402,83 @@ describe('decideScale: scale-down', () => {
       recommendation: 1,
       history: [...history, rec(NOW, 1)],
     });
+  });
+});
+
+describe('decideScale: a rising load is met ahead of time', () => {
+  const minute = 60;
+  /** A load that rose 40 (percent of a request) in each of the last two minutes, on 4 instances. */
+  const rising: LoadSample[] = [
+    { at: ago(2 * minute), cpu: 160 },
+    { at: ago(minute), cpu: 200 },
+  ];
+
+  it('projects a load that rose in each of the last two runs and scales up before the tolerance is crossed', () => {
+    // 240 / 4 = 60 %: on target now; rising 40 a minute → 400 in 240 s, 100 % a pod → ceil(400 / 60) = 7.
+    const result = decideScale(input({ pods: fleet(4, 60), loads: rising }));
+
+    expect(result).toMatchObject({
+      desired: 7,
+      direction: 'up',
+      recommendation: 7,
+      reason: 'cpu 60% of target 60%, rising 40% per minute: 100% in 240 s → 7',
+    });
+    expect(result.loads).toEqual([...rising, { at: NOW, cpu: 240 }]);
+  });
+
+  it('takes the slower of the two rises', () => {
+    const uneven: LoadSample[] = [
+      { at: ago(2 * minute), cpu: 120 },
+      { at: ago(minute), cpu: 220 },
+    ];
+    // Rises of 100 then 20: 20 a minute → 320 in 240 s → 80 % a pod → ceil(320 / 60) = 6.
+    expect(decideScale(input({ pods: fleet(4, 60), loads: uneven }))).toMatchObject({ desired: 6, direction: 'up' });
+  });
+
+  it('does not project a load that fell in one of the last two runs (noise on a plateau)', () => {
+    const noisy: LoadSample[] = [
+      { at: ago(2 * minute), cpu: 260 },
+      { at: ago(minute), cpu: 200 },
+    ];
+    expect(decideScale(input({ pods: fleet(4, 60), loads: noisy }))).toMatchObject({ desired: 4, direction: 'hold' });
+  });
+
+  it('does not scale for a projection within the tolerance', () => {
+    const slow: LoadSample[] = [
+      { at: ago(2 * minute), cpu: 230 },
+      { at: ago(minute), cpu: 235 },
+    ];
+    // Rising 5 a minute: 260 in 240 s, 65 % a pod, within 60 % ± 10 %.
+    expect(decideScale(input({ pods: fleet(4, 60), loads: slow }))).toMatchObject({ desired: 4, direction: 'hold' });
+  });
+
+  it('needs two rises: one earlier sample, or stale ones, give no trend', () => {
+    const once = decideScale(input({ pods: fleet(4, 60), loads: [{ at: ago(minute), cpu: 200 }] }));
+    const stale = decideScale(
+      input({
+        pods: fleet(4, 60),
+        loads: [
+          { at: ago(20 * minute), cpu: 160 },
+          { at: ago(10 * minute), cpu: 200 },
+        ],
+      }),
+    );
+    expect([once.direction, stale.direction]).toEqual(['hold', 'hold']);
+  });
+
+  it('is off with scaleUpLookaheadSeconds 0', () => {
+    const off = input({ settings: settings({ scaleUpLookaheadSeconds: 0 }), pods: fleet(4, 60), loads: rising });
+    expect(decideScale(off)).toMatchObject({ desired: 4, direction: 'hold' });
+  });
+
+  it('counts starting instances at 0 % in the projection: a scale-up already under way is not repeated', () => {
+    // The 7 of the first test are open: 4 ready at 60 % and 3 starting; 400 over 7 is 57 %, no further scale-up.
+    const pods = [...fleet(4, 60), starting('4'), starting('5'), starting('6')];
+    expect(decideScale(input({ current: 7, pods, loads: rising }))).toMatchObject({ desired: 7, direction: 'hold' });
+  });
+
+  it('keeps the last three samples, this run included', () => {
+    const many: LoadSample[] = [{ at: ago(3 * minute), cpu: 100 }, ...rising];
+    expect(decideScale(input({ pods: fleet(4, 60), loads: many })).loads).toEqual([...rising, { at: NOW, cpu: 240 }]);
   });
 });
