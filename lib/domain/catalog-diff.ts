@@ -45,3 +45,39 @@ export function firstAfter(sorted: readonly string[], after: string | undefined)
   }
   return low;
 }
+
+/**
+ * The ids to remove in batches of at most `size`, each owner's ids kept
+ * together: a batch rewrites every list it touches whole, so ids of one list
+ * spread over several batches rewrite it once per batch (5,000 extras spread
+ * over 100 lists, cut into batches of 500 in id order, rewrote 1,000 lists;
+ * grouped, 100). An owner with more than `size` ids fills batches of its own.
+ * Ids no list holds (pending ones, or placed since the lists were read) go last.
+ */
+export function removalBatches(
+  ids: readonly string[],
+  lists: ReadonlyArray<{ readonly ids: readonly string[] }>,
+  size: number,
+): string[][] {
+  const unowned = new Set(ids);
+  const groups: string[][] = [];
+  for (const list of lists) {
+    const owned = list.ids.filter((id) => unowned.has(id));
+    for (const id of owned) unowned.delete(id);
+    if (owned.length > 0) groups.push(owned);
+  }
+  if (unowned.size > 0) groups.push([...unowned]);
+  const batches: string[][] = [];
+  let batch: string[] = [];
+  for (const group of groups)
+    for (let from = 0; from < group.length; from += size) {
+      const part = group.slice(from, from + size);
+      if (batch.length + part.length > size) {
+        batches.push(batch);
+        batch = [];
+      }
+      for (const id of part) batch.push(id);
+    }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}

@@ -13,7 +13,15 @@
  *   a time and before each checkpoint.
  * - Extra ids (assigned, not in the catalog) are re-checked in one
  *   `id = ANY($1)` query per chunk before anything is removed, so a row
- *   created during the scan is never unassigned.
+ *   created during the scan is never unassigned; they are removed grouped by
+ *   the list that holds them, so each touched list is rewritten about once.
+ * - A checkpoint records what a restart could not tell from the store: how
+ *   far the scan got, what it healed and the extra candidates it found. It is
+ *   written only when there is such progress (at most every
+ *   `checkpointEveryPages` pages), or when the pass has read for
+ *   `checkpointEveryMs` since the last one (a pass longer than a function's
+ *   timeout still gets through over several runs). A pass that finds no drift
+ *   within that time writes nothing but its lease and its result.
  * - Mass-deletion guard: if more than `maxRemoveFraction` of the assigned
  *   resources would go in one pass, none go, an alert is raised and the pass
  *   says so: an empty or wrong table must never empty the fleet.
@@ -22,13 +30,13 @@
  */
 import * as z from 'zod';
 import type { AlertPublisher } from '../alerts.js';
-import { diffSorted, firstAfter } from '../domain/catalog-diff.js';
+import { diffSorted, firstAfter, removalBatches } from '../domain/catalog-diff.js';
 import { isConflict } from '../store/port.js';
 import { chunks, type Kinds, type OrchestrationContext } from './context.js';
 import { LeaseHeldError } from './errors.js';
 import type { CapacityUseCase } from './capacity.js';
 import { renewalDue, type LeaseUseCase } from './leases.js';
-import type { PlacementUseCase } from './placement.js';
+import { IDS_PER_MULTI, type PlacementUseCase } from './placement.js';
 import { CatalogPassSchema, jsonOrUndefined, parseNode } from './stored.js';
 import type { CatalogPass, CatalogReader, Lease } from './types.js';
 import type { UnassignUseCase } from './unassign.js';
@@ -37,8 +45,13 @@ export const CATALOG_DEFAULTS = {
   pageSize: 5000,
   maxRemoveFraction: 0.05,
   leaseTtlMs: 60_000,
-  /** A checkpoint every this many pages (50,000 ids): a pass killed meanwhile re-reads at most that much. */
+  /** With healing to record, a checkpoint at most every this many pages (50,000 ids). */
   checkpointEveryPages: 10,
+  /**
+   * With nothing healed, a checkpoint after this long of reading: a pass the catalog function's 300 s timeout
+   * stops loses at most this much of it. A 500,000-row pass with no drift takes under 10 s and writes none.
+   */
+  checkpointEveryMs: 60_000,
 } as const;
 /** Missing ids placed together: one placement batch writes a few lists, whatever the ids' spread over pages. */
 const PLACE_BATCH = 5000;
@@ -52,6 +65,7 @@ export interface CatalogPassOptions {
   readonly pageSize?: number;
   readonly maxRemoveFraction?: number;
   readonly checkpointEveryPages?: number;
+  readonly checkpointEveryMs?: number;
 }
 
 /** Where a pass that was stopped (a Lambda timeout, a kill) goes on from. */
@@ -179,6 +193,12 @@ export class CatalogCheckUseCase {
       let after: string | undefined = resumed?.after;
       const passStartedAt = resumed?.startedAt ?? startedAt;
       const everyPages = options.checkpointEveryPages ?? CATALOG_DEFAULTS.checkpointEveryPages;
+      const everyMs = options.checkpointEveryMs ?? CATALOG_DEFAULTS.checkpointEveryMs;
+      // The last checkpoint (or the start): only progress beyond it is worth a write.
+      let checkpointed = resumed !== undefined;
+      let savedAt = startedAt;
+      let pagesSinceSave = 0;
+      let foundAtSave = missing + candidates.length;
       if (resumed) logger.info({ resource, after, scanned }, `${resource} catalog pass resumed from its checkpoint`);
       let toPlace: string[] = [];
       const placeCollected = async (): Promise<void> => {
@@ -188,7 +208,7 @@ export class CatalogCheckUseCase {
         await keepLease();
         placed += (await this.parts.placement.assign(resource, batch)).assigned.length;
       };
-      for (let pages = 1; ; pages++) {
+      for (;;) {
         await keepLease();
         const page = await catalog.page(resource, after, pageSize);
         scanned += page.length;
@@ -203,7 +223,9 @@ export class CatalogCheckUseCase {
         if (toPlace.length >= PLACE_BATCH) await placeCollected();
         if (page.length < pageSize || last === undefined) break;
         after = last;
-        if (pages % everyPages === 0) {
+        pagesSinceSave += 1;
+        const found = missing + candidates.length;
+        if ((found > foundAtSave && pagesSinceSave >= everyPages) || clock() - savedAt >= everyMs) {
           await placeCollected(); // a checkpoint must not skip ids it has not placed yet
           overflow ||= candidates.length > CHECKPOINT_CANDIDATES;
           await this.saveCheckpoint(resource, {
@@ -215,6 +237,10 @@ export class CatalogCheckUseCase {
             candidates: overflow ? [] : candidates,
             overflow,
           });
+          checkpointed = true;
+          savedAt = clock();
+          pagesSinceSave = 0;
+          foundAtSave = found;
         }
       }
       await placeCollected();
@@ -239,9 +265,15 @@ export class CatalogCheckUseCase {
             at: clock(),
           },
         ]);
-      } else if (extra.length > 0) {
-        await keepLease();
-        removed = (await this.parts.unassign.unassign(resource, extra)).removed.length;
+      } else {
+        const holding = lists.map((cached) => cached.state);
+        const waiting = new Set(pending);
+        for (const batch of removalBatches(extra, holding, IDS_PER_MULTI)) {
+          await keepLease();
+          const result = await this.parts.unassign.unassign(resource, batch);
+          // A pending id is on no list: unassign forgets it as not assigned, and that heals it too.
+          removed += result.removed.length + result.notAssigned.filter((id) => waiting.has(id)).length;
+        }
       }
       const pass: CatalogPass = {
         resource,
@@ -263,7 +295,7 @@ export class CatalogCheckUseCase {
           : {}),
       };
       await repository.put(repository.layout.catalogPass(resource), JSON.stringify(CatalogPassSchema.parse(pass)));
-      await repository.removeIfPresent([repository.layout.catalogCheckpoint(resource)]);
+      if (checkpointed) await repository.removeIfPresent([repository.layout.catalogCheckpoint(resource)]);
       await this.settleRequest(resource, passStartedAt);
       logger[held ? 'warn' : 'info']({ ...pass }, `${resource} catalog pass ${pass.status}`);
       return pass;
