@@ -27,9 +27,10 @@
  *   `scaleUpLookaheadSeconds` ahead at the slower of the two rates, and a
  *   projection beyond the tolerance scales up to ceil(projected total /
  *   target) now, so the new workers serve before the load arrives (a worker
- *   takes minutes to start). Two rises in a row, and the slower rate, keep
- *   noise from scaling; a falling load is never projected (scale-down waits
- *   for the window, as below);
+ *   takes minutes to start). Two rises in a row, the slower rate, and
+ *   samples at least a fifth of the lookahead apart keep noise from scaling;
+ *   a falling load is never projected (scale-down waits for the window, as
+ *   below);
  * - scale-up takes effect on the first run (no up window), at most
  *   `scaleUpMaxStep` instances (default: the larger of +100 % and +4);
  * - scale-down goes to the highest recommendation in the stabilization window,
@@ -163,6 +164,12 @@ interface Sample {
 
 /** Runs of load kept for the trend: two intervals need three samples. */
 export const TREND_SAMPLES = 3;
+/**
+ * Trend samples are at least this fraction of the lookahead apart: projected
+ * 240 s ahead, a rise measured over the 2 s of a fast local loop would
+ * multiply sampling noise 120 times; over 48 s, 5 times.
+ */
+export const TREND_SPACING_OF_LOOKAHEAD = 1 / 5;
 
 function samples(input: ScaleInput): Sample[] {
   const absent = Math.max(0, input.current - input.pods.length);
@@ -268,10 +275,16 @@ export function decideScale(input: ScaleInput): ScaleDecision {
   const windowMs = settings.scaleDownStabilizationSeconds * 1000;
   const recent = input.history.filter((entry) => entry.at > now - windowMs && entry.at <= now);
   const sampled = samples(input);
-  const loads = [
-    ...(input.loads ?? []).filter((sample) => sample.at < now),
-    { at: now, ...Object.fromEntries(sampled.flatMap((s) => (s.load === undefined ? [] : [[s.metric, s.load]]))) },
-  ].slice(-TREND_SAMPLES);
+  const lookaheadMs = settings.scaleUpLookaheadSeconds * 1000;
+  const earlier = (input.loads ?? []).filter((sample) => sample.at < now);
+  const latest = earlier.at(-1);
+  // A run too soon after the last kept sample neither projects nor is kept: the trend stays on wide intervals.
+  const spaced = latest === undefined || now - latest.at >= lookaheadMs * TREND_SPACING_OF_LOOKAHEAD;
+  const thisRun = {
+    at: now,
+    ...Object.fromEntries(sampled.flatMap((s) => (s.load === undefined ? [] : [[s.metric, s.load]]))),
+  };
+  const loads = (spaced ? [...earlier, thisRun] : earlier).slice(-TREND_SAMPLES);
   const window = recent.length > 0 || windowMs === 0 ? recent : [{ at: now, desired: current }];
   const decision = (
     desired: number,
@@ -315,12 +328,11 @@ export function decideScale(input: ScaleInput): ScaleDecision {
     return decision(current, current, `${what.join('; ')}; hold: more than half without metrics`, missingAlerts);
   }
 
-  const lookaheadMs = settings.scaleUpLookaheadSeconds * 1000;
   const votes = sampled.map((sample) => {
     const perMs =
-      sample.load === undefined || lookaheadMs === 0
+      sample.load === undefined || lookaheadMs === 0 || !spaced
         ? 0
-        : growth(sample.metric, now, sample.load, input.loads ?? [], lookaheadMs);
+        : growth(sample.metric, now, sample.load, earlier, lookaheadMs);
     return vote(sample, current, settings.tolerance, { perMs, lookaheadMs });
   });
   const text = votes.map((v) => v.text).join('; ');

@@ -481,4 +481,11 @@ describe('decideScale: a rising load is met ahead of time', () => {
     const many: LoadSample[] = [{ at: ago(3 * minute), cpu: 100 }, ...rising];
     expect(decideScale(input({ pods: fleet(4, 60), loads: many })).loads).toEqual([...rising, { at: NOW, cpu: 240 }]);
   });
+
+  it('neither projects nor keeps a run closer than a fifth of the lookahead to the last kept sample', () => {
+    // 240 s ahead: samples 48 s apart at least. A fast loop 10 s after the last one would multiply noise 24 times.
+    const close = decideScale(input({ now: ago(minute - 10), pods: fleet(4, 90), loads: rising }));
+    expect(close).toMatchObject({ direction: 'up', recommendation: 6, reason: 'cpu 90% of target 60% → 6' });
+    expect(close.loads).toEqual(rising);
+  });
 });
