@@ -2,8 +2,10 @@
  * The Lambda bundles, measured: each function of serverless.yml is built with esbuild using the
  * options `sls package` uses (read from serverless.yml's `custom.esbuild`, mapped the way the
  * serverless-esbuild plugin maps them), then for each: the `.cjs` size against its target, its
- * source map, the biggest contributors, and a cold `require` (a fresh `node` per run, with the
- * function's NODE_OPTIONS from serverless.yml, median of RUNS) against its target.
+ * source map, the biggest contributors, and a cold `require` against its target: the time the
+ * `require` of the bundle takes inside a fresh `node` (one per run, with the function's
+ * NODE_OPTIONS from serverless.yml, median of RUNS), which is what the bundle costs a cold start;
+ * node's own start-up before it is printed beside it, not counted.
  *
  *   npx tsx bench/bundles.ts      (or: npm run bench -- bundles)
  *
@@ -11,6 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,8 +83,9 @@ export interface FunctionBuild {
 /**
  * serverless.yml's esbuild settings as the plugin resolves them: `custom.esbuild` over its defaults
  * (bundle, node platform, the target of `provider.runtime`, `exclude: [aws-sdk]`); plugin-only keys
- * dropped; `exclude` appended to `external`; `outputFileExtension` as `outExtension`. Entries are
- * found as the plugin finds them: the handler's module path with the first extension that exists.
+ * dropped; `exclude` appended to `external`; `outputFileExtension` as `outExtension`; `plugins`, a
+ * file of the repository, required. Entries are found as the plugin finds them: the handler's
+ * module path with the first extension that exists.
  */
 export function functionBuild(config = readServerlessConfig()): FunctionBuild {
   const custom = config.custom?.esbuild ?? {};
@@ -101,6 +105,12 @@ export function functionBuild(config = readServerlessConfig()): FunctionBuild {
   const options = Object.fromEntries(Object.entries(merged).filter(([key]) => !PLUGIN_ONLY.has(key))) as BuildOptions;
   const exclude = ([] as string[]).concat((merged.exclude as string | string[] | undefined) ?? []);
   options.external = [...((merged.external as string[] | undefined) ?? []), ...(exclude.includes('*') ? [] : exclude)];
+  if (typeof merged.plugins === 'string') {
+    // As serverless-esbuild loads it: require(<service dir>/<plugins>), an array of esbuild plugins.
+    const plugins: unknown = createRequire(import.meta.url)(join(REPO_ROOT, merged.plugins));
+    if (!Array.isArray(plugins)) throw new Error(`custom.esbuild.plugins (${merged.plugins}) must export an array`);
+    options.plugins = plugins;
+  }
   const extension = merged.outputFileExtension as string;
   if (extension !== '.js') options.outExtension = { '.js': extension };
   const entries: Record<string, string> = {};
@@ -173,8 +183,7 @@ export function contributors(output: Metafile['outputs'][string]): Array<[string
   for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
     const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
     const name = match ? match[1]! : '(own code)';
-    const group = /^@(aws-sdk|smithy|aws-crypto)\//.test(name) ? '@aws-sdk+@smithy+@aws-crypto' : name;
-    byPackage.set(group, (byPackage.get(group) ?? 0) + bytesInOutput);
+    byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
   }
   return [...byPackage].sort((a, b) => b[1] - a[1]);
 }
@@ -187,20 +196,30 @@ export function nodeOptionsOf(name: string, config = readServerlessConfig()): st
 
 const run = promisify(execFile);
 
+export interface ColdRequire {
+  /** Wall time of the `require` alone. */
+  readonly wallMs: number;
+  /** CPU time (user + system) the process spent in it. */
+  readonly cpuMs: number;
+  /** Node's own start-up: from the process's time origin to the line before the `require`. */
+  readonly nodeStartMs: number;
+}
+
 /**
  * `require`s `file` in a fresh node process (as the Lambda runtime loads a `.cjs` handler) and
- * returns the wall time it took and the CPU time (user + system) the process spent in it, in ms;
- * fails unless the module exports a `handler` function.
+ * times that `require` from inside the process, in ms; fails unless the module exports a
+ * `handler` function.
  */
-export async function coldRequire(file: string, nodeOptions?: string): Promise<{ wallMs: number; cpuMs: number }> {
-  const code = `const c = process.cpuUsage(); const t = performance.now(); const m = require(${JSON.stringify(file)});
+export async function coldRequire(file: string, nodeOptions?: string): Promise<ColdRequire> {
+  const code = `const nodeStartMs = performance.now(); const c = process.cpuUsage(); const t = performance.now();
+    const m = require(${JSON.stringify(file)});
     const wallMs = performance.now() - t; const cpu = process.cpuUsage(c);
     if (typeof m.handler !== 'function') { console.error('no handler export'); process.exit(3); }
-    process.stdout.write(JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000 }));`;
+    process.stdout.write(JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, nodeStartMs }));`;
   const env = { ...process.env, NODE_OPTIONS: nodeOptions ?? '' };
   try {
     const { stdout } = await run(process.execPath, ['-e', code], { env, cwd: dirname(file) });
-    return JSON.parse(stdout) as { wallMs: number; cpuMs: number };
+    return JSON.parse(stdout) as ColdRequire;
   } catch (error) {
     // A minified bundle is echoed in stack traces: keep the end, where the message is.
     throw new Error(`require ${file} failed: ${String((error as { stderr?: string }).stderr ?? error).slice(-800)}`);
@@ -220,22 +239,33 @@ export async function benchBundles(log: (line: string) => void = console.log): P
   const dir = mkdtempSync(join(tmpdir(), 'bundles-bench-'));
   try {
     log(
-      `esbuild options from serverless.yml: ${JSON.stringify({ ...spec.options, define: undefined, banner: undefined })}`,
+      `esbuild options from serverless.yml: ${JSON.stringify({ ...spec.options, define: undefined, banner: undefined, plugins: spec.options.plugins?.map((plugin) => plugin.name) })}`,
     );
     log(
-      `cold require: node ${process.version}, median of ${RUNS} fresh processes, each with the function's NODE_OPTIONS`,
+      `cold require: the require() of the bundle timed inside a fresh node ${process.version} (node's own start-up ` +
+        `before it not counted, shown as "node start"), median of ${RUNS} processes, each with the function's NODE_OPTIONS`,
     );
     log(
       `(load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores: times inflate on a busy machine)`,
     );
     const rows: string[][] = [
-      ['function', '.cjs', 'vs target', 'map (artefact)', 'require ms', 'vs target', 'cpu ms', 'largest parts'],
+      [
+        'function',
+        '.cjs',
+        'vs target',
+        'map (artefact)',
+        'require ms',
+        'vs target',
+        'cpu ms',
+        'node start ms',
+        'largest parts',
+      ],
     ];
     for (const bundle of await buildFunctionBundles(dir, spec)) {
       const { name } = bundle;
       const nodeOptions = nodeOptionsOf(name, config);
       await coldRequire(bundle.file, nodeOptions); // warms the file cache; not counted
-      const times: Array<{ wallMs: number; cpuMs: number }> = [];
+      const times: ColdRequire[] = [];
       for (let i = 0; i < RUNS; i++) times.push(await coldRequire(bundle.file, nodeOptions));
       const ms = median(times.map((time) => time.wallMs));
       const target = TARGETS[name];
@@ -247,6 +277,7 @@ export async function benchBundles(log: (line: string) => void = console.log): P
         ms.toFixed(1),
         target ? `${(ms / target.requireMs).toFixed(2)} of ${target.requireMs} ms` : '-',
         median(times.map((time) => time.cpuMs)).toFixed(1),
+        median(times.map((time) => time.nodeStartMs)).toFixed(1),
         contributors(bundle.output)
           .slice(0, 4)
           .map(([pkg, bytes]) => `${pkg} ${kib(bytes)}`)

@@ -10,17 +10,20 @@
  *   `handleHeartbeatRecords` and through the Lambda's `handleMskEvent`:
  *   median time per batch beside the raw floor (bare base64 + JSON.parse of
  *   every record, and bare getData/setData of the 100 nodes) measured in the
- *   same rounds (target: ≤ 50 ms, ≤ 100 writes).
+ *   same rounds (target: ≤ 50 ms, ≤ 100 writes); and the reading alone
+ *   (`readHeartbeatBatch`, no store) beside the bare decode + JSON.parse.
  *
  * Run alone: `npx tsx bench/handlers.ts` (starts its own ZooKeeper).
  */
 import { performance } from 'node:perf_hooks';
+import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createApp, type App } from '../lib/app.js';
 import zookeeper from 'node-zookeeper-client';
 import { handleHeartbeatRecords, handleMskEvent, type HeartbeatRecordInput } from '../lib/handlers/heartbeat.js';
+import { readHeartbeatBatch } from '../lib/handlers/heartbeat-decode.js';
 import { handleNotifyBatch } from '../lib/handlers/notify-batch.js';
 import { silentLogger } from '../lib/log.js';
 import { Layout } from '../lib/orchestration/layout.js';
@@ -258,6 +261,7 @@ export async function benchHeartbeatBatch(
   log(
     `## HeartBeat batch: ${HEARTBEAT_RECORDS} records across ${INSTANCES} instances (local ZooKeeper), median of ${rounds} rounds`,
   );
+  const loadBefore = loadavg()[0]!;
 
   type Entry = 'records' | 'msk';
   type Figure = { ms: number; cpuMs: number };
@@ -294,7 +298,9 @@ export async function benchHeartbeatBatch(
     rawParse: [] as Figure[],
     rawReadWrite: [] as Figure[],
     rawRead: [] as Figure[],
+    read: [] as Figure[],
   };
+  const kinds = app.kinds.map((kind) => kind.resource);
   const older = heartbeatBatch(base);
   for (let round = 1; round <= rounds; round++) {
     figures.recordsFresh.push(await run('records', base + round * 120_000, INSTANCES));
@@ -304,6 +310,9 @@ export async function benchHeartbeatBatch(
     figures.rawParse.push(await timed(() => raw.parse(older)));
     figures.rawReadWrite.push(await timed(raw.readWrite));
     figures.rawRead.push(await timed(raw.read));
+    figures.read.push(
+      await timed(() => readHeartbeatBatch(older, { kinds, now: base, encoding: 'base64', logLimit: 10 })),
+    );
   }
   await raw.close();
   await app.close();
@@ -331,6 +340,11 @@ export async function benchHeartbeatBatch(
     `raw floor (ratio = median / raw): decode + JSON.parse ${wall(figures.rawParse).toFixed(1)} ms (cpu ${cpu(figures.rawParse).toFixed(1)}); ` +
       `${INSTANCES} parallel getData + setData ${wall(figures.rawReadWrite).toFixed(1)} ms (cpu ${cpu(figures.rawReadWrite).toFixed(1)}), ` +
       `getData alone ${wall(figures.rawRead).toFixed(1)} ms (cpu ${cpu(figures.rawRead).toFixed(1)})`,
+  );
+  log(
+    `reading alone (readHeartbeatBatch, no store): ${wall(figures.read).toFixed(1)} ms (cpu ${cpu(figures.read).toFixed(1)}), ` +
+      `${(wall(figures.read) / wall(figures.rawParse)).toFixed(2)} × the bare decode + JSON.parse of every record; ` +
+      `load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} (1 min, ${availableParallelism()} cores)`,
   );
 }
 

@@ -7,7 +7,7 @@
  * carries `pg`.
  */
 import { openPostgresCatalog, type PostgresCatalog } from '../lib/catalog/postgres.js';
-import { catalogConfigFromEnv } from '../lib/catalog/port.js';
+import { catalogConfigFromEnv, catalogPassword } from '../lib/catalog/port.js';
 import { type CatalogRunResult, catalogEveryMsFromEnv, runDueCatalogPasses } from '../lib/catalog/run.js';
 import { withSharedApp } from '../lib/handlers/lambda.js';
 import { Metrics } from '../lib/metrics.js';
@@ -47,7 +47,8 @@ export async function handler(event: unknown, context?: { awsRequestId?: string 
         saidOff = true;
         return { status: 'off', reason };
       }
-      catalog ??= openPostgresCatalog(config);
+      // The password, if a secret holds it, is read once: the pool outlives the invocation.
+      catalog ??= openPostgresCatalog(config, await catalogPassword(config, app.secrets));
       const result = await runDueCatalogPasses(app, catalog, {
         everyMs: catalogEveryMsFromEnv(process.env),
         holder: `lambda/${context?.awsRequestId ?? 'catalog'}`,

@@ -7,7 +7,6 @@
  * logged and dropped, not retried.
  */
 import type { Context } from 'aws-lambda';
-import { kafkaAlertsFromEnv } from '../lib/alerts-kafka.js';
 import type { AppParts } from '../lib/app.js';
 import { withSharedApp } from '../lib/handlers/lambda.js';
 import { runtimeFromEnv } from '../lib/instances/runtime-from-env.js';
@@ -16,15 +15,15 @@ import { parseReconcileTrigger, ReconcileFailedError } from '../lib/reconcile/tr
 
 /**
  * Only this function drives instances, so only its bundle imports the runtime factory (and with it
- * the Kubernetes adapter, the AWS SDK for EKS authentication and yaml for the pod templates).
+ * the Kubernetes adapter and its EKS authentication). Its alerts go to the store's outbox like every
+ * function's; functions/alerts.ts forwards them to Kafka.
  */
-const PARTS: AppParts = {
-  runtime: () => runtimeFromEnv(process.env),
-  // It also forwards the alerts every function keeps in the store to Kafka, so only its bundle has a Kafka client.
-  alertForwarder: (logger) => kafkaAlertsFromEnv(process.env, logger),
-};
+const PARTS: AppParts = { runtime: () => runtimeFromEnv(process.env) };
 
-export type ReconcileResponse = (ReconcileSummary & { trigger: string }) | { status: 'dropped'; reason: string };
+/** `runtime` names where the run's pods live, and says when it only looked (`sls invoke local`). */
+export type ReconcileResponse =
+  | (ReconcileSummary & { trigger: string; runtime: string })
+  | { status: 'dropped'; reason: string };
 
 export async function handler(
   event: unknown,
@@ -46,6 +45,7 @@ export async function handler(
         report.errors.map((error) => error.message),
       );
     const { source, 'detail-type': detailType, time } = trigger.trigger;
-    return { trigger: `${source} ${detailType} ${time}`, ...summarizeReport(report) };
+    const { description: runtime } = await app.runtime();
+    return { trigger: `${source} ${detailType} ${time}`, runtime, ...summarizeReport(report) };
   }, PARTS);
 }

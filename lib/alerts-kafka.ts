@@ -1,9 +1,9 @@
 /**
  * The Kafka side of alerts: a kafkajs producer for the platform's `Alert`
  * topic (SPEC §6). Only the entry points that forward alerts import this
- * module (reconcile's Lambda and `npm start`), so kafkajs stays out of the
- * api, notify and heartbeat bundles: those record their alerts in the store's
- * outbox (lib/orchestration/alert-outbox.ts), and reconcile forwards them.
+ * module (the alerts function and `npm start`), so kafkajs stays out of every
+ * other bundle: those functions record their alerts in the store's outbox
+ * (lib/orchestration/alert-outbox.ts), and the alerts function forwards them.
  */
 import {
   type AlertProducer,

@@ -3,7 +3,8 @@
  * down (fleet silent), more instances are silent than one run may recycle
  * (recycle storm), a kind is full at its maximum (capacity exhausted), the
  * autoscaler is at its maximum and still hot (scale limit) or has no metrics
- * to scale on (metrics missing). Every publisher logs each alert; with `KAFKA_BROKERS` set
+ * to scale on (metrics missing), the instance runtime is at its pod limit
+ * (pod limit). Every publisher logs each alert; with `KAFKA_BROKERS` set
  * they also go to the platform's Kafka topic `Alert` (SPEC §6).
  *
  * Wire format on `Alert` (one JSON message per alert, key
@@ -91,8 +92,27 @@ export interface CatalogMassRemovalAlert {
   readonly at: number;
 }
 
+/**
+ * The instance runtime's own pod limit (the local runtime's process cap) was met: an orchestrate
+ * asking for more instances than fit was refused (HTTP 409), or reconcile could not start pods.
+ */
+export interface PodLimitAlert {
+  readonly type: 'pod-limit';
+  readonly resource: string;
+  readonly refused: 'orchestrate' | 'create';
+  readonly limit: number;
+  /** The setting that raises the limit. */
+  readonly setting: string;
+  /** 'orchestrate': the pods (every kind) it would have needed; 'create': the pods running at the refusal. */
+  readonly pods: number;
+  /** Instances left without a pod ('create'). */
+  readonly instances: readonly string[];
+  readonly at: number;
+}
+
 export type OrchestratorAlert =
   | CatalogMassRemovalAlert
+  | PodLimitAlert
   | FleetSilentAlert
   | RecycleStormAlert
   | CapacityExhaustedAlert
@@ -184,6 +204,18 @@ export function alertMessage(alert: OrchestratorAlert): AlertMessage {
         content:
           `the catalog lacks ${alert.wouldRemove} of ${alert.assigned} assigned ${alert.resource} resources, above ${alert.maxRemoveFraction * 100}%: ` +
           'none removed (is the catalog table empty or the wrong one?)',
+      };
+    case 'pod-limit':
+      return {
+        ...base,
+        level: 'warning',
+        title: `${alert.resource} pods over the runtime's limit`,
+        content:
+          alert.refused === 'orchestrate'
+            ? `an orchestrate of ${alert.resource} was refused: it needed ${alert.pods} pods of every kind, ` +
+              `the runtime runs at most ${alert.limit} (${alert.setting})`
+            : `the runtime runs ${alert.pods} pods, its limit (${alert.setting}=${alert.limit}); ` +
+              `${alert.instances.length} ${alert.resource} instances wait for a pod`,
       };
     case 'metrics-missing':
       return {

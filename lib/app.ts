@@ -8,12 +8,12 @@
  *
  * The instance runtime is always injected: this module never imports an
  * adapter of lib/instances, so the bundles of the functions that do not drive
- * instances (api, notify, heartbeat) carry neither the Kubernetes adapter nor
- * the AWS SDK nor yaml. functions/reconcile.ts and the local system pass
- * `runtimeFromEnv` (lib/instances/runtime-from-env.ts).
+ * instances carry no Kubernetes adapter. functions/reconcile.ts and the local
+ * system pass `runtimeFromEnv` (lib/instances/runtime-from-env.ts).
  */
 import type { AlertPublisher } from './alerts.js';
 import { systemClock, type Clock } from './clock.js';
+import { type ConsoleSignIn, consoleSignInFromEnv } from './config/console.js';
 import { kindsFromEnv, type KindConfig } from './config/kinds.js';
 import { settingsFromEnv, type Settings } from './config/settings.js';
 import type { InstanceRuntime } from './instances/port.js';
@@ -21,6 +21,7 @@ import { createLogger, type Logger } from './log.js';
 import { AlertOutbox, OutboxAlertPublisher } from './orchestration/alert-outbox.js';
 import { createOrchestration, type Orchestration } from './orchestration/index.js';
 import { Layout } from './orchestration/layout.js';
+import { type SecretReader, secretReaderFromEnv } from './secrets.js';
 import { openStore } from './store/open.js';
 import type { NodeStore } from './store/port.js';
 
@@ -34,8 +35,12 @@ export interface App {
   /** Where the App's alerts go: by default logged and kept in the store's outbox. */
   readonly alerts: AlertPublisher;
   readonly alertOutbox: AlertOutbox;
-  /** Where reconcile forwards the outbox (Kafka), when the entry point gave one. */
+  /** Where the outbox is forwarded (Kafka), when the entry point gave one: the alerts function, `npm start`. */
   readonly alertForwarder: AlertPublisher | undefined;
+  /** The secrets named by reference (ZK_AUTH_SECRET, CATALOG_PASSWORD_SECRET), each read once. */
+  readonly secrets: SecretReader;
+  /** How people sign in to the console (CONSOLE_OIDC_*); undefined: no sign-in (loopback only). */
+  readonly consoleSignIn: ConsoleSignIn | undefined;
   /**
    * The instance runtime of `AppParts.runtime`, created on first use (only reconcile needs it);
    * rejects when the App was given none.
@@ -53,9 +58,11 @@ export interface AppParts {
   clock?: Clock;
   logger?: Logger;
   alerts?: AlertPublisher;
+  /** Default: Secrets Manager as `env` configures it (a Lambda's own region and credentials). */
+  secrets?: SecretReader;
   /**
-   * Where reconcile forwards stored alerts (e.g. `kafkaAlertsFromEnv` of lib/alerts-kafka.ts); only the
-   * entry points that forward pass it, so the others' bundles carry no Kafka client.
+   * Where stored alerts are forwarded (e.g. `kafkaAlertsFromEnv` of lib/alerts-kafka.ts); only the entry
+   * points that forward pass it (functions/alerts.ts, the local system), so the others' bundles carry no Kafka client.
    */
   alertForwarder?: (logger: Logger) => AlertPublisher | undefined;
 }
@@ -63,9 +70,12 @@ export interface AppParts {
 export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: AppParts = {}): Promise<App> {
   const kinds = parts.kinds ?? kindsFromEnv(env);
   const settings = parts.settings ?? settingsFromEnv(env);
+  const consoleSignIn = consoleSignInFromEnv(env);
   const clock = parts.clock ?? systemClock;
   const logger = parts.logger ?? createLogger({ env });
-  const store = parts.store ?? (await openStore(env));
+  const secrets = parts.secrets ?? secretReaderFromEnv(env);
+  // Secrets first: the ZooKeeper session authenticates as it opens.
+  const store = parts.store ?? (await openStore(env, secrets));
   const alertLogger = logger.child({ component: 'alerts' });
   const alertOutbox = new AlertOutbox(store, new Layout(env.ZK_ROOT || undefined, env.ZK_STATE_ROOT || undefined));
   const alerts = parts.alerts ?? new OutboxAlertPublisher(alertOutbox, alertLogger);
@@ -100,6 +110,8 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
     alerts,
     alertOutbox,
     alertForwarder,
+    secrets,
+    consoleSignIn,
     runtime: () => (runtime ??= runtimeFactory()),
     async close() {
       // A runtime that could not be created has nothing to close (its error went to runtime()'s caller).
@@ -113,13 +125,19 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
 }
 
 let shared: Promise<App> | undefined;
+/**
+ * The container's secrets, kept across failed starts: a start that read a secret and then could not
+ * connect does not read it again.
+ */
+let containerSecrets: SecretReader | undefined;
 
 /**
  * One App per Lambda container, from `process.env` and the entry point's `parts` (a container runs
  * one function, so every call passes the same); a failed start is not cached, so the next invocation retries.
  */
 export function sharedApp(parts: AppParts = {}): Promise<App> {
-  shared ??= createApp(process.env, parts).catch((error: unknown) => {
+  containerSecrets ??= secretReaderFromEnv(process.env);
+  shared ??= createApp(process.env, { secrets: containerSecrets, ...parts }).catch((error: unknown) => {
     shared = undefined;
     throw error;
   });

@@ -6,6 +6,7 @@
  */
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import mqtt from 'mqtt';
+import { redactUrl } from '../redact.js';
 import type { HeartbeatTarget } from './config.js';
 
 /** The message shape of topic `HeartBeat` (SPEC §2); extra fields are kept by the orchestrator. */
@@ -64,7 +65,8 @@ function mqttSender(target: Extract<HeartbeatTarget, { transport: 'mqtt' }>): He
     // Reconnects on its own; a failed heartbeat shows as 'dropped'.
   });
   return {
-    description: `MQTT ${target.url} topic ${target.topic}`,
+    // The worker logs its description: the broker's password stays out of it.
+    description: `MQTT ${redactUrl(target.url)} topic ${target.topic}`,
     async send(message) {
       // The first heartbeat of a fresh worker waits briefly for the connection:
       // it is what tells the orchestrator the replacement is alive.

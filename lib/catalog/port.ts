@@ -4,8 +4,9 @@
  * pass reads it in id order and compares it with the assigned set by a sorted
  * merge, so the order of `page` is part of the contract.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 import type { KindConfig } from '../config/kinds.js';
+import type { SecretReader } from '../secrets.js';
 
 export interface CatalogPort {
   /** Where the catalog is, for logs and status: never the password. */
@@ -47,15 +48,17 @@ export function quoteIdentifier(name: string): string {
 
 const IdentifierSchema = z
   .string()
-  .max(MAX_IDENTIFIER_LENGTH)
-  .regex(IDENTIFIER, 'must match [A-Za-z_][A-Za-z0-9_]* (quoted as given, so case matters)');
+  .check(
+    z.maxLength(MAX_IDENTIFIER_LENGTH),
+    z.regex(IDENTIFIER, 'must match [A-Za-z_][A-Za-z0-9_]* (quoted as given, so case matters)'),
+  );
 
 /** Where one kind's ids live. */
 export const CatalogTableSchema = z.strictObject({
   /** Schema of the table; absent: the connection's search_path (usually "public"). */
-  schema: IdentifierSchema.optional(),
+  schema: z.optional(IdentifierSchema),
   table: IdentifierSchema,
-  idColumn: IdentifierSchema.default('id'),
+  idColumn: z._default(IdentifierSchema, 'id'),
 });
 export type CatalogTable = z.infer<typeof CatalogTableSchema>;
 
@@ -64,8 +67,10 @@ export const qualifiedTableName = (table: CatalogTable): string =>
   (table.schema ? `${quoteIdentifier(table.schema)}.` : '') + quoteIdentifier(table.table);
 
 export interface CatalogConfig {
-  /** postgres:// or postgresql:// URL; may carry the password, so never log it (see redactUrl). */
+  /** postgres:// or postgresql:// URL; may carry the password (locally only), so never log it (see lib/redact.ts). */
   readonly url: string;
+  /** The Secrets Manager secret that holds the password (catalogPassword reads it); the URL then carries none. */
+  readonly passwordSecret?: string;
   /** Per configured kind (resource name). */
   readonly tables: Readonly<Record<string, CatalogTable>>;
   /** Server-side limit on each catalog statement. */
@@ -74,16 +79,18 @@ export interface CatalogConfig {
 
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
 
-const CatalogUrlSchema = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
-}, 'must be a postgres:// or postgresql:// URL with a host');
+const CatalogUrlSchema = z.string().check(
+  z.refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres:// or postgresql:// URL with a host'),
+);
 
-const firstIssue = (error: z.ZodError): string => {
+const firstIssue = (error: z.core.$ZodError): string => {
   const issue = error.issues[0];
   return `${issue?.path.join('.') || '(root)'}: ${issue?.message}`;
 };
@@ -92,6 +99,9 @@ const firstIssue = (error: z.ZodError): string => {
  * The catalog configuration, or undefined when `CATALOG_URL` is absent (the feature is off).
  *
  * - `CATALOG_URL`: postgres://user[:password]@host[:port]/database[?sslmode=verify-full&sslrootcert=...]
+ * - `CATALOG_PASSWORD_SECRET`: the name of the secret that holds the password. A deployed function takes the
+ *   password only from there: a CATALOG_URL with a password is refused in Lambda (it would be a plain value in
+ *   the stack), and everywhere when a secret is named as well.
  * - `CATALOG_TABLES`: JSON object, kind → {schema?, table, idColumn?}; kinds left out use the table named
  *   like the kind ("Thing", "Rule") and column "id".
  * - `CATALOG_STATEMENT_TIMEOUT_SECONDS`: default 30.
@@ -107,6 +117,15 @@ export function catalogConfigFromEnv(
   if (url === undefined || url.trim() === '') return undefined;
   if (!CatalogUrlSchema.safeParse(url).success)
     throw new Error('CATALOG_URL is invalid: must be a postgres:// or postgresql:// URL with a host');
+  const passwordSecret = env.CATALOG_PASSWORD_SECRET?.trim() || undefined;
+  if (carriesPassword(url)) {
+    if (passwordSecret)
+      throw new Error('CATALOG_URL carries a password and CATALOG_PASSWORD_SECRET names one: give only the secret');
+    if (env.AWS_LAMBDA_FUNCTION_NAME && env.IS_LOCAL !== 'true')
+      throw new Error(
+        'CATALOG_URL carries a password: a deployed function reads it from the secret CATALOG_PASSWORD_SECRET names',
+      );
+  }
 
   const tables: Record<string, CatalogTable> = {};
   for (const { resource } of kinds) tables[resource] = { table: resource, idColumn: 'id' };
@@ -139,19 +158,36 @@ export function catalogConfigFromEnv(
       );
     statementTimeoutMs = Math.round(seconds * 1000);
   }
-  return { url, tables, statementTimeoutMs };
+  return { url, tables, statementTimeoutMs, ...(passwordSecret ? { passwordSecret } : {}) };
 }
 
-/** The URL with its password (user info or `password=` parameter) replaced by ***. */
-export function redactUrl(value: string): string {
-  let url: URL;
+/** Whether the URL holds a password, in its user info or as libpq's `password` parameter. */
+function carriesPassword(value: string): boolean {
+  const url = new URL(value);
+  return url.password !== '' || [...url.searchParams.keys()].some((key) => key.toLowerCase() === 'password');
+}
+
+/** What an RDS-managed or rotated secret holds: JSON with the password beside the user name, host, port. */
+const RdsSecretSchema = z.object({ password: z.string() });
+
+/**
+ * The password of the secret the configuration names, or undefined when it names none. The secret holds the
+ * password itself, or the JSON of an RDS-managed or rotated secret, whose `password` is taken.
+ */
+export async function catalogPassword(config: CatalogConfig, secrets: SecretReader): Promise<string | undefined> {
+  if (!config.passwordSecret) return undefined;
+  const value = await secrets.read(config.passwordSecret);
+  if (!value.trimStart().startsWith('{')) return value;
+  let parsed: unknown;
   try {
-    url = new URL(value);
+    parsed = JSON.parse(value);
   } catch {
-    return '(unparsable catalog URL)';
+    return value;
   }
-  if (url.password) url.password = '***';
-  for (const key of [...url.searchParams.keys()])
-    if (key.toLowerCase() === 'password' || key.toLowerCase() === 'sslpassword') url.searchParams.set(key, '***');
-  return url.toString();
+  const rds = RdsSecretSchema.safeParse(parsed);
+  if (!rds.success)
+    throw new Error(
+      `the secret ${JSON.stringify(config.passwordSecret)} (CATALOG_PASSWORD_SECRET) is JSON without a string "password"`,
+    );
+  return rds.data.password;
 }

@@ -31,8 +31,8 @@ import {
   DEFAULT_STATEMENT_TIMEOUT_MS,
   qualifiedTableName,
   quoteIdentifier,
-  redactUrl,
 } from './port.js';
+import { redactUrl } from '../redact.js';
 
 export interface PostgresCatalogOptions extends Omit<CatalogConfig, 'statementTimeoutMs'> {
   statementTimeoutMs?: number;

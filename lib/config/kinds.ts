@@ -1,17 +1,17 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { ScalingConfigSchema } from './scaling.js';
 
 /** One orchestrated resource kind (SPEC §2 "Pods"). */
 export const KindConfigSchema = z.object({
   /** The resource name, as in ZooKeeper and cm/notify `t`: "Thing", "Rule". */
-  resource: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/),
+  resource: z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/)),
   /** Pod/instance name prefix, e.g. "iota-dac". */
-  instanceName: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/),
+  instanceName: z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/)),
   /** Whether workers of this kind send heartbeats (and so may be recycled when silent). */
   heartbeat: z.boolean(),
-  initInstances: z.number().int().min(1).max(99),
+  initInstances: z.int().check(z.minimum(1), z.maximum(99)),
   /** Elastic scaling (lib/config/scaling.ts); absent: disabled. */
-  scaling: ScalingConfigSchema.optional(),
+  scaling: z.optional(ScalingConfigSchema),
 });
 export type KindConfig = z.infer<typeof KindConfigSchema>;
 
@@ -33,7 +33,7 @@ export function kindsFromEnv(env: NodeJS.ProcessEnv = process.env): KindConfig[]
   } catch (error) {
     throw new Error(`ORCH_KINDS is not valid JSON: ${(error as Error).message}`);
   }
-  const result = z.array(KindConfigSchema).min(1).safeParse(parsed);
+  const result = z.array(KindConfigSchema).check(z.minLength(1)).safeParse(parsed);
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new Error(`ORCH_KINDS is invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);

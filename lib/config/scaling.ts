@@ -4,7 +4,7 @@
  * lives in `SCALING_DEFAULTS`; `resolveScaling` is the one place that applies
  * them. The rules that use these settings are in lib/reconcile/scale.ts.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { LEGACY_LIMITS } from '../domain/options.js';
 
 /**
@@ -71,7 +71,7 @@ export const SCALING_FIELDS: Readonly<
 };
 
 /** A whole percent of the container request; above 100 is legal when the limit exceeds the request (as in the HPA). */
-const percent = z.number().int().min(1).max(1000);
+const percent = z.int().check(z.minimum(1), z.maximum(1000));
 
 /**
  * The `scaling` object as written in `ORCH_KINDS`: every field optional, an
@@ -79,26 +79,28 @@ const percent = z.number().int().min(1).max(1000);
  */
 export const ScalingConfigSchema = z
   .strictObject({
-    enabled: z.boolean().optional(),
-    minInstances: z.number().int().min(1).max(SCALING_MAX_INSTANCES).optional(),
-    maxInstances: z.number().int().min(1).max(SCALING_MAX_INSTANCES).optional(),
-    targetCpuUtilization: percent.optional(),
-    targetMemoryUtilization: percent.optional(),
-    tolerance: z.number().min(0).lt(1).optional(),
-    scaleUpLookaheadSeconds: z.number().int().min(0).max(SCALING_MAX_WINDOW_SECONDS).optional(),
-    scaleUpMaxStep: z.number().int().min(1).optional(),
-    scaleDownStabilizationSeconds: z.number().int().min(0).max(SCALING_MAX_WINDOW_SECONDS).optional(),
-    scaleDownMaxStep: z.number().int().min(1).optional(),
-    maxMovesPerRun: z.number().int().min(1).optional(),
+    enabled: z.optional(z.boolean()),
+    minInstances: z.optional(z.int().check(z.minimum(1), z.maximum(SCALING_MAX_INSTANCES))),
+    maxInstances: z.optional(z.int().check(z.minimum(1), z.maximum(SCALING_MAX_INSTANCES))),
+    targetCpuUtilization: z.optional(percent),
+    targetMemoryUtilization: z.optional(percent),
+    tolerance: z.optional(z.number().check(z.minimum(0), z.lt(1))),
+    scaleUpLookaheadSeconds: z.optional(z.int().check(z.minimum(0), z.maximum(SCALING_MAX_WINDOW_SECONDS))),
+    scaleUpMaxStep: z.optional(z.int().check(z.minimum(1))),
+    scaleDownStabilizationSeconds: z.optional(z.int().check(z.minimum(0), z.maximum(SCALING_MAX_WINDOW_SECONDS))),
+    scaleDownMaxStep: z.optional(z.int().check(z.minimum(1))),
+    maxMovesPerRun: z.optional(z.int().check(z.minimum(1))),
   })
-  .refine(
-    (s) => (s.minInstances ?? SCALING_DEFAULTS.minInstances) <= (s.maxInstances ?? SCALING_DEFAULTS.maxInstances),
-    { message: 'minInstances must not exceed maxInstances', path: ['minInstances'] },
-  )
-  .refine((s) => !s.enabled || s.targetCpuUtilization !== undefined || s.targetMemoryUtilization !== undefined, {
-    message: 'enabled scaling needs targetCpuUtilization or targetMemoryUtilization',
-    path: ['enabled'],
-  });
+  .check(
+    z.refine(
+      (s) => (s.minInstances ?? SCALING_DEFAULTS.minInstances) <= (s.maxInstances ?? SCALING_DEFAULTS.maxInstances),
+      { message: 'minInstances must not exceed maxInstances', path: ['minInstances'] },
+    ),
+    z.refine((s) => !s.enabled || s.targetCpuUtilization !== undefined || s.targetMemoryUtilization !== undefined, {
+      message: 'enabled scaling needs targetCpuUtilization or targetMemoryUtilization',
+      path: ['enabled'],
+    }),
+  );
 export type ScalingConfig = z.infer<typeof ScalingConfigSchema>;
 
 /** Scaling settings with every default applied. */

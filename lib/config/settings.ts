@@ -1,22 +1,27 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 /** Tunables of the reconcile loop and heartbeats, from the environment. */
 export const SettingsSchema = z.object({
   /** No heartbeat for this long → the instance is stale (legacy check period: 90 s). */
-  heartbeatTimeoutMs: z.number().int().positive(),
+  heartbeatTimeoutMs: z.int().check(z.positive()),
   /** A pod younger than this is never recycled for silence: it may still be starting. */
-  startupGraceMs: z.number().int().nonnegative(),
+  startupGraceMs: z.int().check(z.nonnegative()),
   /** More than this fraction of a kind's instances stale at once → suspect the heartbeat pipeline, recycle none. */
-  fleetSilentFraction: z.number().gt(0).max(1),
-  maxRecyclesPerRun: z.number().int().nonnegative(),
+  fleetSilentFraction: z.number().check(z.gt(0), z.maximum(1)),
+  maxRecyclesPerRun: z.int().check(z.nonnegative()),
+  /**
+   * Most pods one reconcile run creates per kind. Within it creations go in slow-start
+   * batches (1, 2, 4, 8 …, doubling while they succeed), as the ReplicaSet controller's do.
+   */
+  maxPodCreationsPerRun: z.int().check(z.positive()),
   /** How long a reconcile lease lasts if its holder dies. */
-  leaseTtlMs: z.number().int().positive(),
+  leaseTtlMs: z.int().check(z.positive()),
   /**
    * How long an orchestrate lease lasts between renewals. Below the API
    * timeout (29 s): an orchestrate whose caller gave up blocks the next one
    * for no longer than that.
    */
-  orchestrateLeaseTtlMs: z.number().int().positive(),
+  orchestrateLeaseTtlMs: z.int().check(z.positive()),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 
@@ -25,6 +30,7 @@ export const DEFAULT_SETTINGS: Settings = {
   startupGraceMs: 120_000,
   fleetSilentFraction: 0.5,
   maxRecyclesPerRun: 3,
+  maxPodCreationsPerRun: 64,
   leaseTtlMs: 60_000,
   orchestrateLeaseTtlMs: 25_000,
 };
@@ -34,6 +40,7 @@ const ENV_NAMES: Record<keyof Settings, { name: string; scale: number }> = {
   startupGraceMs: { name: 'STARTUP_GRACE_SECONDS', scale: 1000 },
   fleetSilentFraction: { name: 'FLEET_SILENT_FRACTION', scale: 1 },
   maxRecyclesPerRun: { name: 'MAX_RECYCLES_PER_RUN', scale: 1 },
+  maxPodCreationsPerRun: { name: 'MAX_POD_CREATIONS_PER_RUN', scale: 1 },
   leaseTtlMs: { name: 'LEASE_TTL_SECONDS', scale: 1000 },
   orchestrateLeaseTtlMs: { name: 'ORCHESTRATE_LEASE_SECONDS', scale: 1000 },
 };

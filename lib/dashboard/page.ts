@@ -1,16 +1,19 @@
 /**
- * The dashboard: one self-contained HTML page (inline CSS and JS, no external
- * requests, works offline) served at `/` by the API router. It reads the same
- * REST API as any client:
+ * The dashboard: one static HTML page served at `/` by the API router, with no
+ * data in it (only where the API is and how to sign in), and nothing fetched
+ * from elsewhere but the sign-in provider's. The console's script
+ * (static/console.js, served beside it) signs in and adds its panels; this
+ * page's own script reads the console's routes (`/console/v1/api/…`, the same
+ * REST API as any client's) through it:
  *
  * - the kinds from `GET /v1/api/orchestrations` when that route exists, else
  *   the defaults Thing and Rule;
  * - `GET /v1/api/orchestrations/{resource}` every 2 s: instances with a
  *   used/count bar, CPU and memory (percent of the request, as the last
  *   reconcile run sampled them), a draining badge, heartbeat age, pod and
- *   phase, last action; per kind the autoscaler: enabled or not, current and
- *   desired instances, the last decision with its reason, moves in progress
- *   and pending resources;
+ *   phase, restarts and the crash-loop back-off, last action; per kind the
+ *   autoscaler: enabled or not, current and desired instances, the last
+ *   decision with its reason, moves in progress and pending resources;
  * - `POST …/{resource}/orchestrate` with the three legacy options, reporting
  *   "Orchestration succeeded" or the failure with the server's message, as the
  *   legacy console did;
@@ -70,6 +73,7 @@ dl.scaling dd { margin: 0; }
 .badge.stale, .badge.Failed, .badge.error { color: var(--bad); background: var(--bad-bg); }
 .badge.Pending, .badge.Unknown, .badge.Succeeded, .badge.recycled, .badge.replaced { color: var(--warn); background: var(--warn-bg); }
 .badge.unknown, .badge.not-monitored, .badge.created, .badge.none, .badge.absent { color: var(--info); background: var(--info-bg); }
+.badge.backoff { color: var(--bad); background: var(--bad-bg); margin-left: .4rem; }
 .muted { color: var(--muted); font-size: .85rem; }
 .empty { color: var(--muted); padding: .75rem 0; }
 .banner { padding: .6rem 1.5rem; background: var(--bad-bg); color: var(--bad); font-weight: 600; }
@@ -80,7 +84,9 @@ code { font-size: .85rem; }
 const SCRIPT = `
 (function () {
   'use strict';
-  var API = '/v1/api/orchestrations';
+  // The console's script (static/console.js) signs in, and takes each rendered kind for its panels.
+  var consoleApi = window.iotaConsole;
+  var API = consoleApi.api + '/orchestrations';
   var REFRESH_MS = 2000;
   var DEFAULT_KINDS = ['Thing', 'Rule'];
   var kinds = [];
@@ -117,7 +123,7 @@ const SCRIPT = `
   function request(method, path, body) {
     var init = { method: method, headers: { 'accept': 'application/json' } };
     if (body !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(body); }
-    return fetch(path, init).then(function (response) {
+    return consoleApi.fetch(path, init).then(function (response) {
       return response.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
@@ -155,7 +161,7 @@ const SCRIPT = `
     var orchestrateButton = h('button', { type: 'submit', 'data-testid': id('orchestrate') }, 'Orchestrate');
     var orchestrateForm = h('form', { 'aria-label': 'Orchestrate ' + kind },
       h('fieldset', null, h('legend', null, 'Orchestrate'),
-        h('div', { class: 'row' }, option('initInstances', 'kind default'), option('maxInstances', '100'), option('resourcePerInstance', '5000'), orchestrateButton),
+        h('div', { class: 'row' }, option('initInstances', 'kind default'), option('maxInstances', 'default 100'), option('resourcePerInstance', 'default 5000'), orchestrateButton),
         orchestrateResult));
     orchestrateForm.addEventListener('submit', function (event) {
       event.preventDefault();
@@ -209,7 +215,7 @@ const SCRIPT = `
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, 'Instance'), h('th', { scope: 'col' }, 'Used / count'), h('th', { scope: 'col' }, 'CPU'),
         h('th', { scope: 'col' }, 'Memory'), h('th', { scope: 'col' }, 'Health'), h('th', { scope: 'col' }, 'Last heartbeat'),
-        h('th', { scope: 'col' }, 'Worker (pod / process)'), h('th', { scope: 'col' }, 'Last action'))),
+        h('th', { scope: 'col' }, 'Worker (pod / process)'), h('th', { scope: 'col' }, 'Restarts'), h('th', { scope: 'col' }, 'Last action'))),
       tbody);
     var section = h('section', { class: 'kind', 'aria-labelledby': id('title'), 'data-testid': id('kind') },
       h('h2', { id: id('title') }, kind), summary, scaling,
@@ -279,6 +285,20 @@ const SCRIPT = `
     return h('td', attrs, bar, shown + '%');
   }
 
+  // Recycles and replacements, and the crash-loop back-off: waiting (the next restart not before a time) or easing off.
+  function restartsCell(kind, instance) {
+    var b = instance.backoff;
+    var attrs = { class: 'num', 'data-testid': 'restarts-' + kind + '-' + instance.id, 'data-restarts': String(instance.restarts || 0),
+      'data-backoff-until': b ? String(b.until) : '', 'data-backoff-waiting': String(!!(b && b.waiting)) };
+    var seconds = function (ms) { return Math.round(ms / 1000) + ' s'; };
+    if (!b) return h('td', attrs, String(instance.restarts || 0));
+    if (b.waiting) return h('td', attrs, String(instance.restarts),
+      h('span', { class: 'badge backoff', title: 'restart ' + b.streak + ' in a row: the next waits ' + seconds(b.delayMs) }, 'back-off'),
+      h('span', { class: 'muted' }, ' next not before ' + clock(b.until)));
+    return h('td', attrs, String(instance.restarts), h('span', { class: 'muted' },
+      ' · back-off ' + seconds(b.delayMs) + (b.healthySince ? ', healthy since ' + clock(b.healthySince) : '')));
+  }
+
   function renderInstances(view, section) {
     var kind = view.resource;
     section.summary.textContent = view.instanceName + ' · ' + view.totals.instances + (view.totals.instances === 1 ? ' instance · ' : ' instances · ') + view.totals.resources + ' of ' +
@@ -301,7 +321,9 @@ const SCRIPT = `
           'data-pod': pod ? pod.name : '', 'data-phase': pod ? pod.phase : '',
           'data-heartbeat-at': beat ? String(beat.at) : '', 'data-heartbeat-age-ms': beat ? String(beat.ageMs) : '',
           'data-used': String(instance.used), 'data-count': String(instance.count), 'data-draining': String(!!instance.draining) },
-        h('th', { scope: 'row' }, instance.id, instance.draining ? h('span', { class: 'badge draining', 'data-testid': 'draining-' + kind + '-' + instance.id,
+        h('th', { scope: 'row' }, h('button', { type: 'button', class: 'link', 'data-testid': 'open-' + kind + '-' + instance.id,
+          title: 'open instance ' + instance.id + ': its pod, heartbeat, record and resources', onclick: function () { consoleApi.openInstance(kind, instance.id); } },
+          instance.id), instance.draining ? h('span', { class: 'badge draining', 'data-testid': 'draining-' + kind + '-' + instance.id,
           title: 'a scale-in is emptying it: no new resources, removed once empty' }, 'draining') : null),
         h('td', { class: 'num' }, bar, instance.used + ' / ' + instance.count),
         usageCell(kind, instance, 'cpu', usage.cpuPercent),
@@ -309,11 +331,12 @@ const SCRIPT = `
         h('td', null, h('span', { class: 'badge ' + instance.health }, instance.health)),
         h('td', { class: 'num', title: beat ? clock(beat.at) : '' }, beat ? age(beat.ageMs) : (view.heartbeat ? 'never' : '—')),
         h('td', null, pod ? h('span', null, h('code', null, pod.name), ' ', h('span', { class: 'badge ' + pod.phase }, pod.phase)) : h('span', { class: 'muted' }, 'none yet')),
+        restartsCell(kind, instance),
         h('td', null, last ? h('span', { title: last.error || last.reason },
           h('span', { class: 'badge ' + last.action }, last.action), ' ', h('span', { class: 'muted' }, last.reason + ' · ' + clock(last.at))) : h('span', { class: 'muted' }, '—')));
     });
     section.tbody.replaceChildren.apply(section.tbody, rows.length ? rows :
-      [h('tr', null, h('td', { colspan: '8', class: 'empty' }, 'No instances yet: the first assigned ' + kind + ' creates one, or press Orchestrate.'))]);
+      [h('tr', null, h('td', { colspan: '9', class: 'empty' }, 'No instances yet: the first assigned ' + kind + ' creates one, or press Orchestrate.'))]);
   }
 
   var banner = document.getElementById('banner');
@@ -325,6 +348,7 @@ const SCRIPT = `
       return request('GET', API + '/' + encodeURIComponent(kind)).then(function (result) {
         if (!result.ok || !result.data) throw new Error(kind + ': ' + messageOf(result));
         renderInstances(result.data, sections[kind]);
+        consoleApi.rendered(result.data, sections[kind].el);
       });
     })).then(function () {
       banner.hidden = true;
@@ -343,7 +367,9 @@ const SCRIPT = `
     if (!paused) refresh(); else clearTimeout(timer);
   });
 
-  request('GET', API).then(function (result) {
+  consoleApi.ready.then(function () {
+    return request('GET', API);
+  }).then(function (result) {
     return (result.ok && kindNames(result.data)) || DEFAULT_KINDS;
   }, function () { return DEFAULT_KINDS; }).then(function (names) {
     kinds = names;
@@ -352,28 +378,45 @@ const SCRIPT = `
       sections[kind] = buildSection(kind);
       main.appendChild(sections[kind].el);
     });
+    consoleApi.kindsShown(kinds);
     refresh();
   });
 })();
 `;
 
-export const renderDashboard = (): string => `<!doctype html>
+/** What the page needs to know of its deployment: no data, only where the API is and how to sign in. */
+export interface DashboardConfig {
+  /** Root of the routes the console calls (the JWT-authorized twin of /v1/api). */
+  readonly api: string;
+  /** The OpenID Connect provider and public client; null: no sign-in (`npm start` on loopback). */
+  readonly signIn: { readonly issuer: string; readonly clientId: string; readonly scope: string } | null;
+}
+
+export const renderDashboard = (config: DashboardConfig): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; connect-src 'self'${config.signIn ? ` ${new URL(config.signIn.issuer).origin}` : ''}; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'">
 <title>iota-orchestrator</title>
 <style>${STYLE}</style>
+<link rel="stylesheet" href="/console/assets/console.css">
 </head>
 <body>
 <header>
   <h1>iota-orchestrator</h1>
   <span class="meta"><span id="last-refresh" data-testid="last-refresh">loading…</span> ·
-    <label><input type="checkbox" id="pause" data-testid="pause" style="width:auto"> pause auto-refresh (every 2 s)</label></span>
+    <label><input type="checkbox" id="pause" data-testid="pause" style="width:auto"> pause auto-refresh (every 2 s)</label>
+    <span id="account" data-testid="account"></span></span>
 </header>
 <div id="banner" class="banner" role="alert" data-testid="banner" hidden></div>
+<section id="alerts" class="alerts" aria-label="Recent alerts" data-testid="alerts" hidden></section>
+<section id="signin" class="signin" data-testid="signin" hidden></section>
+<nav id="tabs" class="tabs" role="tablist" aria-label="Resource kinds" data-testid="tabs"></nav>
 <main id="kinds" data-testid="kinds"></main>
+<dialog id="instance" class="instance" aria-labelledby="instance-title" data-testid="instance-view"></dialog>
+<script type="application/json" id="console-config">${JSON.stringify(config).replace(/</g, '\\u003c')}</script>
+${config.signIn ? '<script src="/console/assets/oidc-client-ts.min.js"></script>\n' : ''}<script src="/console/assets/console.js"></script>
 <script>${SCRIPT}</script>
 </body>
 </html>

@@ -5,7 +5,7 @@
  *
  * Golden samples of each live in test/fixtures/ and events/.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { RESOURCE_ID_PATTERN, RESOURCE_ID_RULE } from '../domain/resource-id.js';
 
 /* ------------------------------------------------------------------ MSK */
@@ -17,20 +17,20 @@ import { RESOURCE_ID_PATTERN, RESOURCE_ID_RULE } from '../domain/resource-id.js'
  */
 export const MskRecordSchema = z.looseObject({
   topic: z.string(),
-  partition: z.number().int().nonnegative(),
-  offset: z.number().int().nonnegative(),
-  timestamp: z.number().optional(),
-  timestampType: z.string().optional(),
-  key: z.string().nullable().optional(),
-  value: z.string().nullable().optional(),
-  headers: z.array(z.record(z.string(), z.array(z.number().int()))).optional(),
+  partition: z.int().check(z.nonnegative()),
+  offset: z.int().check(z.nonnegative()),
+  timestamp: z.optional(z.number()),
+  timestampType: z.optional(z.string()),
+  key: z.optional(z.nullable(z.string())),
+  value: z.optional(z.nullable(z.string())),
+  headers: z.optional(z.array(z.record(z.string(), z.array(z.int())))),
 });
 
 /** The batch: records grouped by "topic-partition". Records themselves stay unknown here. */
 export const MskEventSchema = z.looseObject({
   eventSource: z.enum(['aws:kafka', 'SelfManagedKafka']),
-  eventSourceArn: z.string().optional(),
-  bootstrapServers: z.string().optional(),
+  eventSourceArn: z.optional(z.string()),
+  bootstrapServers: z.optional(z.string()),
   records: z.record(z.string(), z.array(z.unknown())),
 });
 export type MskEvent = z.infer<typeof MskEventSchema>;
@@ -43,18 +43,18 @@ const stringMap = z.record(z.string(), z.string());
 export const HttpApiEventSchema = z.looseObject({
   version: z.literal('2.0'),
   routeKey: z.string(),
-  rawPath: z.string().startsWith('/'),
-  rawQueryString: z.string().default(''),
-  headers: stringMap.default({}),
-  queryStringParameters: stringMap.optional(),
-  pathParameters: stringMap.optional(),
-  body: z.string().optional(),
-  isBase64Encoded: z.boolean().default(false),
+  rawPath: z.string().check(z.startsWith('/')),
+  rawQueryString: z._default(z.string(), ''),
+  headers: z._default(stringMap, {}),
+  queryStringParameters: z.optional(stringMap),
+  pathParameters: z.optional(stringMap),
+  body: z.optional(z.string()),
+  isBase64Encoded: z._default(z.boolean(), false),
   requestContext: z.looseObject({
-    requestId: z.string().min(1),
+    requestId: z.string().check(z.minLength(1)),
     http: z.looseObject({
-      method: z.string().min(1),
-      path: z.string().startsWith('/'),
+      method: z.string().check(z.minLength(1)),
+      path: z.string().check(z.startsWith('/')),
     }),
   }),
 });
@@ -85,7 +85,7 @@ export interface FieldIssue {
 }
 
 /** zod issues as `{path, message}` pairs, for logs and 400 bodies. */
-export const fieldIssues = (error: z.ZodError, prefix: readonly PropertyKey[] = []): FieldIssue[] =>
+export const fieldIssues = (error: z.core.$ZodError, prefix: readonly PropertyKey[] = []): FieldIssue[] =>
   error.issues.map((issue) => ({
     path: [...prefix, ...issue.path].map(String).join('.'),
     message: issue.message,
@@ -96,7 +96,9 @@ export const describeIssues = (issues: readonly FieldIssue[]): string =>
   issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join('; ');
 
 /** A resource id at any boundary: the domain's rule, with the domain's wording. */
-export const ResourceIdSchema = z.string({ error: RESOURCE_ID_RULE }).regex(RESOURCE_ID_PATTERN, RESOURCE_ID_RULE);
+export const ResourceIdSchema = z
+  .string({ error: RESOURCE_ID_RULE })
+  .check(z.regex(RESOURCE_ID_PATTERN, RESOURCE_ID_RULE));
 
 /**
  * An SQS batch as an event source mapping delivers it: each record's
@@ -105,7 +107,7 @@ export const ResourceIdSchema = z.string({ error: RESOURCE_ID_RULE }).regex(RESO
  */
 export const SqsEventSchema = z.object({
   Records: z.array(
-    z.looseObject({ messageId: z.string().min(1), body: z.string(), eventSource: z.literal('aws:sqs') }),
+    z.looseObject({ messageId: z.string().check(z.minLength(1)), body: z.string(), eventSource: z.literal('aws:sqs') }),
   ),
 });
 export type SqsEvent = z.infer<typeof SqsEventSchema>;

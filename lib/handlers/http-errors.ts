@@ -41,6 +41,16 @@ export const invalidRequest = (issues: readonly FieldIssue[], where: 'body' | 'p
     { issues },
   );
 
+/**
+ * A body over `limit` bytes, refused by the API (1 MiB) or before it by the
+ * local server's transport limit; `size` when known (a streamed body is
+ * refused before its end).
+ */
+export const payloadTooLarge = (limit: number, size?: number): HttpError =>
+  size === undefined
+    ? new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body is over the limit of ${limit} bytes`, { limit })
+    : new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body is ${size} bytes; the limit is ${limit}`, { size, limit });
+
 export function jsonResponse(
   status: number,
   body: unknown,
@@ -58,6 +68,15 @@ export function jsonResponse(
 const errorResponse = (status: number, body: ErrorBody, requestId: string, headers: Record<string, string> = {}) =>
   jsonResponse(status, body, requestId, headers);
 
+/** The response of an HttpError; also what the local server answers for a request it refuses itself. */
+export const httpErrorResponse = (error: HttpError, requestId: string): APIGatewayProxyStructuredResultV2 =>
+  errorResponse(
+    error.status,
+    { error: error.code, message: error.message, details: error.details },
+    requestId,
+    error.headers,
+  );
+
 /**
  * Maps any error to its response. `field` names the request field a bad
  * resource id came from ("id", "ids"), for InvalidResourceIdError.
@@ -67,13 +86,7 @@ export function toErrorResponse(
   context: { requestId: string; logger: Logger; field?: string },
 ): APIGatewayProxyStructuredResultV2 {
   const { requestId, logger } = context;
-  if (error instanceof HttpError)
-    return errorResponse(
-      error.status,
-      { error: error.code, message: error.message, details: error.details },
-      requestId,
-      error.headers,
-    );
+  if (error instanceof HttpError) return httpErrorResponse(error, requestId);
   if (error instanceof InvalidOptionError) {
     return errorResponse(
       400,

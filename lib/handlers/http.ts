@@ -5,13 +5,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../zod.js';
 import type { App } from '../app.js';
+import type { KindConfig } from '../config/kinds.js';
+import { alertMessage } from '../alerts.js';
+import { consoleAsset } from '../dashboard/assets.js';
 import { renderDashboard } from '../dashboard/page.js';
+import { planCapacity, resolveOptions, type OrchestrateOptionsInput } from '../domain/options.js';
+import { INSTANCE_ID } from '../domain/orchestration.js';
 import type { Logger } from '../log.js';
 import type { OrchestrateResult } from '../orchestration/types.js';
 import { fieldIssues, HttpApiEventSchema, ResourceIdSchema, type HttpApiEvent } from './events.js';
-import { HttpError, invalidRequest, jsonResponse, toErrorResponse } from './http-errors.js';
+import { HttpError, invalidRequest, jsonResponse, payloadTooLarge, toErrorResponse } from './http-errors.js';
+import { AlertsQuerySchema, parseQuery, ResourcePageQuerySchema } from './queries.js';
 
 /** Bodies above this are refused before they are decoded or parsed. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -19,10 +25,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_IDS_PER_REQUEST = 10_000;
 
 /** Absent or null fields take the legacy defaults; ranges are the domain's to check (InvalidOptionError). */
-const optionalNumber = z
-  .number({ error: 'expected a number' })
-  .nullish()
-  .transform((value) => value ?? undefined);
+const optionalNumber = z.pipe(
+  z.nullish(z.number({ error: 'expected a number' })),
+  z.transform((value: number | null | undefined) => value ?? undefined),
+);
 export const OrchestrateBodySchema = z.strictObject({
   initInstances: optionalNumber,
   maxInstances: optionalNumber,
@@ -32,8 +38,10 @@ export const OrchestrateBodySchema = z.strictObject({
 export const ResourcesBodySchema = z.strictObject({
   ids: z
     .array(ResourceIdSchema)
-    .min(1, 'ids must name at least one resource')
-    .max(MAX_IDS_PER_REQUEST, `at most ${MAX_IDS_PER_REQUEST} ids per request`),
+    .check(
+      z.minLength(1, 'ids must name at least one resource'),
+      z.maxLength(MAX_IDS_PER_REQUEST, `at most ${MAX_IDS_PER_REQUEST} ids per request`),
+    ),
 });
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -61,17 +69,12 @@ interface Route {
 function bodyText(event: HttpApiEvent): string {
   const body = event.body ?? '';
   const size = event.isBase64Encoded ? Buffer.byteLength(body, 'base64') : Buffer.byteLength(body, 'utf8');
-  if (size > MAX_BODY_BYTES) {
-    throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body is ${size} bytes; the limit is ${MAX_BODY_BYTES}`, {
-      size,
-      limit: MAX_BODY_BYTES,
-    });
-  }
+  if (size > MAX_BODY_BYTES) throw payloadTooLarge(MAX_BODY_BYTES, size);
   return event.isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
 }
 
 /** Parses the JSON body with `schema`; an empty body reads as `{}` (the legacy console sent none). */
-function jsonBody<T>(event: HttpApiEvent, schema: z.ZodType<T>): T {
+function jsonBody<T>(event: HttpApiEvent, schema: z.ZodMiniType<T>): T {
   const text = bodyText(event);
   let value: unknown = {};
   if (text.trim() !== '') {
@@ -117,8 +120,35 @@ const dashboard: RouteHandler = async (context) => ({
     'Cache-Control': 'no-store',
     'X-Request-Id': context.requestId,
   },
-  body: renderDashboard(),
+  // Static: the page holds no data, so it needs no authorizer; it signs in and calls the console routes.
+  body: renderDashboard({
+    api: CONSOLE_API_ROOT,
+    signIn: context.app.consoleSignIn
+      ? {
+          issuer: context.app.consoleSignIn.issuer,
+          clientId: context.app.consoleSignIn.clientId,
+          scope: context.app.consoleSignIn.scope,
+        }
+      : null,
+  }),
 });
+
+/** The console's static files (lib/dashboard/assets.ts), revalidated by ETag. */
+const asset: RouteHandler = async (context) => {
+  const name = context.params.name ?? '';
+  const found = consoleAsset(name);
+  if (!found) throw new HttpError(404, 'ASSET_NOT_FOUND', `no console asset named ${name}`, { name });
+  const headers = {
+    'Content-Type': found.contentType,
+    'Cache-Control': 'no-cache',
+    ETag: found.etag,
+    'X-Content-Type-Options': 'nosniff',
+    'X-Request-Id': context.requestId,
+  };
+  const cached = (context.event.headers['if-none-match'] ?? '').split(',').map((tag) => tag.trim());
+  if (cached.includes(found.etag)) return { statusCode: 304, headers };
+  return { statusCode: 200, headers, body: found.body };
+};
 
 const health: RouteHandler = async (context) => {
   const backend = context.app.store.description;
@@ -149,9 +179,54 @@ const describeOrchestration: RouteHandler = async (context) => {
   return ok(context, await context.app.orchestrator.describe(kind.resource));
 };
 
+/**
+ * Refuses (409, and a pod-limit alert) an orchestrate that would grow a kind past what the App's
+ * instance runtime runs at once, every kind together: the local runtime's process cap. Checked
+ * before anything is written. An orchestrate that does not grow the kind is never refused.
+ */
+async function keepWithinPodLimit(context: RouteContext, kind: KindConfig, input: OrchestrateOptionsInput) {
+  const { app } = context;
+  // Only an App that drives instances has a runtime (the api Lambda's has none, and no limit to keep).
+  const limit = (await app.runtime().catch(() => undefined))?.podLimit;
+  if (!limit) return;
+  const [state, pending, others] = await Promise.all([
+    app.orchestrator.read(kind.resource),
+    app.orchestrator.pendingIds(kind.resource),
+    Promise.all(
+      app.kinds.filter((other) => other !== kind).map((other) => app.orchestrator.instanceIds(other.resource)),
+    ),
+  ]);
+  const assigned = state.reduce((sum, instance) => sum + instance.used, 0);
+  const options = resolveOptions(input, { initInstances: kind.initInstances });
+  const { instances } = planCapacity(assigned + pending.length, options);
+  const otherKinds = others.reduce((sum, ids) => sum + ids.length, 0);
+  const pods = instances + otherKinds;
+  if (pods <= limit.max || instances <= state.length) return;
+  await app.alerts.publish([
+    {
+      type: 'pod-limit',
+      resource: kind.resource,
+      refused: 'orchestrate',
+      limit: limit.max,
+      setting: limit.setting,
+      pods,
+      instances: [],
+      at: app.clock(),
+    },
+  ]);
+  throw new HttpError(
+    409,
+    'POD_LIMIT',
+    `orchestrate would run ${instances} ${kind.resource} instances and ${otherKinds} of other kinds, ${pods} pods; ` +
+      `the instance runtime runs at most ${limit.max} (${limit.setting}): ask for fewer or raise ${limit.setting}`,
+    { resource: kind.resource, instances, otherKinds, limit: limit.max, setting: limit.setting },
+  );
+}
+
 const orchestrate: RouteHandler = async (context) => {
   const kind = kindOf(context);
   const options = jsonBody(context.event, OrchestrateBodySchema);
+  await keepWithinPodLimit(context, kind, options);
   // The request id holds the lease: a concurrent orchestrate gets 409 naming it.
   const result = await context.app.orchestrator.orchestrate(kind.resource, options, context.requestId);
   context.log.info(
@@ -173,6 +248,54 @@ const locate: RouteHandler = async (context) => {
     });
   }
   return ok(context, { runIn: instanceId });
+};
+
+/** One instance: counters, pod, heartbeat, last reconcile record, and a page of its resource ids. */
+const describeInstance: RouteHandler = async (context) => {
+  const kind = kindOf(context);
+  const instanceId = context.params.instanceId ?? '';
+  if (!INSTANCE_ID.test(instanceId))
+    throw invalidRequest(
+      [{ path: 'instanceId', message: 'an instance id is 0 or a whole number without leading zeros' }],
+      'path',
+    );
+  const { limit, cursor, q } = parseQuery(ResourcePageQuerySchema, context.query);
+  const detail = await context.app.orchestrator.describeInstance(kind.resource, instanceId, {
+    limit,
+    cursor,
+    query: q,
+  });
+  if (!detail) {
+    throw new HttpError(404, 'INSTANCE_NOT_FOUND', `${kind.resource} has no instance ${instanceId}`, {
+      resource: kind.resource,
+      instanceId,
+    });
+  }
+  return ok(context, detail);
+};
+
+/** The newest alerts kept in the store (lib/orchestration/alert-outbox.ts), newest first, each with its text. */
+const listAlerts: RouteHandler = async (context) => {
+  const { limit } = parseQuery(AlertsQuerySchema, context.query);
+  const stored = await context.app.alertOutbox.list();
+  const alerts = stored
+    .slice(-limit)
+    .reverse()
+    .map(({ name, alert, delivered }) => {
+      const { level, title, content } = alertMessage(alert);
+      return {
+        id: name,
+        type: alert.type,
+        level,
+        resource: alert.resource,
+        at: alert.at,
+        title,
+        content,
+        delivered,
+        detail: alert,
+      };
+    });
+  return ok(context, { alerts, kept: stored.length });
 };
 
 const addResources: RouteHandler = async (context) => {
@@ -206,9 +329,15 @@ const requestCatalogCheck: RouteHandler = async (context) => {
   );
 };
 
-const ROUTES: readonly Route[] = [
+/** Routes anyone may call: the page and its static files, no data in either. */
+const PUBLIC_ROUTES: readonly Route[] = [
   { path: '/', methods: { GET: dashboard } },
   { path: '/dashboard', methods: { GET: dashboard } },
+  { path: '/console/assets/{name}', methods: { GET: asset } },
+];
+
+/** The API as machines call it (legacy paths, SPEC §4); deployed, behind IAM. */
+const API_ROUTES: readonly Route[] = [
   { path: '/v1/api/health', methods: { GET: health } },
   { path: '/v1/api/orchestrations', methods: { GET: listKinds } },
   { path: '/v1/api/orchestrations/{resource}', methods: { GET: describeOrchestration } },
@@ -216,12 +345,35 @@ const ROUTES: readonly Route[] = [
   { path: '/v1/api/orchestrations/{resource}/resources', methods: { POST: addResources, DELETE: removeResources } },
   { path: '/v1/api/orchestrations/{resource}/catalog-check', methods: { POST: requestCatalogCheck } },
   { path: '/v1/api/orchestrations/{resource}/{id}/instances', methods: { GET: locate } },
+  // After locate: a Thing named "instances" keeps its legacy route (`…/Thing/instances/instances`).
+  { path: '/v1/api/orchestrations/{resource}/instances/{instanceId}', methods: { GET: describeInstance } },
+  { path: '/v1/api/alerts', methods: { GET: listAlerts } },
 ];
 
+/**
+ * The same API under this root for the console: deployed, these routes take the JWT of a person signed in
+ * with OpenID Connect while the machine routes keep IAM (README "The console").
+ */
+export const CONSOLE_API_ROOT = '/console/v1/api';
+const CONSOLE_ROUTES: readonly Route[] = API_ROUTES.map((route) => ({
+  ...route,
+  path: `${CONSOLE_API_ROOT}${route.path.slice('/v1/api'.length)}`,
+}));
+
+const ROUTES: readonly Route[] = [...PUBLIC_ROUTES, ...API_ROUTES, ...CONSOLE_ROUTES];
+
+const routeKeys = (routes: readonly Route[]): string[] =>
+  routes.flatMap((route) => Object.keys(route.methods).map((method) => `${method} ${route.path}`));
+
+/** The route keys of each audience, as serverless.yml authorizes them: none, IAM (or apiAuth), JWT. */
+export const ROUTE_KEYS_BY_ACCESS = {
+  public: routeKeys(PUBLIC_ROUTES),
+  machine: routeKeys(API_ROUTES),
+  console: routeKeys(CONSOLE_ROUTES),
+} as const;
+
 /** Every (method, path) the router serves, in API Gateway route-key form: "GET /v1/api/health". */
-export const API_ROUTE_KEYS: readonly string[] = ROUTES.flatMap((route) =>
-  Object.keys(route.methods).map((method) => `${method} ${route.path}`),
-);
+export const API_ROUTE_KEYS: readonly string[] = routeKeys(ROUTES);
 
 const segmentsOf = (path: string): string[] => path.split('/').filter((segment) => segment !== '');
 

@@ -6,8 +6,8 @@ import { createApp, sharedApp, type App, type AppParts } from '../app.js';
 
 /**
  * Runs `work` with the container's App, built with the entry point's `parts`
- * (reconcile passes its instance runtime; the others need none, which keeps
- * the Kubernetes adapter and the AWS SDK out of their bundles). A Lambda
+ * (reconcile passes its instance runtime, alerts its Kafka forwarder; the
+ * others need neither, which keeps those clients out of their bundles). A Lambda
  * container is frozen between invocations and keeps its App (and its
  * ZooKeeper session) warm; `sls invoke local` (which sets IS_LOCAL) runs a
  * single invocation per process, so there the invocation gets an App of its

@@ -4,7 +4,7 @@
  * conflicting writes into one write per touched instance.
  *
  * 1. Every record is parsed and planned on its own (planNotify). A malformed
- *    one is logged with a truncated copy of its payload, counted and
+ *    one is logged with its reason and its first 200 bytes, counted and
  *    acknowledged: a retry would only fail again.
  * 2. The plans are folded per kind in message order, to one operation per id:
  *    the last create or delete wins (a create then a delete of the same id
@@ -15,6 +15,7 @@
  *    that outlived its retries) reports exactly its records as failed, for
  *    the queue to redeliver; every other record is done.
  */
+import { StringDecoder } from 'node:string_decoder';
 import type { App } from '../app.js';
 import { Metrics } from '../metrics.js';
 import type { AssignResult, Placement, ReloadResult } from '../orchestration/types.js';
@@ -53,7 +54,13 @@ export interface KindBatchOutcome {
 
 export interface NotifyBatchResult {
   readonly records: number;
-  readonly malformed: ReadonlyArray<{ readonly id: string; readonly field: string; readonly reason: string }>;
+  /** Dropped messages: why, and the first bytes of each (payloadExcerpt). */
+  readonly malformed: ReadonlyArray<{
+    readonly id: string;
+    readonly field: string;
+    readonly reason: string;
+    readonly payload: string;
+  }>;
   readonly ignored: number;
   /** Kinds a message named without ids (a bulk create without keys): a catalog pass of each is requested. */
   readonly reconcileNeeded: readonly string[];
@@ -62,8 +69,8 @@ export interface NotifyBatchResult {
   readonly failed: readonly string[];
 }
 
-/** How much of a bad payload a log line keeps. */
-export const LOGGED_PAYLOAD_CHARS = 512;
+/** How much of a dropped message is logged and shown: enough to recognise it, whatever its size. */
+export const LOGGED_PAYLOAD_BYTES = 200;
 
 type IdWork = 'assign' | 'unassign' | 'reload' | 'reload-or-assign';
 
@@ -81,20 +88,27 @@ function fold(previous: IdWork | undefined, plan: Extract<NotifyPlan, { ids: rea
   return previous ?? 'reload';
 }
 
-const textOf = (payload: unknown): string => {
-  if (typeof payload === 'string') return payload;
-  if (payload instanceof Uint8Array) return Buffer.from(payload).toString('utf8');
+/** The payload's bytes as they arrived: an MQTT payload as is, an SQS body (text) or a parsed message as UTF-8. */
+const bytesOf = (payload: unknown): Buffer => {
+  if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
   try {
-    return JSON.stringify(payload) ?? String(payload);
+    return Buffer.from(JSON.stringify(payload) ?? String(payload), 'utf8');
   } catch {
-    return String(payload);
+    return Buffer.from(String(payload), 'utf8');
   }
 };
 
-const truncated = (payload: unknown): string => {
-  const text = textOf(payload);
-  return text.length > LOGGED_PAYLOAD_CHARS ? `${text.slice(0, LOGGED_PAYLOAD_CHARS)}…(${text.length} chars)` : text;
-};
+/**
+ * The first LOGGED_PAYLOAD_BYTES bytes of a payload as text, then its whole size when it is longer. Bytes, not
+ * characters, so an MQTT payload and the same message as an SQS body read alike; a character cut in half at the
+ * end is left out (StringDecoder holds it back) rather than shown as a replacement character.
+ */
+function payloadExcerpt(payload: unknown): string {
+  const bytes = bytesOf(payload);
+  if (bytes.length <= LOGGED_PAYLOAD_BYTES) return bytes.toString('utf8');
+  return `${new StringDecoder('utf8').write(bytes.subarray(0, LOGGED_PAYLOAD_BYTES))}…(${bytes.length} bytes)`;
+}
 
 const parse = (payload: unknown): ParsedNotify =>
   typeof payload === 'string' || payload instanceof Uint8Array
@@ -108,7 +122,7 @@ export async function handleNotifyBatch(
 ): Promise<NotifyBatchResult> {
   const log = app.logger.child({ handler: 'notify' });
   metrics.count(NOTIFY_METRICS.messages, records.length);
-  const malformed: Array<{ id: string; field: string; reason: string }> = [];
+  const malformed: Array<NotifyBatchResult['malformed'][number]> = [];
   /** Kinds a message named without ids → the records that did, for a retry if the request cannot be stored. */
   const reconcileNeeded = new Map<string, string[]>();
   let ignored = 0;
@@ -120,9 +134,15 @@ export async function handleNotifyBatch(
       ? planNotify(parsed.message, app.kinds)
       : { action: 'malformed', field: parsed.field, reason: parsed.reason };
     if (plan.action === 'malformed') {
-      malformed.push({ id: record.id, field: plan.field, reason: plan.reason });
+      const dropped = {
+        id: record.id,
+        field: plan.field,
+        reason: plan.reason,
+        payload: payloadExcerpt(record.payload),
+      };
+      malformed.push(dropped);
       log.warn(
-        { record: record.id, field: plan.field, reason: plan.reason, payload: truncated(record.payload) },
+        { record: dropped.id, field: dropped.field, reason: dropped.reason, payload: dropped.payload },
         'malformed cm/notify message dropped',
       );
       continue;

@@ -22,15 +22,17 @@
  * plans per kind and applies them, and says what happens to a malformed
  * message or a store outage.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { findKind, type KindConfig } from '../config/kinds.js';
 import { describeIssues, fieldIssues, ResourceIdSchema } from './events.js';
 
 /* --------------------------------------------------------------- schema */
 
 /** An id as the platform sends it: a string, or a non-negative integer we turn into one. */
-const NotifyResourceIdSchema = z.preprocess(
-  (value) => (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value),
+const NotifyResourceIdSchema = z.pipe(
+  z.transform((value: unknown) =>
+    typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value,
+  ),
   ResourceIdSchema,
 );
 
@@ -38,12 +40,12 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `"id"` or `{"id": "id"}`; the schema is chosen by shape so an issue names `k` or `k.id`, not "invalid union". */
-const KeyRefSchema = z.unknown().transform((value, ctx) => {
+const KeyRefSchema = z.transform((value: unknown, ctx) => {
   const [candidate, path] = isObject(value) ? [value.id, ['id']] : [value, []];
   const result = NotifyResourceIdSchema.safeParse(candidate);
   if (result.success) return result.data;
   for (const issue of result.error.issues)
-    ctx.addIssue({ code: 'custom', message: issue.message, path: [...path, ...issue.path] });
+    ctx.issues.push({ code: 'custom', message: issue.message, path: [...path, ...issue.path], input: value });
   return z.NEVER;
 });
 
@@ -52,12 +54,12 @@ const KeyRefSchema = z.unknown().transform((value, ctx) => {
  * Sequelize serialises `Op.in` as `{"in": [...]}` in some versions and
  * `{"$in": [...]}` in others (the symbol itself is lost in JSON); `eq` likewise.
  */
-const WhereIdSchema = z.unknown().transform((value, ctx) => {
+const WhereIdSchema = z.transform((value: unknown, ctx) => {
   const list = (items: unknown[], path: PropertyKey[]): string[] => {
     const result = z.array(KeyRefSchema).safeParse(items);
     if (result.success) return result.data;
     for (const issue of result.error.issues)
-      ctx.addIssue({ code: 'custom', message: issue.message, path: [...path, ...issue.path] });
+      ctx.issues.push({ code: 'custom', message: issue.message, path: [...path, ...issue.path], input: value });
     return [];
   };
   if (Array.isArray(value)) return list(value, []);
@@ -67,20 +69,25 @@ const WhereIdSchema = z.unknown().transform((value, ctx) => {
       const operand = value[operator];
       return list(Array.isArray(operand) ? operand : [operand], [operator]);
     }
-    ctx.addIssue({ code: 'custom', message: 'expected an id, a list of ids, or {"in": [...]}', path: [] });
+    ctx.issues.push({
+      code: 'custom',
+      message: 'expected an id, a list of ids, or {"in": [...]}',
+      path: [],
+      input: value,
+    });
     return z.NEVER;
   }
   return list([value], []);
 });
 
 const MessageSideSchema = z.looseObject({
-  o: z.string({ error: 'operation "o" is required' }).min(1),
-  t: z.string({ error: 'table "t" is required' }).min(1),
+  o: z.string({ error: 'operation "o" is required' }).check(z.minLength(1)),
+  t: z.string({ error: 'table "t" is required' }).check(z.minLength(1)),
 });
 
 /** The envelope every cm/notify message shares; the fields that carry ids are read per op. */
-export const NotifyMessageSchema = MessageSideSchema.extend({
-  trigger: MessageSideSchema.optional(),
+export const NotifyMessageSchema = z.extend(MessageSideSchema, {
+  trigger: z.optional(MessageSideSchema),
 });
 export type NotifyMessage = z.infer<typeof NotifyMessageSchema>;
 
@@ -139,7 +146,7 @@ type IdsOrIssue = { ids: string[] | undefined } | { field: string; reason: strin
  * `ids: undefined` when a bulk op names none.
  */
 function idsOf(side: Record<string, unknown>, op: NotifyOp, prefix: string): IdsOrIssue {
-  const parse = (schema: z.ZodType<unknown>, value: unknown, path: string): IdsOrIssue => {
+  const parse = (schema: z.ZodMiniType<unknown>, value: unknown, path: string): IdsOrIssue => {
     const result = schema.safeParse(value);
     if (result.success) {
       const ids = (Array.isArray(result.data) ? result.data : [result.data]) as string[];

@@ -4,22 +4,24 @@
  * `k8s-aws-v1.` + base64url(presigned STS GetCallerIdentity URL), the cluster name bound
  * in the signed header `x-k8s-aws-id`. EKS accepts such a token for 15 minutes after its
  * signing time (whatever X-Amz-Expires says), so it is cached and re-signed before that.
+ *
+ * Both are SigV4 signatures of one request (lib/aws-sigv4.ts) sent over `node:https`, with the
+ * credentials of the environment (a Lambda's own): `@aws-sdk/client-eks`, the SDK's default
+ * credential chain and @smithy/signature-v4 were about 640 KB of the reconcile bundle for one
+ * GET and one signature (README, "Bundles").
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { type AwsCredentials, presignUrl, signRequest } from '../aws-sigv4.js';
 import { systemClock } from '../clock.js';
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { SignatureV4 } from '@smithy/signature-v4';
+
+export type { AwsCredentials } from '../aws-sigv4.js';
 
 export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';
 export const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
 /** One minute short of the 15-minute validity, so a token never expires in flight. */
 export const TOKEN_REFRESH_AFTER_MS = 14 * 60_000;
 
-export interface AwsCredentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-  readonly expiration?: Date;
-}
 export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
 
 export interface EksTokenRequest {
@@ -34,31 +36,20 @@ const stsHost = (region: string): string =>
   `sts.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
 
 /** The token for one signing time; deterministic for fixed credentials and time. */
-export async function presignEksToken(request: EksTokenRequest): Promise<string> {
-  const hostname = stsHost(request.region);
-  const signer = new SignatureV4({
-    service: 'sts',
-    region: request.region,
-    credentials: request.credentials,
-    sha256: Sha256,
-  });
-  const presigned = await signer.presign(
+export function presignEksToken(request: EksTokenRequest): string {
+  const url = presignUrl(
     {
       method: 'GET',
-      protocol: 'https:',
-      hostname,
-      path: '/',
-      query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
-      headers: { host: hostname, [CLUSTER_ID_HEADER]: request.clusterName },
+      url: new URL(`https://${stsHost(request.region)}/?Action=GetCallerIdentity&Version=2011-06-15`),
+      headers: { [CLUSTER_ID_HEADER]: request.clusterName },
+      region: request.region,
+      service: 'sts',
+      credentials: request.credentials,
+      signingTime: request.signingTime,
     },
-    { expiresIn: 60, signingDate: new Date(request.signingTime) },
+    60,
   );
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(presigned.query ?? {})) {
-    for (const item of Array.isArray(value) ? value : [value]) if (item !== null) query.append(key, item);
-  }
-  const url = `https://${hostname}/?${query.toString()}`;
-  return EKS_TOKEN_PREFIX + Buffer.from(url, 'utf8').toString('base64url');
+  return EKS_TOKEN_PREFIX + Buffer.from(url.toString(), 'utf8').toString('base64url');
 }
 
 export interface ClusterEndpoint {
@@ -68,43 +59,142 @@ export interface ClusterEndpoint {
 }
 export type DescribeCluster = (clusterName: string) => Promise<ClusterEndpoint>;
 
-/** DescribeCluster through the AWS SDK, loaded on first use so static-token setups never load it. */
-export function describeClusterWithSdk(region: string): DescribeCluster {
+/**
+ * The credentials of the environment, as the SDK's `fromEnv` reads them (a Lambda has them), instead
+ * of the SDK's whole default chain; checked now, so a process without them fails with a message
+ * naming the variables before any request.
+ */
+export function envCredentials(env: NodeJS.ProcessEnv = process.env): AwsCredentialsProvider {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim();
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim();
+  if (!accessKeyId || !secretAccessKey)
+    throw new Error(
+      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (needed with EKS_CLUSTER_NAME; a Lambda has them, ' +
+        'a shell can export them with `eval "$(aws configure export-credentials --format env)"`)',
+    );
+  const sessionToken = env.AWS_SESSION_TOKEN?.trim();
+  const expiration = env.AWS_CREDENTIAL_EXPIRATION?.trim();
+  const credentials: AwsCredentials = {
+    accessKeyId,
+    secretAccessKey,
+    ...(sessionToken ? { sessionToken } : {}),
+    ...(expiration ? { expiration: new Date(expiration) } : {}),
+  };
+  return async () => credentials;
+}
+
+export interface DescribeClusterOptions {
+  readonly region: string;
+  readonly credentials: AwsCredentialsProvider;
+  /** Default `https://eks.<region>.amazonaws.com` (`.amazonaws.com.cn` in China). */
+  readonly endpoint?: string;
+  /** Default 10 s. */
+  readonly timeoutMs?: number;
+  /** Signing time, epoch ms. */
+  readonly now?: () => number;
+}
+
+const eksEndpoint = (region: string): string =>
+  `https://eks.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
+
+/** A body larger than this is no DescribeCluster answer. */
+const MAX_RESPONSE_BYTES = 1 << 20;
+
+/** `GET /clusters/<name>` of the EKS API, signed with SigV4: endpoint and CA of the cluster. */
+export function describeClusterOverHttps(options: DescribeClusterOptions): DescribeCluster {
+  const base = new URL(options.endpoint ?? eksEndpoint(options.region));
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const now = options.now ?? systemClock;
   return async (clusterName) => {
-    const { EKSClient, DescribeClusterCommand } = await import('@aws-sdk/client-eks');
-    const client = new EKSClient({ region });
+    const url = new URL(`${base.pathname.replace(/\/+$/, '')}/clusters/${encodeURIComponent(clusterName)}`, base);
+    const what = `EKS DescribeCluster ${clusterName} (${url.host})`;
+    const headers = signRequest({
+      method: 'GET',
+      url,
+      headers: { accept: 'application/json' },
+      region: options.region,
+      service: 'eks',
+      credentials: await options.credentials(),
+      signingTime: now(),
+    });
+    let response: { status: number; errorType: string | undefined; body: string };
     try {
-      const { cluster } = await client.send(new DescribeClusterCommand({ name: clusterName }));
-      const server = cluster?.endpoint;
-      const caData = cluster?.certificateAuthority?.data;
-      if (!server || !caData) {
-        throw new Error(
-          `EKS cluster ${clusterName} has no endpoint or certificate authority yet (status ${cluster?.status})`,
-        );
-      }
-      return { server, caPem: Buffer.from(caData, 'base64').toString('utf8') };
-    } finally {
-      client.destroy();
+      response = await get(url, headers, timeoutMs);
+    } catch (error) {
+      throw new Error(`${what} failed: ${(error as Error).message}`, { cause: error });
     }
+    const json = parseJson(response.body) as
+      | {
+          message?: unknown;
+          cluster?: { endpoint?: unknown; status?: unknown; certificateAuthority?: { data?: unknown } };
+        }
+      | undefined;
+    if (response.status !== 200) {
+      // The error type comes as `x-amzn-errortype: ResourceNotFoundException:http://…`.
+      const type = response.errorType?.split(':')[0] || `HTTP ${response.status}`;
+      const message = typeof json?.message === 'string' ? `: ${json.message}` : '';
+      throw new Error(`${what} failed: ${type}${message}`);
+    }
+    const cluster = json?.cluster;
+    const server = cluster?.endpoint;
+    const caData = cluster?.certificateAuthority?.data;
+    if (typeof server !== 'string' || !server || typeof caData !== 'string' || !caData) {
+      throw new Error(
+        `EKS cluster ${clusterName} has no endpoint or certificate authority yet (status ${String(cluster?.status)})`,
+      );
+    }
+    return { server, caPem: Buffer.from(caData, 'base64').toString('utf8') };
   };
 }
 
-export const defaultAwsCredentials = (): AwsCredentialsProvider => {
-  let provider: AwsCredentialsProvider | undefined;
-  return async () => {
-    if (!provider) {
-      const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
-      provider = defaultProvider();
-    }
-    return provider();
-  };
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 };
+
+function get(
+  url: URL,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ status: number; errorType: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = send(url, { method: 'GET', headers, timeout: timeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) request.destroy(new Error(`the answer exceeds ${MAX_RESPONSE_BYTES} bytes`));
+        else chunks.push(chunk);
+      });
+      response.on('end', () => {
+        const errorType = response.headers['x-amzn-errortype'];
+        resolve({
+          status: response.statusCode ?? 0,
+          errorType: Array.isArray(errorType) ? errorType[0] : errorType,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+      });
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    request.on('error', reject);
+    request.end();
+  });
+}
 
 export interface EksAuthOptions {
   readonly clusterName: string;
   readonly region: string;
+  /** Default: the process environment's (`envCredentials`). */
   readonly credentials?: AwsCredentialsProvider;
+  /** Default: `describeClusterOverHttps` with these credentials, at `endpoint`. */
   readonly describeCluster?: DescribeCluster;
+  /** The EKS API; default `https://eks.<region>.amazonaws.com`. */
+  readonly endpoint?: string;
   /** Epoch ms; injected by tests. */
   readonly now?: () => number;
   readonly refreshAfterMs?: number;
@@ -124,9 +214,16 @@ export class EksAuth {
   constructor(options: EksAuthOptions) {
     this.clusterName = options.clusterName;
     this.region = options.region;
-    this.credentials = options.credentials ?? defaultAwsCredentials();
-    this.describe = options.describeCluster ?? describeClusterWithSdk(options.region);
+    this.credentials = options.credentials ?? envCredentials();
     this.now = options.now ?? systemClock;
+    this.describe =
+      options.describeCluster ??
+      describeClusterOverHttps({
+        region: options.region,
+        credentials: this.credentials,
+        now: this.now,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      });
     this.refreshAfterMs = options.refreshAfterMs ?? TOKEN_REFRESH_AFTER_MS;
   }
 
@@ -149,7 +246,7 @@ export class EksAuth {
 
   private async issue(now: number): Promise<string> {
     const credentials = await this.credentials();
-    const token = await presignEksToken({
+    const token = presignEksToken({
       clusterName: this.clusterName,
       region: this.region,
       credentials,

@@ -9,20 +9,20 @@
  *   of the pod spec. A percentage is left out when any container lacks that request, as the
  *   HorizontalPodAutoscaler leaves utilisation undefined then.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 import type { PodUsage } from './port.js';
 import { parseCpuMillis, parseMemoryBytes, percentOf, tidy } from './quantity.js';
 
 const MetadataSchema = z.looseObject({
   name: z.string(),
-  labels: z.record(z.string(), z.string()).optional(),
-  deletionTimestamp: z.string().nullish(),
+  labels: z.optional(z.record(z.string(), z.string())),
+  deletionTimestamp: z.nullish(z.string()),
 });
 
 /** The pod spec fields usage needs; the pod list's schema includes it. */
 export const PodRequestsSchema = z.looseObject({
   containers: z.array(
-    z.looseObject({ resources: z.looseObject({ requests: z.record(z.string(), z.string()).optional() }).optional() }),
+    z.looseObject({ resources: z.optional(z.looseObject({ requests: z.optional(z.record(z.string(), z.string())) })) }),
   ),
 });
 

@@ -9,16 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import * as z from 'zod';
+import * as z from '../zod.js';
 import type { KindConfig } from '../config/kinds.js';
-import { EksAuth } from './eks-auth.js';
-import {
-  DEFAULT_NAMESPACE,
-  podTemplateLoader,
-  renderPod,
-  templatesDirFromEnv,
-  type PodTemplateSource,
-} from './pod-template.js';
+import { EksAuth, envCredentials } from './eks-auth.js';
+import { DEFAULT_NAMESPACE, type PodTemplateSource, podTemplatesFromEnv, renderPod } from './pod-template.js';
 import { PodMetricsListSchema, PodRequestsSchema, usageOfPods } from './kubernetes-usage.js';
 import {
   InstanceRuntimeError,
@@ -56,24 +50,24 @@ export interface KubernetesRuntimeOptions {
 
 const StatusSchema = z.looseObject({
   kind: z.literal('Status'),
-  message: z.string().optional(),
-  reason: z.string().optional(),
-  code: z.number().optional(),
+  message: z.optional(z.string()),
+  reason: z.optional(z.string()),
+  code: z.optional(z.number()),
 });
 
 const ObjectMetaSchema = z.looseObject({
   name: z.string(),
-  labels: z.record(z.string(), z.string()).optional(),
-  creationTimestamp: z.string().optional(),
-  deletionTimestamp: z.string().nullish(),
+  labels: z.optional(z.record(z.string(), z.string())),
+  creationTimestamp: z.optional(z.string()),
+  deletionTimestamp: z.nullish(z.string()),
 });
 
 const PodListSchema = z.looseObject({
   items: z.array(
     z.looseObject({
       metadata: ObjectMetaSchema,
-      spec: PodRequestsSchema.optional(),
-      status: z.looseObject({ phase: z.string().optional(), startTime: z.string().optional() }).optional(),
+      spec: z.optional(PodRequestsSchema),
+      status: z.optional(z.looseObject({ phase: z.optional(z.string()), startTime: z.optional(z.string()) })),
     }),
   ),
 });
@@ -270,7 +264,7 @@ function failure(what: string, response: Response): InstanceRuntimeError {
   return new InstanceRuntimeError(`${what}: HTTP ${response.status} ${detail}`.trim(), response.status);
 }
 
-const unexpected = (what: string, response: Response, error: z.ZodError): InstanceRuntimeError =>
+const unexpected = (what: string, response: Response, error: z.core.$ZodError): InstanceRuntimeError =>
   new InstanceRuntimeError(
     `${what}: unexpected response: ${error.issues[0]?.path.join('.') ?? ''} ${error.issues[0]?.message ?? ''}`,
     response.status,
@@ -283,15 +277,16 @@ const networkError = (what: string, error: Error): InstanceRuntimeError =>
 // ---------------------------------------------------------------------------------------------
 
 export interface KubernetesFromEnvOptions {
-  /** Overrides the templates found through ORCH_TEMPLATES_DIR. */
+  /** Overrides the templates of `podTemplatesFromEnv` (ORCH_TEMPLATES_DIR, compiled, or the repository's). */
   readonly templates?: PodTemplateSource;
-  /** For EKS: overrides the AWS SDK calls (tests). */
+  /** For EKS: overrides the credentials of the environment and the DescribeCluster call (tests). */
   readonly eks?: Pick<ConstructorParameters<typeof EksAuth>[0], 'credentials' | 'describeCluster' | 'now'>;
 }
 
 /**
  * (a) `K8S_SERVER` + `K8S_TOKEN` + `K8S_CA_FILE` | `K8S_CA_DATA`, or
- * (b) `EKS_CLUSTER_NAME` (+ `AWS_REGION`): endpoint, CA and tokens from AWS.
+ * (b) `EKS_CLUSTER_NAME` (+ `AWS_REGION` and the credentials `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+ *     `AWS_SESSION_TOKEN` a Lambda has; `AWS_ENDPOINT_URL_EKS` optional): endpoint, CA and tokens from AWS.
  * `K8S_NAMESPACE` (default iota), `ORCH_TEMPLATES_DIR` in both.
  */
 export function kubernetesRuntimeFromEnv(
@@ -299,13 +294,22 @@ export function kubernetesRuntimeFromEnv(
   options: KubernetesFromEnvOptions = {},
 ): KubernetesRuntime {
   const namespace = env.K8S_NAMESPACE || DEFAULT_NAMESPACE;
-  const templates = options.templates ?? podTemplateLoader(templatesDirFromEnv(env));
+  const templates = options.templates ?? podTemplatesFromEnv(env);
 
   const clusterName = env.EKS_CLUSTER_NAME;
   if (clusterName) {
     const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
     if (!region) throw new Error('AWS_REGION is not set (needed with EKS_CLUSTER_NAME to reach EKS and STS)');
-    const auth = new EksAuth({ clusterName, region, ...options.eks });
+    const endpoint = env.AWS_ENDPOINT_URL_EKS?.trim();
+    const { eks = {} } = options;
+    const auth = new EksAuth({
+      clusterName,
+      region,
+      ...(endpoint ? { endpoint } : {}),
+      ...eks,
+      // Checked here, so a process without credentials stops at start.
+      credentials: eks.credentials ?? envCredentials(env),
+    });
     return new KubernetesRuntime({
       namespace,
       templates,

@@ -3,14 +3,18 @@
  * The orchestrator owns the pod's name, namespace, the labels app/resource/instanceId and
  * the value of the first env var of the first container; the rest of the template is
  * passed through untouched.
+ *
+ * A Lambda bundle carries its templates compiled to JSON at build time
+ * (./pod-template-compile.ts), so it needs no YAML parser: `yaml` is imported only
+ * where a template is read from a directory, which runs from the sources do.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
-import * as z from 'zod';
+import * as z from '../zod.js';
 import type { KindConfig } from '../config/kinds.js';
+import { COMPILED_POD_TEMPLATES } from './compiled-pod-templates.js';
 import type { PodSpec } from './port.js';
 
 export const DEFAULT_NAMESPACE = 'iota';
@@ -19,39 +23,39 @@ export const POD_TEMPLATE_FILE = 'pod-template.yml';
 export const TEMPLATES_SUBDIR = join('infra', 'templates');
 
 const EnvVarSchema = z.looseObject({
-  name: z.string().min(1),
-  value: z.string().optional(),
+  name: z.string().check(z.minLength(1)),
+  value: z.optional(z.string()),
 });
 
 const ContainerSchema = z.looseObject({
-  name: z.string().min(1),
-  image: z.string().min(1),
-  env: z.array(EnvVarSchema).optional(),
+  name: z.string().check(z.minLength(1)),
+  image: z.string().check(z.minLength(1)),
+  env: z.optional(z.array(EnvVarSchema)),
 });
 
 export const PodTemplateSchema = z.looseObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('Pod'),
-  metadata: z
-    .looseObject({
-      name: z.string().optional(),
-      namespace: z.string().optional(),
-      labels: z.record(z.string(), z.string()).optional(),
-    })
-    .optional(),
+  metadata: z.optional(
+    z.looseObject({
+      name: z.optional(z.string()),
+      namespace: z.optional(z.string()),
+      labels: z.optional(z.record(z.string(), z.string())),
+    }),
+  ),
   spec: z.looseObject({
-    terminationGracePeriodSeconds: z.number().int().min(0).optional(),
-    containers: z
-      .array(ContainerSchema)
-      .min(1)
-      .refine((containers) => (containers[0]?.env?.length ?? 0) > 0, {
+    terminationGracePeriodSeconds: z.optional(z.int().check(z.minimum(0))),
+    containers: z.array(ContainerSchema).check(
+      z.minLength(1),
+      z.refine((containers) => (containers[0]?.env?.length ?? 0) > 0, {
         message: 'the first container needs at least one env var: the first one carries the instance id',
         path: [0, 'env'],
-      })
-      .refine((containers) => containers[0]?.env?.[0]?.valueFrom === undefined, {
+      }),
+      z.refine((containers) => containers[0]?.env?.[0]?.valueFrom === undefined, {
         message: 'the first env var of the first container carries the instance id and must not use valueFrom',
         path: [0, 'env', 0, 'valueFrom'],
       }),
+    ),
   }),
 });
 export type PodTemplate = z.infer<typeof PodTemplateSchema>;
@@ -79,20 +83,35 @@ const fieldPath = (path: readonly PropertyKey[]): string =>
     '',
   ) || '(root)';
 
-/** Parses and validates template YAML; `source` names the template in errors. */
-export function parsePodTemplate(text: string, source: string): PodTemplate {
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch (error) {
-    throw new PodTemplateError(source, '(root)', `not valid YAML: ${(error as Error).message}`);
-  }
+/** Validates a template document (YAML or JSON, parsed); `source` names the template in errors. */
+export function validatePodTemplate(document: unknown, source: string): PodTemplate {
   const result = PodTemplateSchema.safeParse(document);
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new PodTemplateError(source, fieldPath(issue?.path ?? []), issue?.message ?? 'invalid');
   }
   return result.data;
+}
+
+/** Parses and validates template YAML; `source` names the template in errors. */
+export async function parsePodTemplate(text: string, source: string): Promise<PodTemplate> {
+  let parseYaml: (text: string) => unknown;
+  try {
+    ({ parse: parseYaml } = await import('yaml'));
+  } catch (error) {
+    throw new PodTemplateError(
+      source,
+      '(root)',
+      `cannot be read here: a bundle has no YAML parser and reads the templates compiled into it, so leave ORCH_TEMPLATES_DIR unset (${(error as Error).message})`,
+    );
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new PodTemplateError(source, '(root)', `not valid YAML: ${(error as Error).message}`);
+  }
+  return validatePodTemplate(document, source);
 }
 
 /**
@@ -116,16 +135,14 @@ export function renderPod(template: PodTemplate, spec: PodSpec, namespace: strin
 }
 
 /**
- * The packaged templates directory: the nearest `infra/templates` above this module.
- * Walking up works both from the sources (`lib/instances/`) and from a Lambda bundle
- * (`/var/task/functions/x.mjs` with `infra/templates/**` packaged next to it).
+ * The repository's templates directory: the nearest `infra/templates` above this module (or
+ * the working directory), for runs from the sources; a bundle reads its compiled templates.
  */
 export function defaultTemplatesDir(): string {
   const starts: string[] = [];
   if (typeof import.meta.url === 'string' && import.meta.url.startsWith('file:')) {
     starts.push(dirname(fileURLToPath(import.meta.url)));
   }
-  if (process.env.LAMBDA_TASK_ROOT) starts.push(process.env.LAMBDA_TASK_ROOT);
   starts.push(process.cwd());
   for (const start of starts) {
     let dir = resolve(start);
@@ -137,12 +154,10 @@ export function defaultTemplatesDir(): string {
       dir = parent;
     }
   }
-  throw new Error(
-    `no ${TEMPLATES_SUBDIR} directory found above ${starts.join(', ')}; set ORCH_TEMPLATES_DIR or package infra/templates/**`,
-  );
+  throw new Error(`no ${TEMPLATES_SUBDIR} directory found above ${starts.join(', ')}; set ORCH_TEMPLATES_DIR`);
 }
 
-/** `ORCH_TEMPLATES_DIR` when set, else the packaged `infra/templates`. */
+/** `ORCH_TEMPLATES_DIR` when set, else the repository's `infra/templates`. */
 export const templatesDirFromEnv = (env: NodeJS.ProcessEnv = process.env): string =>
   env.ORCH_TEMPLATES_DIR ? resolve(env.ORCH_TEMPLATES_DIR) : defaultTemplatesDir();
 
@@ -174,4 +189,29 @@ export function podTemplateLoader(dir: string): PodTemplateSource {
     }
     return pending;
   };
+}
+
+/** The templates compiled into a bundle (`COMPILED_POD_TEMPLATES`), each validated on first use like a file. */
+export function compiledPodTemplates(documents: Readonly<Record<string, unknown>>): PodTemplateSource {
+  const validated = new Map<string, PodTemplate>();
+  return async (kind) => {
+    const source = `${join(TEMPLATES_SUBDIR, kind.instanceName, POD_TEMPLATE_FILE)} (compiled into the bundle)`;
+    let template = validated.get(kind.instanceName);
+    if (!template) {
+      if (!Object.hasOwn(documents, kind.instanceName))
+        throw new PodTemplateError(source, '(root)', 'no such template was compiled into the bundle');
+      template = validatePodTemplate(documents[kind.instanceName], source);
+      validated.set(kind.instanceName, template);
+    }
+    return template;
+  };
+}
+
+/**
+ * Where the runtime reads templates: `ORCH_TEMPLATES_DIR` when set; else the templates compiled
+ * into the bundle; else (from the sources) the repository's `infra/templates`.
+ */
+export function podTemplatesFromEnv(env: NodeJS.ProcessEnv = process.env): PodTemplateSource {
+  if (!env.ORCH_TEMPLATES_DIR && COMPILED_POD_TEMPLATES) return compiledPodTemplates(COMPILED_POD_TEMPLATES);
+  return podTemplateLoader(templatesDirFromEnv(env));
 }

@@ -55,8 +55,29 @@ export class InstanceRuntimeError extends Error {
   }
 }
 
+/** A cap on the pods a runtime runs at once, every kind together (the local runtime's process cap). */
+export interface PodLimit {
+  readonly max: number;
+  /** The setting that raises it, named in refusals. */
+  readonly setting: string;
+}
+
+/** The runtime already runs as many pods as its limit allows: the create is refused until one goes. */
+export class PodLimitError extends InstanceRuntimeError {
+  constructor(
+    readonly limit: PodLimit,
+    /** Pods running when the create was refused. */
+    readonly running: number,
+    pod: string,
+  ) {
+    super(`create ${pod}: ${running} pods already run, the limit (${limit.setting}=${limit.max})`, undefined);
+  }
+}
+
 export interface InstanceRuntime {
   readonly description: string;
+  /** Absent: the runtime sets no limit of its own (Kubernetes has quotas and the scheduler for that). */
+  readonly podLimit?: PodLimit;
   /** Creates the pod; 'exists' when a pod of that name is already there (idempotent retry). */
   create(spec: PodSpec): Promise<'created' | 'exists'>;
   /** Begins deletion; 'absent' when there is no such pod. */

@@ -6,14 +6,22 @@
  * (`sls invoke local -f reconcile`, a fresh process each), and whichever process looks next
  * finishes a deletion another one began.
  */
-import { systemClock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KindConfig } from '../config/kinds.js';
-import { InstanceRuntimeError, type InstanceRuntime, type PodInfo, type PodSpec, type PodUsage } from './port.js';
+import {
+  InstanceRuntimeError,
+  PodLimitError,
+  type InstanceRuntime,
+  type PodInfo,
+  type PodLimit,
+  type PodSpec,
+  type PodUsage,
+} from './port.js';
 import { CpuSampler, PROC_AVAILABLE, readProcStat, readRssBytes } from './proc-usage.js';
 import { percentOf } from './quantity.js';
 
@@ -37,7 +45,19 @@ export interface ProcessRuntimeOptions {
    * `npm start` shutdown). A short invocation that leaves its pods running sets false.
    */
   readonly stopOnClose?: boolean;
+  /**
+   * Most worker processes running at once, every kind together (default 16): a create past it is
+   * refused with PodLimitError. One host has a few cores, not a cluster's: 100 workers per kind
+   * pushed a 2-core machine's load average to 67.
+   */
+  readonly maxProcesses?: number;
+  /** Pod start and deletion times (default the system clock): tests age pods without waiting. */
+  readonly clock?: Clock;
 }
+
+export const DEFAULT_MAX_PROCESSES = 16;
+/** The variable that sets `maxProcesses` (lib/local/process-runtime-config.ts), named in refusals. */
+export const MAX_PROCESSES_SETTING = 'LOCAL_MAX_PROCESSES';
 
 /** The state file of one pod. */
 export interface ProcessPodState {
@@ -66,7 +86,11 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 
 export class ProcessRuntime implements InstanceRuntime {
   readonly description: string;
+  readonly podLimit: PodLimit;
   private readonly options: ProcessRuntimeOptions;
+  private readonly clock: Clock;
+  /** Creates run one at a time, so two of them never both take the last free place. */
+  private creating: Promise<unknown> = Promise.resolve();
   private readonly podsDir: string;
   private readonly logDir: string;
   private readonly gracePeriodMs: number;
@@ -80,12 +104,23 @@ export class ProcessRuntime implements InstanceRuntime {
     this.logDir = options.logDir ?? join(options.stateDir, 'logs');
     this.gracePeriodMs = options.gracePeriodMs ?? 5000;
     this.cpu = new CpuSampler({ minWindowMs: options.usageSampleMs ?? 200 });
+    this.clock = options.clock ?? systemClock;
+    this.podLimit = { max: options.maxProcesses ?? DEFAULT_MAX_PROCESSES, setting: MAX_PROCESSES_SETTING };
     this.description = `local processes of ${[options.command, ...options.args].join(' ')} (state in ${options.stateDir})`;
   }
 
-  async create(spec: PodSpec): Promise<'created' | 'exists'> {
+  create(spec: PodSpec): Promise<'created' | 'exists'> {
+    const created = this.creating.then(() => this.createWithinLimit(spec));
+    this.creating = created.catch(() => undefined);
+    return created;
+  }
+
+  private async createWithinLimit(spec: PodSpec): Promise<'created' | 'exists'> {
     const path = this.statePath(spec.name);
     if (existsSync(path)) return 'exists';
+    // Running workers of every kind; one being deleted is on its way out and leaves its place.
+    const running = (await this.readAll()).filter((state) => state.deletedAt === undefined && this.isAlive(state));
+    if (running.length >= this.podLimit.max) throw new PodLimitError(this.podLimit, running.length, spec.name);
     await mkdir(this.podsDir, { recursive: true });
     await mkdir(this.logDir, { recursive: true });
 
@@ -104,7 +139,7 @@ export class ProcessRuntime implements InstanceRuntime {
       resource: spec.kind.resource,
       instanceId: spec.instanceId,
       pid,
-      startedAt: systemClock(),
+      startedAt: this.clock(),
       ...(procStartTicks !== undefined ? { procStartTicks } : {}),
     };
     // Written whole to a temporary file, then linked: link() fails if the name is taken, so
@@ -133,7 +168,7 @@ export class ProcessRuntime implements InstanceRuntime {
     }
     if (state.deletedAt === undefined) {
       signalGroup(state.pid, 'SIGTERM');
-      await this.writeState({ ...state, deletedAt: systemClock() });
+      await this.writeState({ ...state, deletedAt: this.clock() });
       // Unref'd: a short invocation exits without waiting; the next list() finishes the job.
       setTimeout(() => void this.collect(undefined).catch(() => undefined), this.gracePeriodMs + 10).unref();
     }
@@ -259,7 +294,7 @@ export class ProcessRuntime implements InstanceRuntime {
 
   /** For a pod being deleted: true once it is gone (state removed); SIGKILL once its grace period is over. */
   private async finishDeletion(state: ProcessPodState): Promise<boolean> {
-    if (this.isAlive(state) && systemClock() >= (state.deletedAt ?? 0) + this.gracePeriodMs) {
+    if (this.isAlive(state) && this.clock() >= (state.deletedAt ?? 0) + this.gracePeriodMs) {
       signalGroup(state.pid, 'SIGKILL');
       await this.waitForExit(state.pid, state, 1000);
     }
@@ -287,6 +322,7 @@ export class ProcessRuntime implements InstanceRuntime {
 
   private async waitForExit(pid: number, state: ProcessPodState | undefined, timeoutMs: number): Promise<boolean> {
     const probe = { pid, procStartTicks: state?.procStartTicks };
+    // A real wait, so the system clock whatever clock the pods' times use.
     const deadline = systemClock() + timeoutMs;
     while (this.isAlive(probe)) {
       if (systemClock() >= deadline) return false;

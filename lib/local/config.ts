@@ -37,6 +37,33 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
     description: 'seconds between reconcile runs (Lambda: every minute)',
   },
   {
+    group: 'local',
+    name: 'INBOX_DRAIN_SECONDS',
+    localDefault: '10',
+    description:
+      'on Ctrl-C/SIGTERM, how long the messages the embedded broker acknowledged are applied before exit (the rest waits in $ORCH_DATA_DIR/mqtt-inbox.db for the next start)',
+  },
+  {
+    group: 'local',
+    name: 'CONSOLE_OIDC_ISSUER',
+    localDefault: undefined,
+    description:
+      'OpenID Connect issuer the dashboard signs in with; the console routes (/console/v1/api) then need its JWT, checked as the deployed JWT authorizer does. Unset: no sign-in, loopback callers only',
+  },
+  {
+    group: 'local',
+    name: 'CONSOLE_OIDC_CLIENT_ID',
+    localDefault: undefined,
+    description: 'with CONSOLE_OIDC_ISSUER: the public client the dashboard signs in as (authorization code + PKCE)',
+  },
+  {
+    group: 'local',
+    name: 'CONSOLE_OIDC_AUDIENCE',
+    localDefault: 'the client id',
+    description: "comma-separated: a token's aud (or, without one, its client_id) must name one of these",
+  },
+  { group: 'local', name: 'CONSOLE_OIDC_SCOPE', localDefault: 'openid', description: 'scopes the dashboard asks for' },
+  {
     group: 'store',
     name: 'ORCH_DATA_DIR',
     localDefault: DEFAULT_DATA_DIR,
@@ -55,6 +82,12 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
     description: 'ZooKeeper session timeout (store adapter default when unset)',
   },
   { group: 'store', name: 'ZK_AUTH', localDefault: undefined, description: 'ZooKeeper digest auth "user:password"' },
+  {
+    group: 'store',
+    name: 'ZK_AUTH_SECRET',
+    localDefault: undefined,
+    description: 'instead of ZK_AUTH: the Secrets Manager secret holding "user:password" (read once at start)',
+  },
   { group: 'store', name: 'ZK_ROOT', localDefault: DEFAULT_ROOT, description: 'legacy layout root the workers read' },
   {
     group: 'store',
@@ -140,6 +173,32 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   },
   {
     group: 'orchestration',
+    name: 'MAX_POD_CREATIONS_PER_RUN',
+    localDefault: '64',
+    description:
+      'slow start: a reconcile run creates pods 1, 2, 4, … at a time while creations succeed, at most this many',
+  },
+  {
+    group: 'orchestration',
+    name: 'LOCAL_MAX_PROCESSES',
+    localDefault: '16',
+    description: 'local runtime: most worker processes at once, every kind together (beyond: orchestrate answers 409)',
+  },
+  {
+    group: 'orchestration',
+    name: 'CATALOG_URL',
+    localDefault: undefined,
+    description:
+      "the platform's PostgreSQL catalog (postgres://user@host/db); set = catalog passes every CATALOG_EVERY_MINUTES (15)",
+  },
+  {
+    group: 'orchestration',
+    name: 'CATALOG_PASSWORD_SECRET',
+    localDefault: undefined,
+    description: "with CATALOG_URL: the Secrets Manager secret holding the catalog's password (plain or RDS JSON)",
+  },
+  {
+    group: 'orchestration',
     name: 'LEASE_TTL_SECONDS',
     localDefault: '60',
     description: 'how long a reconcile lease outlives a crashed holder',
@@ -222,6 +281,8 @@ export interface LocalConfig {
   /** Undefined: heartbeats arrive over MQTT. */
   readonly kafka: { readonly brokers: readonly string[]; readonly groupId: string } | undefined;
   readonly reconcileIntervalMs: number;
+  /** At shutdown, how long the embedded broker's inbox is applied before the process exits. */
+  readonly inboxDrainMs: number;
   readonly logFormat: 'pretty' | 'json';
   readonly dataDir: string;
   /** The environment for createApp and the workers: the caller's, with the local defaults filled in. */
@@ -253,6 +314,12 @@ export function localConfigFromEnv(source: NodeJS.ProcessEnv, isTty: boolean): L
     );
   }
 
+  const rawDrain = env.INBOX_DRAIN_SECONDS?.trim() || '10';
+  const drain = Number(rawDrain);
+  if (!Number.isFinite(drain) || drain < 0 || drain > 3600) {
+    throw new LocalConfigError('INBOX_DRAIN_SECONDS', `must be seconds in [0, 3600], got ${JSON.stringify(rawDrain)}`);
+  }
+
   const format = env.LOG_FORMAT?.trim().toLowerCase();
   if (format && format !== 'json' && format !== 'pretty')
     throw new LocalConfigError('LOG_FORMAT', `must be "pretty" or "json", got ${JSON.stringify(env.LOG_FORMAT)}`);
@@ -279,6 +346,7 @@ export function localConfigFromEnv(source: NodeJS.ProcessEnv, isTty: boolean): L
     mqtt: mqttUrl ? { embedded: false, url: mqttUrl } : { embedded: true, port: port(env, 'MQTT_PORT', 1883) },
     kafka: brokers.length > 0 ? { brokers, groupId: env.KAFKA_GROUP_ID?.trim() || 'iota-orchestrator' } : undefined,
     reconcileIntervalMs: Math.round(interval * 1000),
+    inboxDrainMs: Math.round(drain * 1000),
     logFormat: format === 'json' || format === 'pretty' ? format : isTty ? 'pretty' : 'json',
     dataDir: env.ORCH_DATA_DIR,
     env,
@@ -337,7 +405,8 @@ export function helpText(): string {
     "pool, with the kind's initInstances (10) as the minimum, as the legacy did. Nothing is",
     'created at start-up, so a first run does not start 20 worker processes you did not ask for.',
     '',
-    'Ctrl-C (or SIGTERM) stops the workers, the broker and the store; a second Ctrl-C forces.',
+    'Ctrl-C (or SIGTERM) stops the broker, applies what it acknowledged (INBOX_DRAIN_SECONDS at most),',
+    'then stops the workers and the store; a second Ctrl-C forces.',
     '',
     'Environment variables (local default in brackets):',
   ];

@@ -3,8 +3,14 @@
  * see happen (an assignment batch, a worker created, recycled or replaced, an
  * alert, an error). Readable lines on a terminal; one JSON log record per
  * event otherwise (or with LOG_FORMAT=json), for log shippers.
+ *
+ * The components' own logs go through the console too (`logDestination`): in
+ * pretty mode each record becomes one line like the others, never a JSON line
+ * among them. The records of the handlers the console narrates (cm/notify
+ * batches, reconcile runs, catalog passes) and of the alert publisher are left
+ * out there, since the narrated line already tells each of them once.
  */
-import type { Logger } from '../log.js';
+import type { LogDestination, Logger } from '../log.js';
 
 export type EventTag =
   | 'assign'
@@ -25,6 +31,8 @@ export type EventTag =
 
 export interface LocalConsole {
   readonly format: 'pretty' | 'json';
+  /** Where the components' logger writes: undefined for stdout (json); the console's own lines (pretty). */
+  readonly logDestination: LogDestination | undefined;
   banner(lines: ReadonlyArray<readonly [label: string, value: string]>, footer?: readonly string[]): void;
   event(tag: EventTag, text: string, fields?: Record<string, unknown>): void;
 }
@@ -44,6 +52,41 @@ const COLORS: Partial<Record<EventTag, string>> = {
 
 const WARN_TAGS: ReadonlySet<EventTag> = new Set(['warn', 'hold', 'alert']);
 
+/** Log records the narration already tells: from these handlers (their results are narrated) and the alert publisher. */
+const NARRATED_HANDLERS: ReadonlySet<unknown> = new Set(['notify', 'reconcile', 'catalog']);
+const NARRATED_COMPONENTS: ReadonlySet<unknown> = new Set(['alerts']);
+/** Fields every record has or the line already shows. */
+const RECORD_FIELDS: ReadonlySet<string> = new Set(['level', 'time', 'service', 'component', 'handler', 'msg']);
+/** A field's value is cut here: a line, not a dump. */
+const FIELD_CHARS = 200;
+
+const fieldText = (key: string, value: unknown): string => {
+  const shown =
+    key === 'err' && value && typeof value === 'object' && 'message' in value
+      ? String(value.message)
+      : typeof value === 'string' && !/\s/.test(value)
+        ? value
+        : JSON.stringify(value);
+  return `${key}=${shown.length > FIELD_CHARS ? `${shown.slice(0, FIELD_CHARS)}…` : shown}`;
+};
+
+/** One pino JSON line as a console event: its tag by level, its message, then its own fields as key=value. */
+function logRecordEvent(line: string): { tag: EventTag; text: string } | undefined {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return { tag: 'info', text: line.trimEnd() };
+  }
+  if (NARRATED_HANDLERS.has(record.handler) || NARRATED_COMPONENTS.has(record.component)) return undefined;
+  const level = Number(record.level);
+  const tag: EventTag = level >= 50 ? 'error' : level >= 40 ? 'warn' : 'info';
+  const fields = Object.entries(record)
+    .filter(([key]) => !RECORD_FIELDS.has(key))
+    .map(([key, value]) => fieldText(key, value));
+  return { tag, text: [String(record.msg ?? ''), ...fields].join('  ') };
+}
+
 export function createConsole(options: {
   format: 'pretty' | 'json';
   logger: Logger;
@@ -59,6 +102,7 @@ export function createConsole(options: {
   if (options.format === 'json') {
     return {
       format: 'json',
+      logDestination: undefined,
       banner(lines, footer = []) {
         options.logger.info(
           { event: 'started', ...Object.fromEntries(lines), notes: footer },
@@ -72,8 +116,18 @@ export function createConsole(options: {
     };
   }
 
+  const event = (tag: EventTag, text: string): void => {
+    const time = now().toTimeString().slice(0, 8);
+    write(`${paint('2', time)}  ${paint(COLORS[tag], tag.padEnd(11))} ${text}\n`);
+  };
   return {
     format: 'pretty',
+    logDestination: {
+      write(line) {
+        const shown = logRecordEvent(line);
+        if (shown) event(shown.tag, shown.text);
+      },
+    },
     banner(lines, footer = []) {
       const width = Math.max(...lines.map(([label]) => label.length)) + 2;
       const out = ['', paint('1', 'iota-orchestrator') + ' — running locally', ''];
@@ -82,9 +136,6 @@ export function createConsole(options: {
       out.push('', '');
       write(out.join('\n'));
     },
-    event(tag, text) {
-      const time = now().toTimeString().slice(0, 8);
-      write(`${paint('2', time)}  ${paint(COLORS[tag], tag.padEnd(11))} ${text}\n`);
-    },
+    event,
   };
 }

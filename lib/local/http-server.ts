@@ -9,13 +9,15 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { HttpError, httpErrorResponse, payloadTooLarge } from '../handlers/http-errors.js';
 
 export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
 
 /**
  * Lambda refuses request payloads over 6 MB before our code runs; the local
- * server refuses them too rather than buffer without bound. Smaller limits
- * are the handler's business (it answers 413 itself).
+ * server refuses them too rather than buffer without bound, with the API's
+ * error shape (lib/handlers/http-errors.ts). Smaller limits are the handler's
+ * business (it answers 413 itself).
  */
 export const TRANSPORT_BODY_LIMIT_BYTES = 6 * 1024 * 1024;
 
@@ -144,10 +146,20 @@ function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV
   response.end(body);
 }
 
-const jsonError = (statusCode: number, message: string): APIGatewayProxyStructuredResultV2 => ({
-  statusCode,
+/** A request refused before any handler runs: the API's error body, a request id of its own. */
+const refusal = (error: HttpError, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 => {
+  const response = httpErrorResponse(error, randomUUID());
+  return { ...response, headers: { ...response.headers, ...headers } };
+};
+
+/** The body size the request announces; NaN without a Content-Length (a chunked body). */
+const declaredLength = (request: IncomingMessage): number => Number(request.headers['content-length'] ?? Number.NaN);
+
+/** API Gateway's own answer when the handler throws; the error itself goes to `onError`. */
+const internalError = (): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: 500,
   headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ message }),
+  body: JSON.stringify({ message: 'Internal Server Error' }),
 });
 
 export interface LocalHttpServer {
@@ -160,24 +172,42 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly host?: string;
   readonly bodyLimitBytes?: number;
+  /**
+   * A request whose headers and body have not all arrived this long after it began is answered
+   * 408 and its socket closed (API Gateway waits 30 s for a whole request). Default 30 s.
+   */
+  readonly requestTimeoutMs?: number;
+  /** The same for its headers; at most `requestTimeoutMs`. Default 10 s. */
+  readonly headersTimeoutMs?: number;
   /** Called for a handler that threw: API Gateway answers 500 and the error is only in the logs. */
   readonly onError?: (error: unknown, event: APIGatewayProxyEventV2) => void;
 }
 
+export const REQUEST_TIMEOUT_MS = 30_000;
+export const HEADERS_TIMEOUT_MS = 10_000;
+
 export async function startHttpServer(handler: HttpApiHandler, options: HttpServerOptions): Promise<LocalHttpServer> {
   const host = options.host ?? '127.0.0.1';
   const limit = options.bodyLimitBytes ?? TRANSPORT_BODY_LIMIT_BYTES;
-  const server: Server = createServer((request, response) => {
+  const serve = (request: IncomingMessage, response: ServerResponse): void => {
     void (async () => {
+      // An announced oversize body is refused before it is read; Node discards what still arrives.
+      const declared = declaredLength(request);
+      if (declared > limit) {
+        send(response, refusal(payloadTooLarge(limit, declared)));
+        return;
+      }
       let body: string;
       try {
         body = await readBody(request, limit);
       } catch (error) {
         send(
           response,
-          error instanceof BodyTooLargeError
-            ? jsonError(413, 'Request Entity Too Large')
-            : jsonError(400, 'Bad Request'),
+          refusal(
+            error instanceof BodyTooLargeError
+              ? payloadTooLarge(limit)
+              : new HttpError(400, 'INVALID_REQUEST', `request body could not be read: ${(error as Error).message}`),
+          ),
         );
         return;
       }
@@ -194,9 +224,31 @@ export async function startHttpServer(handler: HttpApiHandler, options: HttpServ
         send(response, normaliseResult(await handler(event)));
       } catch (error) {
         options.onError?.(error, event);
-        send(response, jsonError(500, 'Internal Server Error'));
+        send(response, internalError());
       }
     })();
+  };
+  // Without these, a body that never finishes held its socket for 150 s and more (Node's requestTimeout is 300 s).
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, requestTimeout);
+  const server: Server = createServer(
+    {
+      requestTimeout,
+      headersTimeout,
+      // Node looks for expired requests every 30 s by default, which would let a 30 s timeout run to 60 s.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    serve,
+  );
+  // `Expect: 100-continue` (curl sends it for bodies over 1 MB): an oversize body is refused before it is sent,
+  // and the connection closed, since the client may send that body or the next request.
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    if (declaredLength(request) > limit) {
+      send(response, refusal(payloadTooLarge(limit, declaredLength(request)), { Connection: 'close' }));
+      return;
+    }
+    response.writeContinue();
+    serve(request, response);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>

@@ -138,7 +138,11 @@ async function main(): Promise<void> {
       process.exit(130);
     }
     stopping = true;
-    out.event('info', `${signal}: stopping workers, broker and store… (Ctrl-C again to force)`);
+    const draining = config.mqtt.embedded
+      ? `stopping the broker, applying what it acknowledged (at most ${seconds(config.inboxDrainMs)}), ` +
+        'then workers and store…'
+      : 'stopping workers and store…';
+    out.event('info', `${signal}: ${draining} (Ctrl-C again to force)`);
     // A signal during start-up stops what has started once start-up is done.
     void starting
       .then((system) => system?.stop())

@@ -1,12 +1,17 @@
 /**
- * The orchestrator's MQTT subscriber: cm/notify at QoS 1 and, unless Kafka
- * carries them, heartbeats on `HeartBeat`.
+ * The orchestrator's MQTT subscriber on an external broker (MQTT_URL):
+ * cm/notify at QoS 1 and, unless Kafka carries them, heartbeats on
+ * `HeartBeat`. The embedded broker needs no subscriber: it writes those
+ * messages to the inbox (inbox.ts), which the orchestrator applies.
  *
- * At-least-once for cm/notify: a message is acknowledged (PUBACK) only after
- * its handler finished, and the session is persistent (clean: false, fixed
- * client id), so a message published while the orchestrator is restarting is
- * delivered when it is back. mqtt.js hands over one packet at a time, so
- * notifications are handled in the order they were published.
+ * At-least-once for cm/notify: a message is acknowledged to the broker
+ * (PUBACK) only after its handler finished, and the session is persistent
+ * (clean: false, fixed client id), so the broker queues what is published
+ * while the orchestrator is away and delivers it when it is back. Keeping
+ * that queue, and keeping it across a restart of the broker itself (e.g.
+ * Mosquitto's `persistence true`), is that broker's job. mqtt.js hands over
+ * one packet at a time, so notifications are handled in the order they were
+ * published.
  */
 import { systemClock } from '../clock.js';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';

@@ -23,7 +23,11 @@ function byInstance(placements: ReadonlyArray<{ id: string; instanceId: string }
 /** One line per kind a cm/notify batch changed, and one per message it could not use. */
 export function describeNotify(result: NotifyBatchResult, out: LocalConsole): void {
   for (const bad of result.malformed)
-    out.event('warn', `cm/notify message dropped: ${bad.reason}`, { record: bad.id, field: bad.field });
+    out.event('warn', `cm/notify message dropped: ${bad.reason} — payload ${bad.payload}`, {
+      record: bad.id,
+      field: bad.field,
+      payload: bad.payload,
+    });
   for (const resource of result.reconcileNeeded)
     out.event('warn', `${resource}  cm/notify names no ids: a catalog pass is requested`, { resource });
   for (const kind of result.kinds) {

@@ -10,7 +10,12 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InstanceRuntime } from '../instances/port.js';
-import { ProcessRuntime, type ProcessRuntimeOptions } from '../instances/processes.js';
+import {
+  DEFAULT_MAX_PROCESSES,
+  MAX_PROCESSES_SETTING,
+  ProcessRuntime,
+  type ProcessRuntimeOptions,
+} from '../instances/processes.js';
 import { dataDirOf } from '../store/open.js';
 import { LocalConfigError } from './config.js';
 
@@ -81,6 +86,16 @@ export function localWorkerRequestsFromEnv(env: NodeJS.ProcessEnv): { cpuMillis:
   };
 }
 
+/** `LOCAL_MAX_PROCESSES`: most local workers at once, every kind together (default 16). */
+export function localMaxProcessesFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env[MAX_PROCESSES_SETTING]?.trim();
+  if (!raw) return DEFAULT_MAX_PROCESSES;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new LocalConfigError(MAX_PROCESSES_SETTING, `must be a whole number >= 1, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 /** `node --import <tsx loader> bin/iota-worker.ts`, independent of the working directory. */
 export function referenceWorkerCommand(): { command: string; args: string[] } {
   const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -115,6 +130,7 @@ export function processRuntimeOptionsFromEnv(
     stateDir: join(dataDir, 'instances'),
     logDir: join(dataDir, 'logs'),
     requests: localWorkerRequestsFromEnv(env),
+    maxProcesses: localMaxProcessesFromEnv(env),
     // A short invocation (a local `reconcile` run) leaves its workers running, as pods outlive
     // a Lambda; `npm start` asks for the opposite so Ctrl-C leaves nothing behind.
     stopOnClose: false,

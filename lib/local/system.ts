@@ -9,25 +9,28 @@ import { systemClock } from '../clock.js';
 import { hostname } from 'node:os';
 import { kafkaAlertsFromEnv } from '../alerts-kafka.js';
 import { openPostgresCatalog } from '../catalog/postgres.js';
-import { catalogConfigFromEnv } from '../catalog/port.js';
+import { catalogConfigFromEnv, catalogPassword } from '../catalog/port.js';
 import { catalogEveryMsFromEnv, runDueCatalogPasses } from '../catalog/run.js';
 import { createApp, type App } from '../app.js';
 import { runtimeFromEnv } from '../instances/runtime-from-env.js';
 import { decodeHeartbeat, handleHeartbeatRecords, type HeartbeatRecordInput } from '../handlers/heartbeat.js';
 import { handleHttp } from '../handlers/http.js';
-import { handleNotifyBatch } from '../handlers/notify-batch.js';
+import { handleNotifyBatch, type NotifyBatchResult } from '../handlers/notify-batch.js';
 import type { InstanceRuntime } from '../instances/port.js';
 import { ProcessRuntime } from '../instances/processes.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { reconcile } from '../reconcile/reconcile.js';
+import { redactUrl } from '../redact.js';
+import { consoleAuthorizer } from './auth.js';
 import { Batcher } from './batcher.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import type { LocalConfig } from './config.js';
 import type { LocalConsole } from './console.js';
 import { startHttpServer, type LocalHttpServer } from './http-server.js';
+import { Inbox, InboxConsumer, type InboxEntry } from './inbox.js';
 import { startKafkaHeartbeats, type KafkaHeartbeatConsumer } from './kafka-consumer.js';
-import { startMqttConsumer, type MqttConsumer } from './mqtt-consumer.js';
+import { HEARTBEAT_TOPIC, NOTIFY_TOPIC, startMqttConsumer, type MqttConsumer } from './mqtt-consumer.js';
 import { processRuntimeOptionsFromEnv } from './process-runtime-config.js';
 import {
   describeCatalogPass,
@@ -45,15 +48,20 @@ export interface LocalSystem {
   readonly urls: { readonly dashboard: string; readonly api: string; readonly mqtt: string };
   readonly mqttEmbedded: boolean;
   readonly runtime: InstanceRuntime;
-  /** Stops everything in reverse order of start; idempotent. */
+  /**
+   * Stops everything in reverse order of start; idempotent. With the embedded broker, the broker stops first and
+   * what it acknowledged is applied for at most `inboxDrainMs`; the rest stays in the inbox for the next start.
+   */
   stop(): Promise<void>;
 }
 
 /** Heartbeats are stored in batches: at most every this often, or at once when many wait. */
 export const HEARTBEAT_FLUSH_MS = 200;
 const HEARTBEAT_MAX_BATCH = 500;
-/** A cm/notify message whose store is down is retried this many times before it is dropped with an error line. */
+/** Tries of a cm/notify message from an external broker while the store is down, before it is dropped (error line). */
 const NOTIFY_ATTEMPTS = 4;
+/** Inbox entries applied at once: a cm/notify batch as large as the notify Lambda's SQS batch. */
+const INBOX_PAGE_SIZE = 100;
 /** How often npm start looks for a due or requested catalog pass (the function runs every minute). */
 const CATALOG_LOOP_MS = 15_000;
 
@@ -110,9 +118,15 @@ export async function startLocalSystem(
   try {
     // The broker first: its URL is what the workers are given.
     let broker: EmbeddedBroker | undefined;
+    let inbox: Inbox | undefined;
     let mqttUrl: string;
     if (config.mqtt.embedded) {
-      broker = await startEmbeddedBroker(config.mqtt.port);
+      // What the orchestrator consumes is on disk before the broker acknowledges it (inbox.ts).
+      const durableInbox = Inbox.open(config.dataDir);
+      inbox = durableInbox;
+      cleanups.push(async () => durableInbox.close());
+      const topics = new Set(config.kafka ? [NOTIFY_TOPIC] : [NOTIFY_TOPIC, HEARTBEAT_TOPIC]);
+      broker = await startEmbeddedBroker(config.mqtt.port, { durable: { inbox: durableInbox, topics } });
       cleanups.push(() => broker!.close());
       mqttUrl = broker.url;
       env.MQTT_URL = mqttUrl;
@@ -124,7 +138,12 @@ export async function startLocalSystem(
       ? new ProcessRuntime(processRuntimeOptionsFromEnv(env, { stopOnClose: true }))
       : undefined;
     const runtime: InstanceRuntime = processes ?? (await runtimeFromEnv(env));
-    const componentLogger = createLogger({ env, level: options.componentLogLevel, bindings: { component: 'app' } });
+    const componentLogger = createLogger({
+      env,
+      level: options.componentLogLevel,
+      bindings: { component: 'app' },
+      destination: out.logDestination,
+    });
     const app = await createApp(env, {
       runtime,
       logger: componentLogger,
@@ -172,35 +191,90 @@ export async function startLocalSystem(
     };
 
     /* ----------------------------------------------------- cm/notify */
-    // The same batch path as the notify Lambda. mqtt.js hands over one QoS 1 message at a time and acknowledges it
-    // once this returns, so a local batch is one message; a kind that failed is retried here, as SQS would redeliver.
-    let notifySequence = 0;
-    const onNotify = async (payload: Buffer): Promise<void> => {
-      const record = { id: `mqtt-${++notifySequence}`, payload };
-      for (let attempt = 1; ; attempt++) {
-        const result = await handleNotifyBatch(app, [record], discardedMetrics());
-        if (result.failed.length === 0 || attempt >= NOTIFY_ATTEMPTS) {
-          describeNotify(result, out);
-          if (result.kinds.some((kind) => kind.createdInstances.length > 0)) kick();
-          if (result.failed.length > 0)
-            out.event('error', `cm/notify message not applied after ${plural(attempt, 'attempt')}`, {
-              payload: payload.toString('utf8').slice(0, 200),
-            });
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
-      }
+    // The same batch path as the notify Lambda.
+    const reportNotify = (result: NotifyBatchResult): void => {
+      describeNotify(result, out);
+      if (result.kinds.some((kind) => kind.createdInstances.length > 0)) kick();
     };
-    const consumer: MqttConsumer = await startMqttConsumer({
-      url: mqttUrl,
-      clientId: `iota-orchestrator-${hostname()}-${config.httpPort}`.slice(0, 128),
-      onNotify,
-      onHeartbeat: config.kafka
-        ? undefined
-        : (payload, receivedAt) =>
-            acceptHeartbeat({ value: payload.toString('utf8'), timestamp: receivedAt, topic: 'HeartBeat' }),
-    });
-    cleanups.push(() => consumer.close());
+    let inboxConsumer: InboxConsumer | undefined;
+    if (inbox) {
+      /** Applies a page of the inbox; resolves with the entries whose store work failed, to be retried. */
+      const applyInboxPage = async (entries: readonly InboxEntry[]): Promise<InboxEntry[]> => {
+        const left: InboxEntry[] = [];
+        const beats = entries.filter((entry) => entry.topic === HEARTBEAT_TOPIC);
+        if (beats.length > 0) {
+          const records = beats.map((entry) => ({
+            value: entry.payload.toString('utf8'),
+            timestamp: entry.receivedAt,
+            topic: HEARTBEAT_TOPIC,
+          }));
+          try {
+            await handleHeartbeatRecords(app, records, discardedMetrics(), { encoding: 'json' });
+            for (const record of records) noteHeartbeat(record.value);
+          } catch (error) {
+            out.event('error', `${plural(beats.length, 'heartbeat')} not stored: ${(error as Error).message}`);
+            left.push(...beats);
+          }
+        }
+        const notices = entries.filter((entry) => entry.topic === NOTIFY_TOPIC);
+        if (notices.length > 0) {
+          const records = notices.map((entry) => ({ id: String(entry.seq), payload: entry.payload }));
+          const result = await handleNotifyBatch(app, records, discardedMetrics());
+          reportNotify(result);
+          const failed = new Set(result.failed);
+          left.push(...notices.filter((entry) => failed.has(String(entry.seq))));
+        }
+        return left.sort((a, b) => a.seq - b.seq);
+      };
+      const backlog = inbox.size;
+      if (backlog > 0)
+        out.event('info', `${plural(backlog, 'MQTT message')} left in the inbox by the last run: applying them first`);
+      // Idle, a heartbeat waits a flush period for company, as the batcher does with Kafka's; cm/notify goes at once.
+      const consumer = new InboxConsumer({
+        inbox,
+        pageSize: INBOX_PAGE_SIZE,
+        gatherMs: (topic) => (topic === HEARTBEAT_TOPIC ? HEARTBEAT_FLUSH_MS : 0),
+        apply: applyInboxPage,
+        onRetry: (entries, attempt, delayMs) =>
+          out.event(
+            'error',
+            `${plural(entries.length, 'MQTT message')} not applied (attempt ${attempt}): ` +
+              `kept in the inbox, retried in ${delayMs} ms`,
+          ),
+        onError: (error) => out.event('error', `MQTT inbox: ${error instanceof Error ? error.message : String(error)}`),
+      });
+      inboxConsumer = consumer;
+      cleanups.push(() => consumer.stop());
+    } else {
+      // mqtt.js hands over one QoS 1 message at a time and acknowledges it once this returns, so a batch is one
+      // message; a kind that failed is retried here, as SQS would redeliver.
+      let notifySequence = 0;
+      const onNotify = async (payload: Buffer): Promise<void> => {
+        const record = { id: `mqtt-${++notifySequence}`, payload };
+        for (let attempt = 1; ; attempt++) {
+          const result = await handleNotifyBatch(app, [record], discardedMetrics());
+          if (result.failed.length === 0 || attempt >= NOTIFY_ATTEMPTS) {
+            reportNotify(result);
+            if (result.failed.length > 0)
+              out.event('error', `cm/notify message not applied after ${plural(attempt, 'attempt')}`, {
+                payload: payload.toString('utf8').slice(0, 200),
+              });
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+        }
+      };
+      const consumer: MqttConsumer = await startMqttConsumer({
+        url: mqttUrl,
+        clientId: `iota-orchestrator-${hostname()}-${config.httpPort}`.slice(0, 128),
+        onNotify,
+        onHeartbeat: config.kafka
+          ? undefined
+          : (payload, receivedAt) =>
+              acceptHeartbeat({ value: payload.toString('utf8'), timestamp: receivedAt, topic: HEARTBEAT_TOPIC }),
+      });
+      cleanups.push(() => consumer.close());
+    }
 
     let kafka: KafkaHeartbeatConsumer | undefined;
     if (config.kafka) {
@@ -213,11 +287,16 @@ export async function startLocalSystem(
     }
 
     /* ---------------------------------------------------------- HTTP */
+    // The console's routes take a signed-in person's JWT, as the deployed JWT authorizer does (lib/local/auth.ts).
+    const authorize = consoleAuthorizer(app.consoleSignIn, app.clock);
     const http: LocalHttpServer = await startHttpServer(
-      async (event) => {
+      async (request) => {
+        const authorized = await authorize(request);
+        if ('refusal' in authorized) return authorized.refusal;
+        const { event } = authorized;
         const response = await handleHttp(app, event);
         if (event.requestContext.http.method === 'POST') {
-          const orchestrated = /^\/v1\/api\/orchestrations\/([^/]+)\/orchestrate$/.exec(event.rawPath);
+          const orchestrated = /^(?:\/console)?\/v1\/api\/orchestrations\/([^/]+)\/orchestrate$/.exec(event.rawPath);
           if (orchestrated)
             describeOrchestrateResponse(orchestrated[1]!, response.statusCode ?? 200, response.body, out);
           // New instances get their workers now, not at the next tick.
@@ -249,7 +328,7 @@ export async function startLocalSystem(
     // The same passes as the catalog function, when the platform's catalog is configured.
     const catalogConfig = catalogConfigFromEnv(app.kinds, env);
     if (catalogConfig) {
-      const catalog = openPostgresCatalog(catalogConfig);
+      const catalog = openPostgresCatalog(catalogConfig, await catalogPassword(catalogConfig, app.secrets));
       cleanups.push(() => catalog.close());
       const everyMs = catalogEveryMsFromEnv(env);
       const catalogLoop = startLoop(
@@ -269,13 +348,35 @@ export async function startLocalSystem(
       out.event('info', 'catalog check off: CATALOG_URL is not set');
     }
 
+    const stop = async (): Promise<void> => {
+      try {
+        if (broker && inboxConsumer) {
+          // Nothing is acknowledged from here on; what was is applied for a bounded time, the rest stays on disk.
+          await broker.close();
+          const drained = await inboxConsumer.drain(config.inboxDrainMs);
+          out.event(
+            drained.left > 0 ? 'warn' : 'info',
+            `applied ${plural(drained.applied, 'MQTT message')} from the inbox` +
+              (drained.left > 0 ? `; ${drained.left} left for the next start` : ''),
+            { applied: drained.applied, left: drained.left },
+          );
+        }
+      } finally {
+        await stopAll();
+      }
+    };
     let stopping: Promise<void> | undefined;
     return {
       app,
       runtime,
       mqttEmbedded: broker !== undefined,
-      urls: { dashboard: `${http.url}/`, api: `${http.url}/v1/api/orchestrations/{resource}`, mqtt: mqttUrl },
-      stop: () => (stopping ??= stopAll()),
+      // The banner prints these: a broker URL's password stays out of the console.
+      urls: {
+        dashboard: `${http.url}/`,
+        api: `${http.url}/v1/api/orchestrations/{resource}`,
+        mqtt: redactUrl(mqttUrl),
+      },
+      stop: () => (stopping ??= stop()),
     };
   } catch (error) {
     await stopAll();

@@ -1,15 +1,15 @@
 /**
  * Alerts kept in the store: every alert an App raises is logged and written
- * here (`<state>/alerts/<time>-<type>-<resource>-<random>`), and reconcile
- * forwards the undelivered ones to Kafka once a minute. So the functions that
- * raise an alert now and then (api and notify: capacity exhausted) need no
+ * here (`<state>/alerts/<time>-<type>-<resource>-<random>`), and the `alerts`
+ * function (npm start: its reconcile loop) forwards the undelivered ones to
+ * Kafka once a minute. So the functions that raise an alert now and then need no
  * Kafka client in their bundle, an alert raised while Kafka is down is
  * delivered later instead of lost, and the recent alerts are there to show.
  * The newest ALERTS_KEPT are kept, delivered or not, so the directory stays
  * small whatever happens to Kafka.
  */
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { type AlertPublisher, LogAlertPublisher, type OrchestratorAlert, type PublishOutcome } from '../alerts.js';
 import type { Logger } from '../log.js';
 import { ANY_VERSION, isNoNode, type NodeStore, removeIfPresent } from '../store/port.js';
@@ -92,9 +92,9 @@ export class AlertOutbox {
   }
 }
 
-/** The App's publisher: logs every alert and keeps it in the outbox for reconcile to forward. */
+/** The App's publisher: logs every alert and keeps it in the outbox for the alerts function to forward. */
 export class OutboxAlertPublisher implements AlertPublisher {
-  readonly description = 'log, and the store outbox that reconcile forwards';
+  readonly description = 'log, and the store outbox the alerts function forwards';
   private readonly log: LogAlertPublisher;
 
   constructor(

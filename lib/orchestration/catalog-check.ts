@@ -28,7 +28,7 @@
  * - A lease per kind stops two passes from overlapping; the result of the
  *   last pass is kept in the store for the API and the dashboard.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 import type { AlertPublisher } from '../alerts.js';
 import { diffSorted, firstAfter, removalBatches } from '../domain/catalog-diff.js';
 import { isConflict } from '../store/port.js';

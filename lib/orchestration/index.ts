@@ -14,6 +14,7 @@ import { CapacityUseCase } from './capacity.js';
 import { CatalogCheckUseCase } from './catalog-check.js';
 import { HeartbeatUseCase } from './heartbeats.js';
 import { InstanceRecordUseCase } from './instance-records.js';
+import { InstanceViewUseCase } from './instance-view.js';
 import { Layout } from './layout.js';
 import { LeaseUseCase } from './leases.js';
 import { MoveUseCase } from './moves.js';
@@ -63,6 +64,7 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
   const scaling = new ScalingUseCase(context, kinds, { moves, capacity, records });
   const catalog = new CatalogCheckUseCase(context, kinds, { leases, placement, unassign, capacity, alerts });
   const views = new ViewUseCase(context, kinds, { heartbeats, records, capacity, scaling, catalog });
+  const instanceView = new InstanceViewUseCase(context, kinds);
 
   return {
     kinds: kinds.all,
@@ -79,6 +81,7 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
     locate: (resource, id) => views.locate(resource, id),
     describe: (resource) => views.describe(resource),
     pendingIds: (resource) => capacity.pendingIds(resource),
+    describeInstance: (resource, instanceId, page) => instanceView.describeInstance(resource, instanceId, page),
     recordHeartbeats: (beats) => heartbeats.recordHeartbeats(beats),
     heartbeats: (resource) => heartbeats.heartbeats(resource),
     records: (resource) => records.records(resource),

@@ -3,14 +3,14 @@
  * schema. One corrupt child must not blind the caller to the rest: it is
  * logged with its path and left out, never read as a zero.
  */
-import type { z } from 'zod';
+import type * as z from '../zod.js';
 import type { OrchestrationContext } from './context.js';
 import { CorruptNodeError, parseNode } from './stored.js';
 
 export async function readRecordDir<T>(
   context: Pick<OrchestrationContext, 'store' | 'logger'>,
   dir: string,
-  schema: z.ZodType<T>,
+  schema: z.ZodMiniType<T>,
 ): Promise<Map<string, T>> {
   const names = await context.store.children(dir);
   const nodes = await context.store.getMany(names.map((name) => `${dir}/${name}`));

@@ -3,11 +3,11 @@
  * repository boundary with zod: a corrupt node is reported with its path and
  * never becomes a pod name, a count or a silent zero.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { INSTANCE_ID } from '../domain/orchestration.js';
 import type { VersionedNode } from '../store/port.js';
 
-const count = z.number().int().nonnegative();
+const count = z.int().check(z.nonnegative());
 
 /** `<root>/<Resource>/<id>`: {"used":N,"count":M} (legacy; extra fields tolerated). */
 export const InstanceNodeSchema = z.looseObject({ used: count, count });
@@ -16,35 +16,49 @@ export const ResourcesNodeSchema = z.looseObject({ ids: z.array(z.string()) });
 /** `<root>/<Resource>/<id>/_reload`: {"times":K}. */
 export const ReloadNodeSchema = z.looseObject({ times: count });
 /** `<state>/<Resource>/index/<resourceId>`: the owning instance id, as plain text. */
-export const IndexEntrySchema = z.string().regex(INSTANCE_ID, 'an instance id');
+export const IndexEntrySchema = z.string().check(z.regex(INSTANCE_ID, 'an instance id'));
 
 export const HeartbeatNodeSchema = z.object({
-  at: z.number().int().nonnegative(),
-  extra: z.record(z.string(), z.unknown()).optional(),
+  at: z.int().check(z.nonnegative()),
+  extra: z.optional(z.record(z.string(), z.unknown())),
 });
 
 export const InstanceRecordSchema = z.object({
   action: z.enum(['created', 'recycled', 'replaced', 'none', 'error']),
   reason: z.string(),
-  pod: z
-    .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 pod name')
-    .optional(),
+  pod: z.optional(z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 pod name'))),
   /** Incarnation counter used to name pods uniquely. */
   generation: count,
-  at: z.number().int().nonnegative(),
-  error: z.string().optional(),
+  at: z.int().check(z.nonnegative()),
+  error: z.optional(z.string()),
   /** Phase of that pod when last observed. */
-  phase: z.string().optional(),
+  phase: z.optional(z.string()),
+  /** Recycles and replacements of the instance so far, a container's restartCount; absent: none. */
+  restarts: z.optional(count),
+  /**
+   * The crash-loop back-off (reconcile/decide.ts): set by each recycle or
+   * replacement, dropped once the instance has stayed healthy long enough.
+   */
+  backoff: z.optional(
+    z.object({
+      /** Restarts since the instance last stayed healthy: the delay doubles with each. */
+      streak: z.int().check(z.positive()),
+      delayMs: count,
+      /** Epoch ms before which the instance is not restarted again. */
+      until: count,
+      /** Since when it has been seen healthy without a break (absent: not healthy since the last restart). */
+      healthySince: z.optional(count),
+    }),
+  ),
 });
 
 /** `<state>/<Resource>/capacity`: the kind's limits as the last orchestrate set them. */
 export const KindCapacitySchema = z.object({
-  maxInstances: z.number().int().min(1).max(100),
-  resourcePerInstance: z.number().int().min(1),
+  maxInstances: z.int().check(z.minimum(1), z.maximum(100)),
+  resourcePerInstance: z.int().check(z.minimum(1)),
 });
 
-const percentUsage = z.number().nonnegative().optional();
+const percentUsage = z.optional(z.number().check(z.nonnegative()));
 
 /**
  * `<state>/<Resource>/scaling`: what the autoscaler keeps between runs (a
@@ -53,16 +67,16 @@ const percentUsage = z.number().nonnegative().optional();
  */
 export const ScalingStateSchema = z.object({
   /** Recommendations inside the scale-down window (decideScale's `history`). */
-  history: z.array(z.object({ at: count, desired: count })).max(10_000),
+  history: z.array(z.object({ at: count, desired: count })).check(z.maxLength(10_000)),
   /** The last runs' load per metric (decideScale's `loads`): a load rising run after run is met ahead. */
-  loads: z.array(z.object({ at: count, cpu: percentUsage, memory: percentUsage })).max(10).optional(),
+  loads: z.optional(z.array(z.object({ at: count, cpu: percentUsage, memory: percentUsage })).check(z.maxLength(10))),
   /** The last scale carried out. */
-  lastDecision: z
-    .object({ at: count, from: count, to: count, direction: z.enum(['up', 'down']), reason: z.string() })
-    .optional(),
+  lastDecision: z.optional(
+    z.object({ at: count, from: count, to: count, direction: z.enum(['up', 'down']), reason: z.string() }),
+  ),
   /** The last run's decision, scale or not, and the usage it saw per instance. */
-  lastRun: z
-    .object({
+  lastRun: z.optional(
+    z.object({
       at: count,
       current: count,
       desired: count,
@@ -72,12 +86,12 @@ export const ScalingStateSchema = z.object({
       /** Alert types raised by that run: the next run raises only new ones. */
       alerts: z.array(z.string()),
       usage: z.record(z.string(), z.object({ cpuPercent: percentUsage, memoryPercent: percentUsage })),
-    })
-    .optional(),
+    }),
+  ),
   /** Instances a scale-out opened whose worker does not serve yet: placement prefers every other instance. */
-  warming: z.array(z.string().regex(INSTANCE_ID)).optional(),
+  warming: z.optional(z.array(z.string().check(z.regex(INSTANCE_ID)))),
   /** A re-orchestration after a scale is owed until a run finds nothing left to move. */
-  rebalance: z.object({ since: count, moved: count, remaining: count, minimumMoves: count }).optional(),
+  rebalance: z.optional(z.object({ since: count, moved: count, remaining: count, minimumMoves: count })),
 });
 export type ScalingState = z.infer<typeof ScalingStateSchema>;
 
@@ -93,10 +107,13 @@ export const CatalogPassSchema = z.object({
   extra: count,
   healed: count,
   heldBack: count,
-  reason: z.string().optional(),
+  reason: z.optional(z.string()),
 });
 
-export const LeaseNodeSchema = z.object({ holder: z.string().min(1), expiresAt: z.number().int().nonnegative() });
+export const LeaseNodeSchema = z.object({
+  holder: z.string().check(z.minLength(1)),
+  expiresAt: z.int().check(z.nonnegative()),
+});
 
 /** A node's data as JSON, or undefined when it is not JSON: for reads that skip what they cannot use. */
 export function jsonOrUndefined(data: string | undefined): unknown {
@@ -121,7 +138,7 @@ export class CorruptNodeError extends Error {
 }
 
 /** Parses a node's JSON payload with `schema`; throws CorruptNodeError naming the path and the first problem. */
-export function parseNode<T>(schema: z.ZodType<T>, node: VersionedNode): T {
+export function parseNode<T>(schema: z.ZodMiniType<T>, node: VersionedNode): T {
   let value: unknown;
   try {
     value = JSON.parse(node.data);
@@ -132,7 +149,7 @@ export function parseNode<T>(schema: z.ZodType<T>, node: VersionedNode): T {
 }
 
 /** Like parseNode for a value already decoded (e.g. a plain-text index entry). */
-export function parseValue<T>(schema: z.ZodType<T>, value: unknown, path: string): T {
+export function parseValue<T>(schema: z.ZodMiniType<T>, value: unknown, path: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

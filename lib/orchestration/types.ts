@@ -8,7 +8,7 @@ import type { KindConfig } from '../config/kinds.js';
 import type { OrchestrateOptionsInput } from '../domain/options.js';
 import type { InstanceState, Move } from '../domain/orchestration.js';
 import type { Layout } from './layout.js';
-import type { z } from 'zod';
+import type * as z from '../zod.js';
 import type { CatalogPassSchema, InstanceRecordSchema, ScalingState } from './stored.js';
 
 export interface Placement {
@@ -146,10 +146,27 @@ export interface InstanceView {
   /** Last pod/process the reconcile loop saw for this instance. */
   readonly pod: { readonly name: string; readonly phase: string } | null;
   readonly lastAction: InstanceRecord | null;
+  /** Recycles and replacements so far, a container's restartCount. */
+  readonly restarts: number;
+  /** The crash-loop back-off until the instance has stayed healthy for 10 min; null when there is none. */
+  readonly backoff: BackoffView | null;
   /** A scale-in is emptying it: it takes no new resources and goes once empty. */
   readonly draining: boolean;
   /** As the last reconcile run sampled it; null when not measured. */
   readonly usage: InstanceUsage | null;
+}
+
+/** An instance's crash-loop back-off as the API and dashboard show it. */
+export interface BackoffView {
+  /** Restarts in a row without staying healthy: the wait doubled with each. */
+  readonly streak: number;
+  readonly delayMs: number;
+  /** No recycle or replacement before this (epoch ms). */
+  readonly until: number;
+  /** `until` is ahead and the instance not healthy since its restart: a silent or dead pod waits (CrashLoopBackOff). */
+  readonly waiting: boolean;
+  /** Healthy without a break since then; null when not healthy since the last restart. */
+  readonly healthySince: number | null;
 }
 
 /** The autoscaler as the API and dashboard show it. */
@@ -173,6 +190,48 @@ export interface ScalingView {
   readonly lastRun: { readonly at: number; readonly reason: string } | null;
   /** The re-orchestration after a scale, while moves are owed. */
   readonly moves: { readonly since: number; readonly moved: number; readonly remaining: number } | null;
+}
+
+/** Which of an instance's resource ids to list: `limit` of them after `cursor`, those containing `query` alone. */
+export interface ResourcePageRequest {
+  readonly limit: number;
+  /** `nextCursor` of the previous page; absent: from the first id. */
+  readonly cursor?: string | undefined;
+  /** Keeps the ids that contain it, ignoring case. */
+  readonly query?: string | undefined;
+}
+
+/** A page of an instance's resource ids, ascending in JavaScript string order. */
+export interface ResourceIdPage {
+  /** Every id the instance holds (its `used`). */
+  readonly total: number;
+  /** Of them, those matching the query (all of them without one). */
+  readonly matched: number;
+  readonly query: string | null;
+  readonly limit: number;
+  readonly ids: readonly string[];
+  /** Asks for the page after this one; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+/** GET /v1/api/orchestrations/{resource}/instances/{instanceId}: one instance and a page of its resource ids. */
+export interface InstanceDetail {
+  readonly resource: string;
+  readonly instanceName: string;
+  readonly instance: {
+    readonly id: string;
+    readonly used: number;
+    readonly count: number;
+    readonly reloadTimes: number;
+    readonly draining: boolean;
+    readonly health: InstanceHealth;
+  };
+  readonly pod: { readonly name: string; readonly phase: string } | null;
+  readonly heartbeat: (HeartbeatRecord & { readonly ageMs: number }) | null;
+  /** What reconcile last did to it. */
+  readonly record: InstanceRecord | null;
+  readonly resources: ResourceIdPage;
+  readonly generatedAt: number;
 }
 
 /** GET /v1/api/orchestrations/{resource}. */
@@ -216,6 +275,12 @@ export interface ViewUseCases {
   describe(resource: string): Promise<OrchestrationView>;
   /** Resources waiting for room because the kind is at its maximum. */
   pendingIds(resource: string): Promise<string[]>;
+  /** One instance with a page of its resource ids; undefined when the kind has no such instance. */
+  describeInstance(
+    resource: string,
+    instanceId: string,
+    page: ResourcePageRequest,
+  ): Promise<InstanceDetail | undefined>;
 }
 
 /** What the heartbeat handler and reconcile keep about each instance. */

@@ -7,6 +7,7 @@ import { assertResourceIds } from '../domain/resource-id.js';
 import type { Kinds, OrchestrationContext } from './context.js';
 import type { CapacityUseCase } from './capacity.js';
 import type { HeartbeatUseCase } from './heartbeats.js';
+import { healthOf, observedPod } from './instance-status.js';
 import type { InstanceRecordUseCase } from './instance-records.js';
 import { isDraining } from '../domain/placement.js';
 import { resolveScaling } from '../config/scaling.js';
@@ -72,16 +73,21 @@ export class ViewUseCase {
         used: instance.used,
         count: instance.count,
         reloadTimes: instance.reloadTimes,
-        health: !kind.heartbeat
-          ? 'not-monitored'
-          : ageMs === undefined
-            ? 'unknown'
-            : ageMs <= settings.heartbeatTimeoutMs
-              ? 'healthy'
-              : 'stale',
+        health: healthOf(kind.heartbeat, ageMs, settings.heartbeatTimeoutMs),
         heartbeat: beat && ageMs !== undefined ? { at: beat.at, ageMs } : null,
-        pod: record?.pod ? { name: record.pod, phase: record.phase ?? 'Unknown' } : null,
+        pod: observedPod(record ?? undefined, beat),
         lastAction: record,
+        restarts: record?.restarts ?? 0,
+        backoff: record?.backoff
+          ? {
+              streak: record.backoff.streak,
+              delayMs: record.backoff.delayMs,
+              until: record.backoff.until,
+              // Healthy since the restart: nothing waits, whatever `until` says.
+              waiting: now < record.backoff.until && record.backoff.healthySince === undefined,
+              healthySince: record.backoff.healthySince ?? null,
+            }
+          : null,
         draining: isDraining(instance),
         usage: usage[instance.id] ?? null,
       };

@@ -2,10 +2,17 @@
  * Acting on a reconcile decision for one kind: pod operations (a few at
  * once, never past the run's lease), the instance records that name the next
  * pod, orphan deletion, and placing pending resources.
+ *
+ * Pods are created in slow-start batches, as the ReplicaSet controller creates
+ * them: 1, then 2, 4, 8 … instances, the next batch only once every creation of
+ * the last one succeeded, and at most `maxPodCreationsPerRun` per kind. A broken
+ * template or a full runtime then costs one failed create per run, not one per
+ * instance, and a hundred new instances do not start a hundred workers at once.
  */
+import type { OrchestratorAlert } from '../alerts.js';
 import type { App } from '../app.js';
 import type { KindConfig } from '../config/kinds.js';
-import type { InstanceRuntime } from '../instances/port.js';
+import { PodLimitError, type InstanceRuntime } from '../instances/port.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { InstanceRecord } from '../orchestration/types.js';
@@ -44,11 +51,30 @@ interface InstanceWork {
   readonly record: InstanceRecord | undefined;
 }
 
+export interface ActOutcome {
+  readonly actions: ExecutedAction[];
+  readonly recordsWritten: number;
+  /** Instances whose pod creation waits for the next run (slow start stopped, or the run's cap was reached). */
+  readonly deferred: readonly string[];
+  readonly alerts: readonly OrchestratorAlert[];
+}
+
+/** The slow-start batch sizes for `count` creations, at most `cap` in all: 1, 2, 4, 8 … */
+export function slowStartBatches(count: number, cap: number): number[] {
+  const sizes: number[] = [];
+  let left = Math.min(count, Math.max(0, cap));
+  for (let size = 1; left > 0; size *= 2) {
+    sizes.push(Math.min(size, left));
+    left -= size;
+  }
+  return sizes;
+}
+
 export async function act(
   context: KindContext,
   decision: ReconcileDecision,
   stored: ReadonlyMap<string, InstanceRecord>,
-): Promise<{ actions: ExecutedAction[]; recordsWritten: number }> {
+): Promise<ActOutcome> {
   const { app, kind, runtime, now, log, metrics, errors, leaseHeld } = context;
   const resource = kind.resource;
   const work = new Map<string, InstanceWork>();
@@ -63,6 +89,10 @@ export async function act(
   const executed: ExecutedAction[] = [];
   let recordsWritten = 0;
   let leftForNextRun = 0;
+  let failedCreations = 0;
+  /** Refused by the runtime's pod limit, and the last refusal (for the alert). */
+  const refused: string[] = [];
+  let lastRefusal: PodLimitError | undefined;
 
   const deletePod = async (instanceId: string, name: string): Promise<string | undefined> => {
     try {
@@ -79,6 +109,11 @@ export async function act(
       await runtime.create({ kind, instanceId, name });
       return undefined;
     } catch (error) {
+      failedCreations++;
+      if (error instanceof PodLimitError) {
+        refused.push(instanceId);
+        lastRefusal = error;
+      }
       const message = messageOf(error);
       errors.push({ resource, instanceId, pod: name, operation: 'create', message });
       return message;
@@ -105,7 +140,7 @@ export async function act(
     log.info(fields, `${verb}: ${action.reason}`);
   };
 
-  await forEachLimit([...work.values()], CONCURRENCY, async ({ instanceId, actions, record }) => {
+  const perform = async ({ instanceId, actions, record }: InstanceWork): Promise<void> => {
     if (!leaseHeld()) {
       leftForNextRun++;
       return;
@@ -153,8 +188,21 @@ export async function act(
         if (error) failure = { error, reason: action.reason, pod: deleteError ? action.oldName : action.name };
       }
     }
+    // A failed restart did not happen: the restart count and back-off stay as they were.
+    const kept = {
+      ...(previous?.restarts ? { restarts: previous.restarts } : {}),
+      ...(previous?.backoff ? { backoff: previous.backoff } : {}),
+    };
     const toWrite: InstanceRecord | undefined = failure
-      ? { action: 'error', reason: failure.reason, error: failure.error, pod: failure.pod, generation, at: now() }
+      ? {
+          action: 'error',
+          reason: failure.reason,
+          error: failure.error,
+          pod: failure.pod,
+          generation,
+          at: now(),
+          ...kept,
+        }
       : record;
     if (!toWrite) return;
     try {
@@ -164,7 +212,47 @@ export async function act(
       errors.push({ resource, instanceId, operation: 'record', message: messageOf(error) });
       log.error({ resource, instanceId, err: error }, 'instance record not written');
     }
-  });
+  };
+
+  const works = [...work.values()];
+  const creates = (entry: InstanceWork): boolean => entry.actions.some((action) => action.type !== 'delete');
+  await forEachLimit(
+    works.filter((entry) => !creates(entry)),
+    CONCURRENCY,
+    perform,
+  );
+  const creating = works.filter(creates);
+  const cap = app.settings.maxPodCreationsPerRun;
+  let started = 0;
+  for (const size of slowStartBatches(creating.length, cap)) {
+    if (failedCreations > 0) break;
+    await forEachLimit(creating.slice(started, started + size), CONCURRENCY, perform);
+    started += size;
+  }
+  const deferred = creating.slice(started).map((entry) => entry.instanceId);
+  if (deferred.length > 0) {
+    metrics.count('CreationsDeferred', deferred.length);
+    log.warn(
+      { resource, deferred, created: started },
+      failedCreations > 0
+        ? `a pod creation failed: ${deferred.length} more left for the next run (slow start)`
+        : `${deferred.length} pod creations left for the next run (at most ${cap} per run)`,
+    );
+  }
+  const alerts: OrchestratorAlert[] = [];
+  // Raised when the limit is first met (a refused instance that had no error record), not at every run it lasts.
+  if (lastRefusal && refused.some((instanceId) => stored.get(instanceId)?.action !== 'error')) {
+    alerts.push({
+      type: 'pod-limit',
+      resource,
+      refused: 'create',
+      limit: lastRefusal.limit.max,
+      setting: lastRefusal.limit.setting,
+      pods: lastRefusal.running,
+      instances: [...refused, ...deferred],
+      at: now(),
+    });
+  }
 
   await forEachLimit(decision.orphans, CONCURRENCY, async (orphan) => {
     if (!leaseHeld()) {
@@ -191,7 +279,7 @@ export async function act(
     log.warn({ resource, leftForNextRun }, 'lease nearly expired: stopped acting');
   }
   if (recordsWritten > 0) metrics.count('RecordsWritten', recordsWritten);
-  return { actions: executed, recordsWritten };
+  return { actions: executed, recordsWritten, deferred, alerts };
 }
 
 const METRIC: Record<ExecutedType, string> = {

@@ -14,6 +14,11 @@
  *   silent longer than the timeout is recycled (delete, then create), unless
  *   the outage guard holds (too many silent at once) or this run's recycle cap
  *   is spent;
+ * - crash-loop back-off, the shape of Kubernetes' CrashLoopBackOff: after a
+ *   recycle or a replacement the instance's next one waits 10 s, then 20 s,
+ *   40 s … up to 5 min (the silent or dead pod stays meanwhile, so a slow
+ *   starter may still come up); the back-off is dropped once the instance has
+ *   stayed healthy for 10 min. A back-off wait takes no recycle of the cap;
  * - a pod labelled for an instance that no longer exists is an orphan: deleted.
  */
 import type { OrchestratorAlert } from '../alerts.js';
@@ -35,6 +40,16 @@ export const DEFAULT_RECONCILE_SETTINGS: ReconcileSettings = {
   fleetSilentFraction: DEFAULT_SETTINGS.fleetSilentFraction,
   maxRecyclesPerRun: DEFAULT_SETTINGS.maxRecyclesPerRun,
 };
+
+/**
+ * Kubernetes' kubelet numbers for a container that keeps failing: the first
+ * wait, the longest, and how long the instance must stay healthy to start over.
+ */
+export const CRASH_LOOP_BACKOFF = { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 } as const;
+
+/** The wait after the `streak`-th restart in a row: 10 s, 20 s, 40 s … 5 min. */
+export const backoffDelayMs = (streak: number): number =>
+  Math.min(CRASH_LOOP_BACKOFF.initialMs * 2 ** Math.max(0, streak - 1), CRASH_LOOP_BACKOFF.maxMs);
 
 /**
  * The outage guard needs at least this many silent instances: one silent
@@ -95,7 +110,7 @@ export interface OrphanDeletion {
   readonly reason: string;
 }
 
-/** A silent instance left alone this run, and why. */
+/** A silent or dead instance left alone this run (outage guard, recycle cap, crash-loop back-off), and why. */
 export interface HeldBack {
   readonly instanceId: string;
   readonly pod: string;
@@ -210,24 +225,91 @@ const bySilenceOrder = (a: SilentCandidate, b: SilentCandidate): number =>
   (a.keeper.startedAt ?? 0) - (b.keeper.startedAt ?? 0) ||
   byNumericId(a.instance.instanceId, b.instance.instanceId);
 
-/** What an untouched instance's record should say: adopt a new or changed pod, follow its phase. */
-function observedRecord(instance: InstancePods, now: number): InstanceRecord | undefined {
+type Backoff = InstanceRecord['backoff'];
+
+/** The instance serves: its pod is Running, or (heartbeat kinds) was heard from since it started, within the timeout. */
+function isHealthy(input: ReconcileInput, instance: InstancePods): boolean {
+  const keeper = instance.keeper;
+  if (!keeper) return false;
+  if (!input.kind.heartbeat) return keeper.phase === 'Running';
+  const lastBeat = input.heartbeats.get(instance.instanceId)?.at;
+  return (
+    lastBeat !== undefined &&
+    input.now - lastBeat <= input.settings.heartbeatTimeoutMs &&
+    // A beat older than the pod came from its predecessor.
+    lastBeat >= (keeper.startedAt ?? Number.NEGATIVE_INFINITY)
+  );
+}
+
+/** Why the instance's next recycle or replacement must wait, or undefined when it may happen now. */
+function backoffWait(record: InstanceRecord | undefined, now: number): string | undefined {
+  const backoff = record?.backoff;
+  if (!backoff || now >= backoff.until) return undefined;
+  const left = seconds(backoff.until - now);
+  return `crash-loop back-off: ${left} left of ${seconds(backoff.delayMs)} after restart ${backoff.streak} in a row`;
+}
+
+/** The restart count and back-off a recycle or replacement leaves in the record. */
+function afterRestart(record: InstanceRecord | undefined, now: number): Pick<InstanceRecord, 'restarts' | 'backoff'> {
+  const streak = (record?.backoff?.streak ?? 0) + 1;
+  const delayMs = backoffDelayMs(streak);
+  return { restarts: (record?.restarts ?? 0) + 1, backoff: { streak, delayMs, until: now + delayMs } };
+}
+
+/** The back-off as this run leaves it: healthy since when (a break starts that clock again), or gone after the reset. */
+function trackedBackoff(input: ReconcileInput, instance: InstancePods): Backoff {
+  const backoff = instance.record?.backoff;
+  if (!backoff) return undefined;
+  if (!isHealthy(input, instance)) {
+    const { healthySince: _broken, ...unhealthy } = backoff;
+    return unhealthy;
+  }
+  const healthySince = backoff.healthySince ?? input.now;
+  if (input.now - healthySince >= CRASH_LOOP_BACKOFF.resetAfterMs) return undefined;
+  return { ...backoff, healthySince };
+}
+
+/** The restart count and back-off carried over when no restart happens. */
+function keptRestarts(input: ReconcileInput, instance: InstancePods): Pick<InstanceRecord, 'restarts' | 'backoff'> {
+  const restarts = instance.record?.restarts;
+  const backoff = trackedBackoff(input, instance);
+  return { ...(restarts ? { restarts } : {}), ...(backoff ? { backoff } : {}) };
+}
+
+/** `record` with `backoff` set, or without the field when there is none. */
+function withBackoff(record: InstanceRecord, backoff: Backoff): InstanceRecord {
+  const { backoff: _replaced, ...rest } = record;
+  return backoff ? { ...rest, backoff } : rest;
+}
+
+const sameBackoff = (a: Backoff, b: Backoff): boolean =>
+  a?.streak === b?.streak && a?.delayMs === b?.delayMs && a?.until === b?.until && a?.healthySince === b?.healthySince;
+
+/**
+ * What an instance's record should say when no pod is started for it: adopt a
+ * new or changed pod, follow the phase of its pod (a dead one waiting out its
+ * back-off too), track the back-off.
+ */
+function observedRecord(input: ReconcileInput, instance: InstancePods): InstanceRecord | undefined {
   const { keeper, record } = instance;
-  if (!keeper) return undefined;
-  const generation = instance.nextGeneration - 1;
-  if (!record || record.pod !== keeper.name || record.action === 'error') {
+  const backoff = trackedBackoff(input, instance);
+  if (keeper && (!record || record.pod !== keeper.name || record.action === 'error')) {
     return {
       action: 'none',
       reason: `observed pod ${keeper.name}`,
       pod: keeper.name,
-      generation,
-      at: now,
+      generation: instance.nextGeneration - 1,
+      at: input.now,
       phase: keeper.phase,
+      ...keptRestarts(input, instance),
     };
   }
-  if (record.phase !== keeper.phase || record.generation !== generation)
-    return { ...record, phase: keeper.phase, generation };
-  return undefined;
+  if (!record) return undefined;
+  const phase = (keeper ?? instance.dead.find((pod) => pod.name === record.pod))?.phase ?? record.phase;
+  const generation = keeper ? instance.nextGeneration - 1 : record.generation;
+  if (phase === record.phase && generation === record.generation && sameBackoff(backoff, record.backoff))
+    return undefined;
+  return withBackoff({ ...record, ...(phase !== undefined ? { phase } : {}), generation }, backoff);
 }
 
 export function decide(input: ReconcileInput): ReconcileDecision {
@@ -269,9 +351,20 @@ export function decide(input: ReconcileInput): ReconcileDecision {
       });
     }
   } else {
+    const ready: SilentCandidate[] = [];
+    for (const candidate of silent) {
+      const wait = backoffWait(candidate.instance.record, now);
+      if (wait === undefined) ready.push(candidate);
+      else
+        heldBack.push({
+          instanceId: candidate.instance.instanceId,
+          pod: candidate.keeper.name,
+          reason: `${candidate.reason}; not recycled: ${wait}`,
+        });
+    }
     const allowed = Math.max(0, settings.maxRecyclesPerRun);
-    for (const candidate of silent.slice(0, allowed)) recycle.set(candidate.instance.instanceId, candidate);
-    const deferred = silent.slice(allowed);
+    for (const candidate of ready.slice(0, allowed)) recycle.set(candidate.instance.instanceId, candidate);
+    const deferred = ready.slice(allowed);
     for (const candidate of deferred) {
       heldBack.push({
         instanceId: candidate.instance.instanceId,
@@ -283,7 +376,8 @@ export function decide(input: ReconcileInput): ReconcileDecision {
       alerts.push({
         type: 'recycle-storm',
         resource,
-        silent: silent.length,
+        // Those waiting out a back-off are not held by the cap.
+        silent: ready.length,
         recycled: recycle.size,
         limit: allowed,
         at: now,
@@ -296,22 +390,42 @@ export function decide(input: ReconcileInput): ReconcileDecision {
   const records: RecordWrite[] = [];
   for (const instance of instances) {
     const { instanceId, keeper, nextGeneration } = instance;
-    actions.push(...instance.deletions);
     const name = podName(kind, instanceId, nextGeneration);
     let record: InstanceRecord | undefined;
     const candidate = recycle.get(instanceId);
-    if (!keeper) {
-      const replaced = instance.dead.length > 0;
+    const replaced = !keeper && instance.dead.length > 0;
+    const deadReason = `pod ${instance.dead.map((pod) => `${pod.name} is ${pod.phase}`).join(', ')}`;
+    const replacementWait = replaced ? backoffWait(instance.record, now) : undefined;
+    if (replacementWait !== undefined) {
+      // The dead pod stays until the wait is over: deleting it now would leave "no pod", created at once.
+      heldBack.push({
+        instanceId,
+        pod: instance.dead[0]!.name,
+        reason: `${deadReason}; not replaced: ${replacementWait}`,
+      });
+      record = observedRecord(input, instance);
+    } else if (!keeper) {
+      actions.push(...instance.deletions);
       const reason = replaced
-        ? `pod ${instance.dead.map((pod) => `${pod.name} is ${pod.phase}`).join(', ')}`
+        ? deadReason
         : instance.terminating.length > 0
           ? `no live pod (${instance.terminating.map((pod) => pod.name).join(', ')} terminating)`
           : 'no pod';
       const outcome = replaced ? 'replaced' : 'created';
       actions.push({ type: 'create', instanceId, name, generation: nextGeneration, outcome, reason });
+      const restarts = replaced ? afterRestart(instance.record, now) : keptRestarts(input, instance);
       // A pod just created is Pending until observed otherwise (Kubernetes' own first phase).
-      record = { action: outcome, reason, pod: name, generation: nextGeneration, at: now, phase: 'Pending' };
+      record = {
+        action: outcome,
+        reason,
+        pod: name,
+        generation: nextGeneration,
+        at: now,
+        phase: 'Pending',
+        ...restarts,
+      };
     } else if (candidate) {
+      actions.push(...instance.deletions);
       actions.push({
         type: 'recycle',
         instanceId,
@@ -327,9 +441,11 @@ export function decide(input: ReconcileInput): ReconcileDecision {
         generation: nextGeneration,
         at: now,
         phase: 'Pending',
+        ...afterRestart(instance.record, now),
       };
     } else {
-      record = observedRecord(instance, now);
+      actions.push(...instance.deletions);
+      record = observedRecord(input, instance);
     }
     if (record) records.push({ instanceId, record });
   }

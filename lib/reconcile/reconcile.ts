@@ -70,6 +70,8 @@ export interface KindReport {
   readonly actions: readonly ExecutedAction[];
   readonly silent: readonly string[];
   readonly heldBack: readonly HeldBack[];
+  /** Instances whose pod creation waits for the next run (slow start stopped at a failure, or the run's cap). */
+  readonly deferred: readonly string[];
   readonly recordsWritten: number;
   /** What elastic scaling did; absent for a kind that does not scale or is not orchestrated yet. */
   readonly scaling?: ScaleReport;
@@ -301,9 +303,10 @@ async function reconcileKind(
       actions: executed.actions,
       silent: decision.silent,
       heldBack: decision.heldBack,
+      deferred: executed.deferred,
       recordsWritten: executed.recordsWritten,
       ...(scaled ? { scaling: scaled.report } : {}),
     },
-    alerts: [...decision.alerts, ...(scaled?.alerts ?? [])],
+    alerts: [...decision.alerts, ...executed.alerts, ...(scaled?.alerts ?? [])],
   };
 }

@@ -4,12 +4,12 @@
  * nothing in it changes what the run does, so it is checked loosely: the
  * three fields we log must be strings, anything else may be there or not.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 export const ReconcileTriggerSchema = z.looseObject({
-  source: z.string().min(1),
-  'detail-type': z.string().min(1),
-  time: z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 date-time'),
+  source: z.string().check(z.minLength(1)),
+  'detail-type': z.string().check(z.minLength(1)),
+  time: z.string().check(z.refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 date-time')),
 });
 export type ReconcileTrigger = z.infer<typeof ReconcileTriggerSchema>;
 

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
+import type { SecretReader } from '../secrets.js';
 import { BaseNodeStore } from './base.js';
 import { ConflictError, StoreUnavailableError, type ConflictReason, type VersionedNode, type WriteOp } from './port.js';
 import { type Done, type Session, ZooKeeperSessions } from './zookeeper-session.js';
@@ -42,7 +43,11 @@ const UNAVAILABLE_CODES: ReadonlySet<number> = new Set([
   Exception.OPERATION_TIMEOUT,
 ]);
 
-/** Reads ZK_CONNECT, ZK_SESSION_TIMEOUT_MS (default 30000) and ZK_AUTH ("user:password", optional). */
+/**
+ * Reads ZK_CONNECT, ZK_SESSION_TIMEOUT_MS (default 30000) and ZK_AUTH ("user:password", optional: the value
+ * itself, as `npm start` and `sls invoke local` take it). A deployed function names a secret instead
+ * (ZK_AUTH_SECRET, read by zooKeeperOptionsWithSecret); naming both is refused, since either could be the stale one.
+ */
 export function zooKeeperOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ZooKeeperStoreOptions {
   const connect = env.ZK_CONNECT?.trim();
   if (!connect) throw new Error('ZK_CONNECT is not set: expected "host:port[,host:port...]"');
@@ -58,7 +63,22 @@ export function zooKeeperOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Z
   }
   const auth = env.ZK_AUTH;
   if (auth !== undefined && auth !== '') parseAuth(auth, 'ZK_AUTH');
+  if (auth && env.ZK_AUTH_SECRET?.trim())
+    throw new Error('ZK_AUTH and ZK_AUTH_SECRET are both set: give the value (ZK_AUTH) or the name of its secret');
   return { connect, sessionTimeoutMs, ...(auth ? { auth } : {}) };
+}
+
+/** zooKeeperOptionsFromEnv, with the digest auth read from the secret ZK_AUTH_SECRET names, when it names one. */
+export async function zooKeeperOptionsWithSecret(
+  env: NodeJS.ProcessEnv,
+  secrets: SecretReader,
+): Promise<ZooKeeperStoreOptions> {
+  const options = zooKeeperOptionsFromEnv(env);
+  const name = env.ZK_AUTH_SECRET?.trim();
+  if (!name) return options;
+  const auth = await secrets.read(name);
+  parseAuth(auth, `the secret ${JSON.stringify(name)} (ZK_AUTH_SECRET)`);
+  return { ...options, auth };
 }
 
 /** Splits "user:password" the way ZooKeeper's digest provider does: at the first ':'. */

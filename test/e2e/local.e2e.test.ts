@@ -8,6 +8,11 @@
  * burn CPU per served Thing: a load seen on the dashboard, a scale-out with its
  * reason, resources moved to the new workers and the CPU per worker falling;
  * then most Things deleted and the pool shrinking, every kept Thing still placed.
+ * Then the console signed in with OpenID Connect against a real provider: the
+ * console routes refusing a request without its token, the kinds as tabs with
+ * their counts and the capacity their instances hold, each pod Running from
+ * its first heartbeat, filter and sort, an instance opened from its row with
+ * its resources searched and paged, and the alert banner.
  * Screenshots land in test-results/e2e/ as artifacts.
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -16,6 +21,8 @@ import mqtt from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, isAlive, REPO_ROOT, startMain, waitFor, type RunningMain } from '../integration/local/harness.js';
+import { type RunningOidcProvider, startOidcProvider } from '../support/oidc-provider.js';
+import { freePort } from '../support/zookeeper-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'test-results', 'e2e');
@@ -407,5 +414,253 @@ describe('npm start scaling out under load, in a browser', () => {
     expect(workers.length).toBe(after.size);
     expect(await main.stop()).toBe(0);
     expect(workers.filter(isAlive)).toEqual([]);
+  });
+});
+
+/**
+ * The console as people use it once deployed: signed in with OpenID Connect (authorization code + PKCE, a
+ * real provider on loopback), the console routes verifying its JWT as the HTTP API's JWT authorizer does.
+ * Reconcile runs only when something kicks it (an orchestrate, a new instance), so a pod it created is not
+ * observed again by a later run: its row can read Running only from its worker's first heartbeat.
+ */
+describe('the console signed in with OpenID Connect, in a browser', () => {
+  const CLIENT = 'iota-console';
+  // oidc-provider names a resource server by an absolute URI.
+  const AUDIENCE = 'urn:iota-orchestrator:api';
+  const RULES = Array.from({ length: 150 }, (_, i) => `rule-${String(i).padStart(3, '0')}`);
+  let provider: RunningOidcProvider;
+  let main: RunningMain;
+  let browser: Browser;
+  let page: Page;
+
+  const consoleUrl = (path: string) => `${main.httpUrl}/console/v1/api${path}`;
+  /** The access token the page sends with its API calls, once signed in. */
+  let accessToken = '';
+  const asSignedIn = async (method: string, path: string, body?: unknown) =>
+    fetch(consoleUrl(path), {
+      method,
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  /** The ids of a kind's visible rows, in the order shown. */
+  const shownOrder = (kind: string) =>
+    page
+      .getByTestId(`instances-${kind}`)
+      .locator('tr[data-testid]:visible')
+      .evaluateAll((nodes) => nodes.map((node) => (node as HTMLElement).dataset.testid?.split('-').pop() ?? ''));
+  const countOf = async (testId: string) => page.getByTestId(testId).getAttribute('data-value');
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    const port = await freePort();
+    provider = await startOidcProvider({
+      clientId: CLIENT,
+      redirectUri: `http://127.0.0.1:${port}/`,
+      audience: AUDIENCE,
+    });
+    browser = await launchChromium();
+    main = await startMain({
+      port,
+      env: {
+        HEARTBEAT_TIMEOUT_SECONDS: '15',
+        STARTUP_GRACE_SECONDS: '10',
+        RECONCILE_INTERVAL: '3600',
+        CONSOLE_OIDC_ISSUER: provider.issuer,
+        CONSOLE_OIDC_CLIENT_ID: CLIENT,
+        CONSOLE_OIDC_AUDIENCE: AUDIENCE,
+        CONSOLE_OIDC_SCOPE: 'openid profile',
+      },
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await main?.stop();
+    main?.cleanup();
+    await provider?.close();
+  });
+
+  it('asks to sign in, signs in at the provider, and only then reads the console routes', async () => {
+    expect((await fetch(consoleUrl('/orchestrations'))).status).toBe(401);
+    await page.goto(`${main.httpUrl}/`);
+    await expect.poll(() => page.getByTestId('signin').isVisible()).toBe(true);
+    expect(await page.getByTestId('kinds').locator('section').count()).toBe(0);
+    await page.screenshot({ path: join(SHOTS, '7-sign-in.png'), fullPage: true });
+
+    const firstCall = page.waitForRequest((request) => request.url().startsWith(consoleUrl('/')), { timeout: 60_000 });
+    await page.getByTestId('signin-button').click();
+    await page.waitForURL(`${provider.issuer}/**`);
+    await page.locator('input[name="login"]').fill('operator');
+    await page.locator('input[name="password"]').fill('any password');
+    await page.locator('button[type="submit"]').click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.waitForURL(`${main.httpUrl}/**`);
+
+    await expect.poll(() => page.getByTestId('account-name').textContent(), { timeout: 10_000 }).toBe('operator');
+    expect(await page.getByTestId('signin').isVisible()).toBe(false);
+    expect(new URL(page.url()).search).toBe('');
+    accessToken = /^Bearer (\S+)$/.exec((await firstCall).headers().authorization ?? '')?.[1] ?? '';
+    expect(accessToken.split('.')).toHaveLength(3);
+    expect((await asSignedIn('GET', '/orchestrations')).status).toBe(200);
+    const forged = await fetch(consoleUrl('/orchestrations'), { headers: { authorization: 'Bearer not.a.token' } });
+    expect(forged.status).toBe(401);
+  });
+
+  it('shows kinds as tabs with their counts and capacity, each pod Running from its first heartbeat', async () => {
+    await publishNotify(main.mqttPort, {
+      o: 'bc',
+      t: 'Thing',
+      keys: ['t-1', 't-2', 't-3', 't-4'].map((id) => ({ id })),
+    });
+    await expect
+      .poll(() => page.getByTestId('summary-Thing').textContent(), { timeout: 20_000 })
+      .toContain('4 of 5000');
+    expect(await page.getByTestId('resourcePerInstance-Thing').getAttribute('placeholder')).toBe('default 5000');
+
+    await page.getByTestId('initInstances-Thing').fill('3');
+    await page.getByTestId('maxInstances-Thing').fill('3');
+    await page.getByTestId('resourcePerInstance-Thing').fill('2');
+    await page.getByTestId('orchestrate-Thing').click();
+    const result = page.getByTestId('orchestrate-result-Thing');
+    await expect.poll(() => result.getAttribute('data-outcome')).toBe('success');
+    expect(await result.textContent()).toMatch(/^Orchestration succeeded: 3 instances, 2 per instance/);
+    const orchestratedAt = Date.now();
+
+    await waitFor(
+      async () => {
+        const all = await Promise.all(['0', '1', '2'].map((id) => row(page, 'Thing', id)));
+        return all.every((r) => r?.phase === 'Running' && r.health === 'healthy') ? all : undefined;
+      },
+      'three Thing pods Running and healthy, with no reconcile run after the one that created them',
+      30_000,
+    );
+    expect(Date.now() - orchestratedAt).toBeLessThan(30_000);
+    // What reconcile recorded when it created the pod still says Pending: the row read Running from the heartbeat.
+    const { body: opened } = await getJson<{ record: { phase: string }; pod: { phase: string } }>(
+      `${main.httpUrl}/v1/api/orchestrations/Thing/instances/1`,
+    );
+    expect(opened).toMatchObject({ record: { phase: 'Pending' }, pod: { phase: 'Running' } });
+
+    await expect.poll(() => countOf('count-healthy-Thing'), { timeout: 10_000 }).toBe('3');
+    expect(await countOf('count-instances-Thing')).toBe('3');
+    expect(await countOf('count-stale-Thing')).toBe('0');
+    expect(await countOf('count-pods-pending-Thing')).toBe('0');
+    expect(await countOf('count-resources-pending-Thing')).toBe('0');
+    expect(await page.getByTestId('capacity-now-Thing').textContent()).toBe('2 per instance now');
+    expect(await page.getByTestId('tab-counts-Thing').textContent()).toBe(' 3');
+
+    expect(await page.getByTestId('tab-Thing').getAttribute('aria-selected')).toBe('true');
+    expect(await page.getByTestId('kind-Rule').isVisible()).toBe(false);
+    await page.getByTestId('tab-Rule').click();
+    expect(await page.getByTestId('kind-Rule').isVisible()).toBe(true);
+    expect(await page.getByTestId('kind-Thing').isVisible()).toBe(false);
+    expect(new URL(page.url()).hash).toBe('#Rule');
+    await page.getByTestId('tab-Thing').click();
+    await page.screenshot({ path: join(SHOTS, '8-tabs-counts-capacity.png'), fullPage: true });
+  });
+
+  it('filters and sorts the instance rows, and keeps doing so as they refresh', async () => {
+    const { ids } = (
+      (await (await asSignedIn('GET', '/orchestrations/Thing/instances/0')).json()) as {
+        resources: { ids: string[] };
+      }
+    ).resources;
+    expect(ids.length).toBeGreaterThan(0);
+    expect((await asSignedIn('DELETE', '/orchestrations/Thing/resources', { ids })).status).toBe(200);
+    await expect.poll(async () => (await row(page, 'Thing', '0'))?.used, { timeout: 10_000 }).toBe(0);
+
+    await page.getByTestId('sort-Thing').selectOption('used');
+    const byUsed = [...(await rows(page, 'Thing')).entries()]
+      .sort(([a, x], [b, y]) => y.used - x.used || Number(a) - Number(b))
+      .map(([id]) => id);
+    expect(byUsed.at(-1)).toBe('0');
+    await expect.poll(() => shownOrder('Thing')).toEqual(byUsed);
+    // A refresh re-renders the rows: the order holds.
+    const refreshed = await page.getByTestId('last-refresh').getAttribute('data-at');
+    await expect
+      .poll(() => page.getByTestId('last-refresh').getAttribute('data-at'), { timeout: 10_000 })
+      .not.toBe(refreshed);
+    expect(await shownOrder('Thing')).toEqual(byUsed);
+
+    await page.getByTestId('filter-Thing').selectOption('stale');
+    expect(await shownOrder('Thing')).toEqual([]);
+    expect(await page.getByTestId('shown-Thing').textContent()).toBe('showing 0 of 3');
+    await page.getByTestId('filter-Thing').selectOption('healthy');
+    expect((await shownOrder('Thing')).length).toBe(3);
+    await page.getByTestId('filter-text-Thing').fill('2');
+    expect(await shownOrder('Thing')).toEqual(['2']);
+    await page.screenshot({ path: join(SHOTS, '9-filter-sort.png'), fullPage: true });
+    await page.getByTestId('filter-text-Thing').fill('');
+    await page.getByTestId('filter-Thing').selectOption('all');
+    await page.getByTestId('sort-Thing').selectOption('id');
+    expect(await shownOrder('Thing')).toEqual(['0', '1', '2']);
+  });
+
+  it('opens an instance from its row: pod, heartbeat, record, and its resources searched and paged', async () => {
+    await page.getByTestId('open-Thing-1').click();
+    const dialog = page.getByTestId('instance-view');
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await expect.poll(() => page.getByTestId('instance-health').textContent()).toBe('healthy');
+    expect(await page.getByTestId('instance-pod').textContent()).toMatch(/^iota-dac-1-g\d+ Running$/);
+    expect(await page.getByTestId('instance-heartbeat').textContent()).toMatch(/\((just now|\d+ s ago)\) · podName=/);
+    expect(await page.getByTestId('instance-record').textContent()).toMatch(/^created: /);
+    await page.getByTestId('instance-close').click();
+    expect(await dialog.isVisible()).toBe(false);
+
+    expect((await asSignedIn('POST', '/orchestrations/Rule/resources', { ids: RULES })).status).toBe(200);
+    await page.getByTestId('tab-Rule').click();
+    await expect.poll(async () => (await row(page, 'Rule', '0'))?.used, { timeout: 10_000 }).toBe(RULES.length);
+    await page.getByTestId('open-Rule-0').click();
+    const listed = page.getByTestId('instance-resources').locator('li');
+    const count = page.getByTestId('instance-resources-count');
+    await expect.poll(() => listed.count()).toBe(100);
+    expect(await count.getAttribute('data-total')).toBe('150');
+    expect(await page.getByTestId('instance-used').textContent()).toBe('150 / 5000');
+
+    await page.getByTestId('instance-more').click();
+    await expect.poll(() => listed.count()).toBe(150);
+    expect(await listed.allTextContents()).toEqual(RULES);
+    expect(await page.getByTestId('instance-more').isVisible()).toBe(false);
+
+    await page.getByTestId('instance-search').fill('-14');
+    await expect.poll(() => count.getAttribute('data-matched')).toBe('10');
+    expect(await listed.allTextContents()).toEqual(RULES.filter((id) => id.startsWith('rule-14')));
+    await page.screenshot({ path: join(SHOTS, '10-instance-view.png'), fullPage: true });
+    await page.getByTestId('instance-close').click();
+    await page.getByTestId('tab-Thing').click();
+  });
+
+  it('shows the alerts kept in the store in a banner, each with its time', async () => {
+    expect(await page.getByTestId('alerts').isVisible()).toBe(false);
+    const before = Date.now();
+    // Room for 4 more (3 instances of 2, instance 0 emptied): 2 of these wait, and the kind alerts once.
+    const more = ['t-5', 't-6', 't-7', 't-8', 't-9', 't-10'];
+    await publishNotify(main.mqttPort, { o: 'bc', t: 'Thing', keys: more.map((id) => ({ id })) });
+
+    const alert = page.getByTestId('alerts-list').locator('[data-type="capacity-exhausted"]');
+    await expect.poll(() => alert.count(), { timeout: 15_000 }).toBe(1);
+    expect(await page.getByTestId('alerts').isVisible()).toBe(true);
+    expect(Number(await alert.getAttribute('data-at'))).toBeGreaterThanOrEqual(before - 1000);
+    expect(await alert.locator('time').textContent()).toBe(
+      await page.evaluate((at) => new Date(at).toLocaleTimeString(), Number(await alert.getAttribute('data-at'))),
+    );
+    expect(await alert.textContent()).toContain('Thing capacity exhausted');
+    await expect.poll(() => countOf('count-resources-pending-Thing'), { timeout: 10_000 }).toBe('2');
+    await page.screenshot({ path: join(SHOTS, '11-alert-banner.png'), fullPage: true });
+
+    await page.getByTestId('alerts-dismiss').click();
+    expect(await page.getByTestId('alerts').isVisible()).toBe(false);
+  });
+
+  it('signs out', async () => {
+    await page.getByTestId('signout-button').click();
+
+    await expect.poll(() => page.getByTestId('signin').isVisible()).toBe(true);
+    expect(await page.getByTestId('signin-reason').textContent()).toBe('Signed out.');
+    // Signed out for good: a reload asks to sign in again and shows no kind.
+    await page.reload();
+    await expect.poll(() => page.getByTestId('signin').isVisible()).toBe(true);
+    expect(await page.getByTestId('kinds').locator('section').count()).toBe(0);
   });
 });

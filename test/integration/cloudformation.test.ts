@@ -5,20 +5,28 @@
  * then for the deploy facts the service relies on: the notify queue (SSE, redrive to the dead-letter queue after
  * 5 receives, visibility ≥ 6 × the notify timeout), its event source mapping (partial batch responses, batches
  * of 100 in a 1 s window, at most 4 concurrent), the IoT rule queueing into it (errors to the dead-letter
- * queue) with a role that may, the api's reserved concurrency, the authorizer of every route, and zips that
- * carry their handler and no source map.
+ * queue) with a role that may, the api's reserved concurrency, the authorizer of every route (none for the page,
+ * IAM or apiAuth for the machine routes, the JWT for the console's), the console's static files in the api zip,
+ * zips that carry their handler and no source map, and least privilege: each function has a role of its own that grants
+ * exactly what the function calls (every action and resource listed below), kafka-cluster, kafka and eks
+ * actions never on "*". The jwt variant also names the secrets by reference and is given a planted secret the
+ * way deploys passed one before (a zkAuth param, ZK_AUTH in the shell): no file under .serverless/, the zips'
+ * contents included, may hold it.
  *
  * Each packaging runs in a copy of the repository in a temporary directory (node_modules linked), so neither
  * the repository's .serverless/ nor its .esbuild/ (the kept source maps of the last `npm run package`) is touched.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_ASSETS } from '../../lib/dashboard/assets.js';
+import { API_ROUTE_KEYS, ROUTE_KEYS_BY_ACCESS } from '../../lib/handlers/http.js';
 import {
   type CloudFormationSpec,
   checkTemplate,
@@ -48,27 +56,31 @@ interface Resource {
   DependsOn?: string | string[];
 }
 interface Template {
+  Conditions?: Record<string, Json>;
   Resources: Record<string, Resource>;
   Outputs?: Record<string, Json>;
 }
 interface Packaged {
-  /** The package directory: both templates and the zips. */
+  /** The package directory, .serverless/: both templates, the state file and the zips. */
   dir: string;
   template: Template;
 }
 
-/** `sls package --package <dir>` in a copy of the repository, with these --param values. */
-async function packageService(work: string, params: string[]): Promise<Packaged> {
+/** `sls package` in a copy of the repository, with these --param values and environment variables. */
+async function packageService(work: string, params: string[], extraEnv: Record<string, string>): Promise<Packaged> {
   const service = join(work, 'service');
-  const dir = join(work, 'package');
+  const dir = join(service, '.serverless');
   mkdirSync(service, { recursive: true });
   for (const entry of readdirSync(ROOT))
     if (!NOT_COPIED.has(entry) && !entry.endsWith('.log'))
       cpSync(join(ROOT, entry), join(service, entry), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(service, 'node_modules'), 'dir');
   // The shell's store settings would land in the template's environment (serverless.yml reads them as fallbacks).
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(ZK_|ORCH_)/.test(name)));
-  const args = [SLS, 'package', '--package', dir, ...params.map((param) => `--param=${param}`)];
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(ZK_|ORCH_)/.test(name))),
+    ...extraEnv,
+  };
+  const args = [SLS, 'package', ...params.map((param) => `--param=${param}`)];
   try {
     await promisify(execFile)(process.execPath, args, { cwd: service, env, timeout: 150_000, maxBuffer: 16 << 20 });
   } catch (error) {
@@ -80,8 +92,14 @@ async function packageService(work: string, params: string[]): Promise<Packaged>
 
 const readJson = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
 
-/** The entry names of a zip archive, read from its central directory (no unzip tool needed). */
-function zipEntries(file: string): string[] {
+interface ZipEntry {
+  name: string;
+  /** The entry's bytes, inflated. */
+  data(): Buffer;
+}
+
+/** The entries of a zip archive, read from its central directory (no unzip tool needed). */
+function zipEntries(file: string): ZipEntry[] {
   const zip = readFileSync(file);
   let end = -1;
   for (let at = zip.length - 22; at >= Math.max(0, zip.length - 22 - 0xffff) && end < 0; at--)
@@ -90,14 +108,39 @@ function zipEntries(file: string): string[] {
   const count = zip.readUInt16LE(end + 10);
   let at = zip.readUInt32LE(end + 16);
   if (count === 0xffff || at === 0xffffffff) throw new Error(`${file}: a ZIP64 archive, not read here`);
-  const names: string[] = [];
+  const entries: ZipEntry[] = [];
   for (let i = 0; i < count; i++) {
     if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error(`${file}: central directory entry ${i} is corrupt`);
     const nameLength = zip.readUInt16LE(at + 28);
-    names.push(zip.toString('utf8', at + 46, at + 46 + nameLength));
+    const name = zip.toString('utf8', at + 46, at + 46 + nameLength);
+    const method = zip.readUInt16LE(at + 10);
+    const size = zip.readUInt32LE(at + 20);
+    const local = zip.readUInt32LE(at + 42);
+    entries.push({
+      name,
+      data() {
+        if (zip.readUInt32LE(local) !== 0x04034b50) throw new Error(`${file}: ${name} has no local header`);
+        const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+        const stored = zip.subarray(start, start + size);
+        if (method === 0) return stored;
+        if (method === 8) return inflateRawSync(stored);
+        throw new Error(`${file}: ${name} uses compression method ${method}, not read here`);
+      },
+    });
     at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
   }
-  return names;
+  return entries;
+}
+
+/** Every file under `dir` with its bytes, and every entry of each zip among them as `<zip>!<entry>`. */
+function packagedFiles(dir: string): { path: string; data: Buffer }[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).flatMap((relative) => {
+    const path = join(dir, relative);
+    if (!statSync(path).isFile()) return [];
+    const file = { path: relative, data: readFileSync(path) };
+    if (!relative.endsWith('.zip')) return [file];
+    return [file, ...zipEntries(path).map((entry) => ({ path: `${relative}!${entry.name}`, data: entry.data() }))];
+  });
 }
 
 const getAtt = (id: string, attribute = 'Arn'): Json => ({ 'Fn::GetAtt': [id, attribute] });
@@ -154,25 +197,116 @@ function notifyWiring(template: Template) {
   return { notify, mappingId, mapping: mapping.Properties, queueId, queue, redrive, dlqId, dlq };
 }
 
-/** The statements of an IAM role's inline policies. */
-function roleStatements(role: Resource): { Effect?: Json; Action?: Json; Resource?: Json }[] {
-  const policies = (role.Properties.Policies ?? []) as { PolicyDocument: { Statement: Json } }[];
-  return policies.flatMap(({ PolicyDocument }) => [PolicyDocument.Statement].flat() as Record<string, Json>[]);
+/** The values the pseudo parameters take in resolved ARNs: the region and account of the default mskClusterArn. */
+const PSEUDO: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'eu-west-1',
+  'AWS::AccountId': '123456789012',
+};
+
+/**
+ * `value` with its intrinsics resolved as CloudFormation would: pseudo parameters, Fn::Sub, Fn::Select, Fn::Split,
+ * Fn::Join. A resource stays a token: `<Id>` for its Ref, `<Id.Attribute>` for a Fn::GetAtt.
+ */
+function resolve(value: Json): Json {
+  if (Array.isArray(value)) return value.map(resolve);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value);
+  const [key, argument] = entries.length === 1 ? entries[0]! : [];
+  switch (key) {
+    case 'Ref':
+      return PSEUDO[argument as string] ?? `<${argument}>`;
+    case 'Fn::GetAtt':
+      return `<${(argument as string[]).join('.')}>`;
+    case 'Fn::Select': {
+      const [index, list] = argument as [Json, Json];
+      return (resolve(list) as Json[])[Number(resolve(index))] ?? null;
+    }
+    case 'Fn::Split': {
+      const [separator, text] = argument as [string, Json];
+      return String(resolve(text)).split(separator);
+    }
+    case 'Fn::Join': {
+      const [separator, list] = argument as [string, Json];
+      return (resolve(list) as Json[]).join(separator);
+    }
+    case 'Fn::Sub': {
+      const [text, variables] = (Array.isArray(argument) ? argument : [argument, {}]) as [string, Record<string, Json>];
+      return text.replace(/\$\{([^!}][^}]*)\}/g, (_, name: string) =>
+        name in variables ? String(resolve(variables[name]!)) : (PSEUDO[name] ?? `<${name}>`),
+      );
+    }
+    default:
+      return Object.fromEntries(entries.map(([name, item]) => [name, resolve(item)]));
+  }
 }
 
-/** Whether a statement of the role allows every action on every resource (literal or intrinsic ARNs). */
-function allows(role: Resource, actions: string[], resources: Json[]): boolean {
-  const list = (value: Json | undefined): Json[] => (value === undefined ? [] : [value].flat());
-  return actions.every((action) =>
-    resources.every((arn) =>
-      roleStatements(role).some(
-        (statement) =>
-          statement.Effect === 'Allow' &&
-          list(statement.Action).some((a) => a === action || a === '*' || a === `${action.split(':')[0]}:*`) &&
-          list(statement.Resource).some((r) => r === '*' || JSON.stringify(r) === JSON.stringify(arn)),
-      ),
-    ),
+/** A condition of the template, decided: Fn::Equals of resolved values, Fn::Not, Fn::And, Fn::Or, Condition. */
+function condition(template: Template, name: string): boolean {
+  const decide = (value: Json | undefined): boolean => {
+    const [key, argument] = Object.entries((value ?? {}) as Record<string, Json>)[0] ?? [];
+    const args = [argument].flat() as Json[];
+    if (key === 'Fn::Equals') return JSON.stringify(resolve(args[0]!)) === JSON.stringify(resolve(args[1]!));
+    if (key === 'Fn::Not') return !decide(args[0]);
+    if (key === 'Fn::And') return args.every(decide);
+    if (key === 'Fn::Or') return args.some(decide);
+    if (key === 'Condition') return condition(template, argument as string);
+    throw new Error(`condition ${name}: ${JSON.stringify(value)} is not decided here`);
+  };
+  return decide(template.Conditions?.[name]);
+}
+
+interface Statement {
+  Effect?: Json;
+  Action?: Json;
+  Resource?: Json;
+}
+
+/** A statement, or the branch of its Fn::If that the template's conditions choose (none for AWS::NoValue). */
+function decided(template: Template, statement: Json): Statement[] {
+  const branches = (statement as { 'Fn::If'?: [string, Json, Json] } | null)?.['Fn::If'];
+  if (!branches) return [statement as Statement];
+  const chosen = condition(template, branches[0]) ? branches[1] : branches[2];
+  return JSON.stringify(chosen) === JSON.stringify(ref('AWS::NoValue')) ? [] : decided(template, chosen);
+}
+
+/** The statements of an IAM role: its inline policies and the template's managed policies it attaches. */
+function roleStatements(template: Template, roleId: string): Statement[] {
+  const role = resource(template, roleId, 'AWS::IAM::Role').Properties;
+  const documents = [
+    ...((role.Policies ?? []) as { PolicyDocument: Json }[]).map(({ PolicyDocument }) => PolicyDocument),
+    ...((role.ManagedPolicyArns ?? []) as Json[]).map((arn) => {
+      // A policy outside the template (an AWS managed one) could grant anything: none is attached.
+      const policyId = (arn as { Ref?: string } | null)?.Ref;
+      expect(policyId, `${roleId}: ${JSON.stringify(arn)} is a managed policy of the template`).toEqual(
+        expect.any(String),
+      );
+      return resource(template, policyId!, 'AWS::IAM::ManagedPolicy').Properties.PolicyDocument!;
+    }),
+  ];
+  return documents.flatMap((document) =>
+    [(document as { Statement: Json }).Statement].flat().flatMap((statement) => decided(template, statement)),
   );
+}
+
+/** What a role allows, sorted, one "action resource" per pair, the resource resolved (see resolve). */
+function grants(template: Template, roleId: string): string[] {
+  const list = (value: Json | undefined): Json[] => (value === undefined ? [] : [value].flat());
+  return roleStatements(template, roleId)
+    .flatMap((statement) => {
+      expect(statement.Effect, `${roleId}: Allow statements only`).toBe('Allow');
+      const resources = list(resolve(statement.Resource ?? null));
+      return list(statement.Action).flatMap((action) =>
+        resources.map((arn) => `${action} ${typeof arn === 'string' ? arn : JSON.stringify(arn)}`),
+      );
+    })
+    .sort();
+}
+
+/** Whether the role allows every action on every resource (resolved ARNs or `<Id.Arn>` tokens). */
+function allows(template: Template, roleId: string, actions: string[], resources: string[]): boolean {
+  const granted = new Set(grants(template, roleId));
+  return actions.every((action) => resources.every((arn) => granted.has(`${action} ${arn}`)));
 }
 
 function trusts(role: Resource, service: string): boolean {
@@ -185,10 +319,75 @@ function trusts(role: Resource, service: string): boolean {
   );
 }
 
+/** A value planted the ways deploys passed the ZooKeeper credentials before: it must reach no packaged file. */
+const PLANTED = 'planted-7d41c0e9f3';
+const ZK_AUTH_SECRET = 'iota/zookeeper-auth';
+const CATALOG_PASSWORD_SECRET = 'iota/catalog-password';
+
 const VARIANTS = [
-  { name: 'default params (apiAuth=iam)', params: [], routeAuthorization: 'AWS_IAM' },
-  { name: 'apiAuth=jwt', params: ['apiAuth=jwt'], routeAuthorization: 'JWT' },
+  { name: 'default params (apiAuth=iam)', params: [], env: {}, routeAuthorization: 'AWS_IAM', secrets: false },
+  {
+    name: 'apiAuth=jwt, secrets named, a planted one passed the old way',
+    params: [
+      'apiAuth=jwt',
+      `zkAuthSecret=${ZK_AUTH_SECRET}`,
+      `catalogPasswordSecret=${CATALOG_PASSWORD_SECRET}`,
+      `zkAuth=orchestrator:${PLANTED}`,
+    ],
+    env: { ZK_AUTH: `orchestrator:${PLANTED}` },
+    routeAuthorization: 'JWT',
+    secrets: true,
+  },
 ] as const;
+
+const MSK_CLUSTER = 'arn:aws:kafka:eu-west-1:123456789012:cluster/iota-msk/00000000-0000-0000-0000-000000000000-1';
+const MSK_PREFIX = 'arn:aws:kafka:eu-west-1:123456789012';
+const MSK_CLUSTER_PATH = 'iota-msk/00000000-0000-0000-0000-000000000000-1';
+const HEARTBEAT_GROUP = 'iota-orchestrator-dev-heartbeat';
+const secretArn = (name: string): string => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-??????`;
+const VPC_NETWORKING = [
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:CreateNetworkInterface',
+  'ec2:DeleteNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:UnassignPrivateIpAddresses',
+].map((action) => `${action} *`);
+
+/**
+ * Each function's grants beyond its log group, VPC networking and the ZooKeeper secret (which all have). A
+ * function added to serverless.yml fails the test until it is listed here with its own.
+ */
+const OWN_GRANTS: Record<string, (secrets: boolean) => string[]> = {
+  api: () => [],
+  notify: () =>
+    ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].map((a) => `${a} <NotifyQueue.Arn>`),
+  heartbeat: () => [
+    ...['kafka:DescribeCluster', 'kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'].map(
+      (a) => `${a} ${MSK_CLUSTER}`,
+    ),
+    'ec2:DescribeSecurityGroups *',
+    'ec2:DescribeVpcs *',
+    `kafka-cluster:Connect ${MSK_CLUSTER}`,
+    `kafka-cluster:DescribeClusterDynamicConfiguration ${MSK_CLUSTER}`,
+    `kafka-cluster:DescribeTopic ${MSK_PREFIX}:topic/${MSK_CLUSTER_PATH}/HeartBeat`,
+    `kafka-cluster:ReadData ${MSK_PREFIX}:topic/${MSK_CLUSTER_PATH}/HeartBeat`,
+    `kafka-cluster:DescribeGroup ${MSK_PREFIX}:group/${MSK_CLUSTER_PATH}/${HEARTBEAT_GROUP}`,
+    `kafka-cluster:AlterGroup ${MSK_PREFIX}:group/${MSK_CLUSTER_PATH}/${HEARTBEAT_GROUP}`,
+  ],
+  // eksClusterName is empty by default: the ARN then names no cluster at all.
+  reconcile: () => ['eks:DescribeCluster arn:aws:eks:eu-west-1:123456789012:cluster/'],
+  alerts: () => [
+    `kafka-cluster:Connect ${MSK_CLUSTER}`,
+    `kafka-cluster:DescribeTopic ${MSK_PREFIX}:topic/${MSK_CLUSTER_PATH}/Alert`,
+    `kafka-cluster:WriteData ${MSK_PREFIX}:topic/${MSK_CLUSTER_PATH}/Alert`,
+  ],
+  catalog: (secrets) => (secrets ? [`secretsmanager:GetSecretValue ${secretArn(CATALOG_PASSWORD_SECRET)}`] : []),
+};
+
+/** The name of the function whose handler is functions/<name>.handler. */
+const functionName = (properties: Record<string, Json>): string =>
+  /^functions\/(.+)\.handler$/.exec(String(properties.Handler))![1]!;
 
 let work: string;
 let spec: CloudFormationSpec;
@@ -198,7 +397,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'cloudformation-test-'));
   const [loaded, ...packages] = await Promise.all([
     loadCloudFormationSpec(),
-    ...VARIANTS.map(({ params }, i) => packageService(join(work, String(i)), [...params])),
+    ...VARIANTS.map(({ params, env }, i) => packageService(join(work, String(i)), [...params], env)),
   ]);
   spec = loaded;
   for (const [i, { name }] of VARIANTS.entries()) packaged.set(name, packages[i]!);
@@ -207,7 +406,7 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-describe.each(VARIANTS)('the packaged CloudFormation template, $name', ({ name, routeAuthorization }) => {
+describe.each(VARIANTS)('the packaged CloudFormation template, $name', ({ name, routeAuthorization, secrets }) => {
   const get = () => packaged.get(name)!;
 
   it.each(['update', 'create'])(
@@ -291,9 +490,14 @@ describe.each(VARIANTS)('the packaged CloudFormation template, $name', ({ name, 
     expect(timeout).toBeGreaterThan(0);
     expect(Number(queue.VisibilityTimeout)).toBeGreaterThanOrEqual(6 * timeout);
     // Lambda checks these on the execution role when it creates the mapping.
-    const role = resource(template, getAttTarget(template.Resources[notify]!.Properties.Role), 'AWS::IAM::Role');
+    const roleId = getAttTarget(template.Resources[notify]!.Properties.Role);
     expect(
-      allows(role, ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], [getAtt(queueId)]),
+      allows(
+        template,
+        roleId,
+        ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+        [`<${queueId}.Arn>`],
+      ),
       'the notify role may consume the queue',
     ).toBe(true);
   });
@@ -317,9 +521,15 @@ describe.each(VARIANTS)('the packaged CloudFormation template, $name', ({ name, 
     expect(Object.keys(payload.ErrorAction ?? {})).toEqual(['Sqs']);
     expect(payload.ErrorAction!.Sqs!.QueueUrl).toEqual(ref(dlqId));
     for (const { RoleArn } of [payload.Actions[0]!.Sqs!, payload.ErrorAction!.Sqs!]) {
-      const role = resource(template, getAttTarget(RoleArn), 'AWS::IAM::Role');
-      expect(trusts(role, 'iot.amazonaws.com'), 'the rule role trusts IoT').toBe(true);
-      expect(allows(role, ['sqs:SendMessage'], [getAtt(queueId), getAtt(dlqId)]), 'the rule role may send').toBe(true);
+      const roleId = getAttTarget(RoleArn);
+      expect(
+        trusts(resource(template, roleId, 'AWS::IAM::Role'), 'iot.amazonaws.com'),
+        'the rule role trusts IoT',
+      ).toBe(true);
+      expect(
+        allows(template, roleId, ['sqs:SendMessage'], [`<${queueId}.Arn>`, `<${dlqId}.Arn>`]),
+        'the rule role may send',
+      ).toBe(true);
     }
   });
 
@@ -332,25 +542,42 @@ describe.each(VARIANTS)('the packaged CloudFormation template, $name', ({ name, 
     );
   });
 
-  it(`every route is authorized (${routeAuthorization})`, () => {
+  it(`authorizes the page with nothing, machine routes with ${routeAuthorization}, console routes with the JWT`, () => {
     const { template } = get();
-    const routes = ofType(template, 'AWS::ApiGatewayV2::Route');
+    const routes = new Map(
+      ofType(template, 'AWS::ApiGatewayV2::Route').map(([, route]) => [
+        String(route.Properties.RouteKey),
+        route.Properties,
+      ]),
+    );
     const authorizers = ofType(template, 'AWS::ApiGatewayV2::Authorizer');
 
-    expect(routes.length).toBeGreaterThan(0);
-    for (const [id, route] of routes) expect(route.Properties.AuthorizationType, id).toBe(routeAuthorization);
-    if (routeAuthorization === 'JWT') {
-      expect(authorizers).toHaveLength(1);
-      const [authorizerId, authorizer] = authorizers[0]!;
-      expect(authorizer.Properties).toMatchObject({
-        AuthorizerType: 'JWT',
-        IdentitySource: ['$request.header.Authorization'],
-        JwtConfiguration: { Issuer: expect.stringMatching(/^https:\/\//), Audience: [expect.any(String)] },
-      });
-      for (const [id, route] of routes) expect(route.Properties.AuthorizerId, id).toEqual(ref(authorizerId));
-    } else {
-      expect(authorizers).toEqual([]);
-    }
+    expect([...routes.keys()].sort()).toEqual([...API_ROUTE_KEYS].sort());
+    expect(authorizers).toHaveLength(1);
+    const [authorizerId, authorizer] = authorizers[0]!;
+    expect(authorizer.Properties).toMatchObject({
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: expect.stringMatching(/^https:\/\//), Audience: ['iota-console'] },
+    });
+    const jwt = { AuthorizationType: 'JWT', AuthorizerId: ref(authorizerId) };
+    for (const key of ROUTE_KEYS_BY_ACCESS.public)
+      expect(routes.get(key)?.AuthorizationType ?? 'NONE', key).toBe('NONE');
+    for (const key of ROUTE_KEYS_BY_ACCESS.console) expect(routes.get(key), key).toMatchObject(jwt);
+    for (const key of ROUTE_KEYS_BY_ACCESS.machine)
+      expect(routes.get(key), key).toMatchObject(routeAuthorization === 'JWT' ? jwt : { AuthorizationType: 'AWS_IAM' });
+  });
+
+  it('the api zip carries the console static files beside its bundle', () => {
+    const { dir, template } = get();
+    const api = template.Resources[functionId(template, 'api')]!.Properties;
+    const zip = basename(String((api.Code as { S3Key: Json }).S3Key));
+    const entries = zipEntries(join(dir, zip)).map((entry) => entry.name);
+
+    expect(entries).toEqual(expect.arrayContaining(Object.values(CONSOLE_ASSETS).map((asset) => asset.file)));
+    expect(entries.filter((entry) => entry.startsWith('node_modules/'))).toEqual([
+      CONSOLE_ASSETS['oidc-client-ts.min.js']!.file,
+    ]);
   });
 
   it('every function zip is in the package, carries its handler and no source map', () => {
@@ -365,15 +592,97 @@ describe.each(VARIANTS)('the packaged CloudFormation template, $name', ({ name, 
       const handler = String(Properties.Handler).replace(/\.[^.]+$/, '');
       expect(
         zipEntries(join(dir, zip)).some(
-          (entry) => /^\.(c|m)?js$/.test(entry.slice(handler.length)) && entry.startsWith(handler),
+          ({ name: entry }) => /^\.(c|m)?js$/.test(entry.slice(handler.length)) && entry.startsWith(handler),
         ),
         `${zip} carries ${handler}.(c|m)js`,
       ).toBe(true);
     }
     for (const zip of zips)
       expect(
-        zipEntries(join(dir, zip)).filter((entry) => entry.endsWith('.map')),
+        zipEntries(join(dir, zip))
+          .map((entry) => entry.name)
+          .filter((entry) => entry.endsWith('.map')),
         zip,
       ).toEqual([]);
   });
+
+  it('each function has a role of its own, trusted by Lambda, granting exactly what the function calls', () => {
+    const { template } = get();
+    const functions = ofType(template, 'AWS::Lambda::Function');
+    const roles = functions.map(([, { Properties }]) => getAttTarget(Properties.Role));
+
+    expect(new Set(roles).size, `roles ${roles.join(', ')}`).toBe(functions.length);
+    expect(template.Resources.IamRoleLambdaExecution, 'the shared default role').toBeUndefined();
+    for (const [id, fn] of functions) {
+      const name = functionName(fn.Properties);
+      const roleId = getAttTarget(fn.Properties.Role);
+      const logGroup = [fn.DependsOn ?? []]
+        .flat()
+        .find((dependency) => template.Resources[dependency]?.Type === 'AWS::Logs::LogGroup');
+      expect(OWN_GRANTS[name], `${id}: functions/${name} is listed in OWN_GRANTS with what it calls`).toBeDefined();
+      expect(trusts(resource(template, roleId, 'AWS::IAM::Role'), 'lambda.amazonaws.com'), roleId).toBe(true);
+      expect(grants(template, roleId), `${roleId} (${name})`).toEqual(
+        [
+          `logs:CreateLogStream <${logGroup}.Arn>`,
+          `logs:PutLogEvents <${logGroup}.Arn>`,
+          ...VPC_NETWORKING,
+          ...(secrets ? [`secretsmanager:GetSecretValue ${secretArn(ZK_AUTH_SECRET)}`] : []),
+          ...OWN_GRANTS[name]!(secrets),
+        ].sort(),
+      );
+    }
+  });
+
+  it('no role allows a kafka-cluster, kafka or eks action on "*" or on a wildcard ARN', () => {
+    const { template } = get();
+    const scoped = ofType(template, 'AWS::IAM::Role').flatMap(([roleId]) =>
+      grants(template, roleId).filter((grant) => /^(kafka-cluster|kafka|eks):/.test(grant)),
+    );
+
+    expect(scoped.length).toBeGreaterThan(0);
+    expect(scoped.filter((grant) => grant.split(' ')[1]!.includes('*'))).toEqual([]);
+  });
+
+  it('heartbeat reads as the consumer group its role names', () => {
+    const { template } = get();
+    const heartbeat = functionId(template, 'heartbeat');
+    const mappings = ofType(template, 'AWS::Lambda::EventSourceMapping').filter(([, { Properties }]) =>
+      refersTo(Properties.FunctionName, heartbeat),
+    );
+
+    expect(mappings.map(([, { Properties }]) => Properties)).toEqual([
+      expect.objectContaining({
+        EventSourceArn: MSK_CLUSTER,
+        Topics: ['HeartBeat'],
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: HEARTBEAT_GROUP },
+      }),
+    ]);
+  });
+
+  it.runIf(secrets)(
+    'no file under .serverless/ (zip contents included) holds the planted secret; the template names the secrets',
+    () => {
+      const { dir, template } = get();
+      const files = packagedFiles(dir);
+      const holding = (text: string): string[] =>
+        files.filter(({ data }) => data.includes(text)).map(({ path }) => path);
+      const environments = ofType(template, 'AWS::Lambda::Function').map(
+        ([, { Properties }]) => (Properties.Environment as { Variables: Record<string, Json> }).Variables,
+      );
+
+      // The search reads what it must: the templates, and the bundles inside the zips.
+      expect(holding(ZK_AUTH_SECRET)).toEqual(expect.arrayContaining(['cloudformation-template-update-stack.json']));
+      expect(holding('secretsmanager.GetSecretValue')).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^api\.zip!functions\/api\.c?js$/)]),
+      );
+      expect(holding(PLANTED)).toEqual([]);
+      for (const variables of environments) {
+        expect(variables.ZK_AUTH_SECRET).toBe(ZK_AUTH_SECRET);
+        expect(variables).not.toHaveProperty('ZK_AUTH');
+      }
+      expect(environments.map((variables) => variables.CATALOG_PASSWORD_SECRET).filter(Boolean)).toEqual([
+        CATALOG_PASSWORD_SECRET,
+      ]);
+    },
+  );
 });

@@ -4,13 +4,8 @@
  */
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  handleHeartbeatRecords,
-  handleMskEvent,
-  HEARTBEAT_METRICS,
-  LOGGED_VALUE_CHARS,
-  MAX_HEARTBEAT_BYTES,
-} from '../../../lib/handlers/heartbeat.js';
+import { handleHeartbeatRecords, handleMskEvent, HEARTBEAT_METRICS } from '../../../lib/handlers/heartbeat.js';
+import { LOGGED_VALUE_CHARS, MAX_HEARTBEAT_BYTES } from '../../../lib/handlers/heartbeat-decode.js';
 import { Metrics } from '../../../lib/metrics.js';
 import { StoreUnavailableError } from '../../../lib/store/port.js';
 import { STORE_ADAPTERS } from '../../support/stores.js';

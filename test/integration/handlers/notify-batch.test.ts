@@ -1,13 +1,13 @@
 /**
  * cm/notify batches through the notify function's SQS entry point into a
  * real store: folding per kind in message order, one write per touched
- * instance, malformed records acknowledged with their payload in the log, and
+ * instance, malformed records acknowledged with their first bytes in the log, and
  * only a failing kind's records reported back for redelivery.
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
-import { handleNotifyBatch, LOGGED_PAYLOAD_CHARS } from '../../../lib/handlers/notify-batch.js';
+import { handleNotifyBatch, LOGGED_PAYLOAD_BYTES } from '../../../lib/handlers/notify-batch.js';
 import { Metrics } from '../../../lib/metrics.js';
 import { StoreUnavailableError } from '../../../lib/store/port.js';
 import { STORE_ADAPTERS } from '../../support/stores.js';
@@ -83,23 +83,46 @@ describe.each(STORE_ADAPTERS)('cm/notify batches on %s', (adapter) => {
     expect(t.store.commits - commits).toBe(1);
   });
 
-  it('acknowledges a malformed record, logging a truncated copy of its payload, and applies the rest', async () => {
+  it('acknowledges malformed records, logging the reason and the first 200 bytes of each, and applies the rest', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
     t = await openTestApp(adapter, { label: 'notify-batch', logger });
-    const huge = JSON.stringify({ o: 'c', t: 'Thing', k: { id: 'x'.repeat(3000) } });
+    // 199 bytes, then a two-byte character across the 200th byte: the excerpt ends before it, never inside it.
+    const head = `{"o":"c",${'x'.repeat(LOGGED_PAYLOAD_BYTES - 10)}`;
+    const huge = `${head}é${'y'.repeat(3000)}`;
+    const cut = `${head}…(${Buffer.byteLength(huge)} bytes)`;
+    const longId = JSON.stringify(create('z'.repeat(3000)));
 
-    const result = await handleNotifyBatch(t.app, records('{"o":"c",', huge, create('fine')), metrics());
+    const result = await handleNotifyBatch(
+      t.app,
+      [
+        { id: 'short', payload: '{"o":"c",' },
+        { id: 'sqs', payload: huge }, // an SQS body is text
+        { id: 'mqtt', payload: Buffer.from(huge) }, // an MQTT payload is bytes
+        { id: 'bad-id', payload: longId },
+        { id: 'fine', payload: JSON.stringify(create('fine')) },
+      ],
+      metrics(),
+    );
 
     expect(result.failed).toEqual([]);
-    expect(result.malformed.map((bad) => bad.id)).toEqual(['m0', 'm1']);
-    expect(result.malformed[1]!.field).toBe('k.id');
     expect(await t.app.orchestrator.locate('Thing', 'fine')).toBeDefined();
-    const logged = lines.map((line) => JSON.parse(line) as { msg: string; record?: string; payload?: string });
+    expect(result.malformed).toEqual([
+      { id: 'short', field: '', reason: expect.stringMatching(/^payload is not JSON/), payload: '{"o":"c",' },
+      { id: 'sqs', field: '', reason: expect.stringMatching(/^payload is not JSON/), payload: cut },
+      { id: 'mqtt', field: '', reason: expect.stringMatching(/^payload is not JSON/), payload: cut },
+      {
+        id: 'bad-id',
+        field: 'k.id',
+        reason: expect.any(String),
+        payload: `${longId.slice(0, LOGGED_PAYLOAD_BYTES)}…(${longId.length} bytes)`,
+      },
+    ]);
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const dropped = logged.filter((line) => line.msg === 'malformed cm/notify message dropped');
-    expect(dropped.map((line) => line.record)).toEqual(['m0', 'm1']);
-    expect(dropped[0]!.payload).toBe('{"o":"c",');
-    expect(dropped[1]!.payload).toBe(`${huge.slice(0, LOGGED_PAYLOAD_CHARS)}…(${huge.length} chars)`);
+    expect(dropped.map(({ record, field, reason, payload }) => ({ id: record, field, reason, payload }))).toEqual(
+      result.malformed,
+    );
   });
 
   it("reports only a failing kind's records for redelivery; the other kind is applied", async () => {

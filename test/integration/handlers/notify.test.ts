@@ -199,7 +199,8 @@ describe.each(STORE_ADAPTERS)('cm/notify on %s', (adapter) => {
   ])('logs, counts and acknowledges %s, writing nothing', async (_label, message, field) => {
     const result = await notify(message);
 
-    expect(result.malformed).toEqual([{ id: 'm1', field, reason: expect.any(String) }]);
+    const payload = typeof message === 'string' ? message : JSON.stringify(message);
+    expect(result.malformed).toEqual([{ id: 'm1', field, reason: expect.any(String), payload }]);
     expect(result.failed).toEqual([]);
     expect(result.kinds).toEqual([]);
     expect(metrics.get(NOTIFY_METRICS.malformed)).toBe(1);

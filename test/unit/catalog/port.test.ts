@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   catalogConfigFromEnv,
+  catalogPassword,
   DEFAULT_STATEMENT_TIMEOUT_MS,
   qualifiedTableName,
   quoteIdentifier,
-  redactUrl,
 } from '../../../lib/catalog/port.js';
 
 const KINDS = [{ resource: 'Thing' }, { resource: 'Rule' }];
@@ -78,6 +78,53 @@ describe('catalogConfigFromEnv', () => {
   });
 });
 
+describe('the catalog password by reference', () => {
+  const secrets = (values: Record<string, string>) => ({
+    read: async (name: string) => values[name] ?? Promise.reject(new Error(`no secret ${name}`)),
+  });
+
+  it('names the secret from CATALOG_PASSWORD_SECRET, beside a URL without password', () => {
+    expect(
+      catalogConfigFromEnv(KINDS, { CATALOG_URL: 'postgres://orch@db/p', CATALOG_PASSWORD_SECRET: ' iota/catalog ' }),
+    ).toMatchObject({ url: 'postgres://orch@db/p', passwordSecret: 'iota/catalog' });
+  });
+
+  it('refuses a password in the URL beside a secret, and in a deployed function at all', () => {
+    const deployed = { AWS_LAMBDA_FUNCTION_NAME: 'iota-orchestrator-prod-catalog' };
+    const bad: [Record<string, string>, RegExp][] = [
+      [{ CATALOG_URL: URL_WITH_PASSWORD, CATALOG_PASSWORD_SECRET: 'iota/catalog' }, /names one: give only the secret/],
+      [{ CATALOG_URL: URL_WITH_PASSWORD, ...deployed }, /a deployed function reads it from the secret/],
+      [{ CATALOG_URL: 'postgres://orch@db/p?password=s3cr3t', ...deployed }, /a deployed function reads it/],
+    ];
+    for (const [env, message] of bad) {
+      expect(() => catalogConfigFromEnv(KINDS, env), JSON.stringify(env)).toThrow(message);
+      expect(() => catalogConfigFromEnv(KINDS, env)).not.toThrow(/s3cr3t/);
+    }
+    // `sls invoke local` runs the deployed code with IS_LOCAL: a local URL may carry its password there.
+    expect(catalogConfigFromEnv(KINDS, { CATALOG_URL: URL_WITH_PASSWORD, ...deployed, IS_LOCAL: 'true' })?.url).toBe(
+      URL_WITH_PASSWORD,
+    );
+  });
+
+  it("reads the secret's value, or the password of an RDS secret's JSON", async () => {
+    const config = catalogConfigFromEnv(KINDS, { CATALOG_URL: 'postgres://orch@db/p', CATALOG_PASSWORD_SECRET: 's' })!;
+
+    expect(await catalogPassword(config, secrets({ s: 'pl{ain' }))).toBe('pl{ain');
+    expect(await catalogPassword(config, secrets({ s: '{"username":"orch","password":"r0tated","port":5432}' }))).toBe(
+      'r0tated',
+    );
+    expect(await catalogPassword({ ...config, passwordSecret: undefined }, secrets({}))).toBeUndefined();
+  });
+
+  it('refuses JSON without a password, without quoting the secret', async () => {
+    const config = catalogConfigFromEnv(KINDS, { CATALOG_URL: 'postgres://orch@db/p', CATALOG_PASSWORD_SECRET: 's' })!;
+
+    await expect(catalogPassword(config, secrets({ s: '{"pass":"s3cr3t"}' }))).rejects.toThrow(
+      /^the secret "s" \(CATALOG_PASSWORD_SECRET\) is JSON without a string "password"$/,
+    );
+  });
+});
+
 describe('SQL identifiers', () => {
   it('quotes plain identifiers, keeping their case', () => {
     expect(quoteIdentifier('Thing')).toBe('"Thing"');
@@ -89,16 +136,5 @@ describe('SQL identifiers', () => {
   it('rejects anything that could leave the quotes, or that PostgreSQL would truncate', () => {
     for (const name of ['Thing"; drop table x; --', 'a"b', 'a.b', 'a b', '', '1a', 'é', 'a-b', 't'.repeat(64)])
       expect(() => quoteIdentifier(name), name).toThrow(/is not an accepted SQL identifier/);
-  });
-});
-
-describe('redactUrl', () => {
-  it('hides the password wherever the URL carries it, and keeps the rest', () => {
-    expect(redactUrl(URL_WITH_PASSWORD)).toBe('postgresql://orch:***@db.internal:5432/platform?sslmode=verify-full');
-    expect(redactUrl('postgres://orch@db/p?password=s3cr3t&PassWord=x')).toBe(
-      'postgres://orch@db/p?password=***&PassWord=***',
-    );
-    expect(redactUrl('postgres://db/p')).toBe('postgres://db/p');
-    expect(redactUrl('::s3cr3t::')).not.toContain('s3cr3t');
   });
 });

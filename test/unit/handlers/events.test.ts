@@ -11,7 +11,7 @@ import {
   ScheduledEventSchema,
   SqsEventSchema,
 } from '../../../lib/handlers/events.js';
-import { mskHeartbeatRecords } from '../../../lib/handlers/heartbeat.js';
+import { readMskRecords } from '../../../lib/handlers/heartbeat-decode.js';
 import { NotifyMessageSchema } from '../../../lib/handlers/notify.js';
 import { fixture, sampleEvent, sampleEventNames } from './fixtures.js';
 
@@ -32,9 +32,9 @@ describe('MSK event (aws:kafka)', () => {
   });
 
   it('flattens a batch into records that keep their topic, partition, offset and timestamp', () => {
-    const { records, invalid } = mskHeartbeatRecords(MskEventSchema.parse(fixture('msk-heartbeat-batch.json')));
+    const { valid: records, invalid } = readMskRecords(MskEventSchema.parse(fixture('msk-heartbeat-batch.json')), 10);
 
-    expect(invalid).toEqual([]);
+    expect(invalid).toBe(0);
     expect(records.map((record) => `${record.topic}-${record.partition}@${record.offset}`)).toEqual([
       'HeartBeat-0@48211',
       'HeartBeat-0@48212',
@@ -45,10 +45,13 @@ describe('MSK event (aws:kafka)', () => {
   });
 
   it('sets apart a record of the wrong shape, with its position, instead of rejecting the batch', () => {
-    const { records, invalid } = mskHeartbeatRecords(MskEventSchema.parse(fixture('msk-heartbeat-poison.json')));
+    const { valid, invalid, logged } = readMskRecords(MskEventSchema.parse(fixture('msk-heartbeat-poison.json')), 10);
 
-    expect(records).toHaveLength(6);
-    expect(invalid).toEqual([{ position: 'HeartBeat-zero@50006', reason: expect.stringContaining('partition') }]);
+    expect(valid).toHaveLength(6);
+    expect(invalid).toBe(1);
+    expect(logged).toMatchObject([
+      { record: 'HeartBeat-zero@50006', field: 'partition', reason: expect.stringContaining('partition') },
+    ]);
   });
 
   it('rejects an event that is not a Kafka batch', () => {

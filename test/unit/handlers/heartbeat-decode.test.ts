@@ -1,25 +1,47 @@
-/** Decoding HeartBeat record values and coalescing a batch per instance. Pure. */
+/** Reading HeartBeat record values and batches: the quick scan, the full read and coalescing per instance. Pure. */
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { encodeHeartbeat } from '../../../lib/agent/heartbeat-sender.js';
 import type { App } from '../../../lib/app.js';
 import { DEFAULT_KINDS } from '../../../lib/config/kinds.js';
 import { MskEventSchema, MskRecordSchema } from '../../../lib/handlers/events.js';
+import { handleMskEvent } from '../../../lib/handlers/heartbeat.js';
 import {
   boundedExtra,
-  coalesceHeartbeats,
   decodeHeartbeat,
   EXTRA_LIMITS,
-  handleHeartbeatRecords,
-  handleMskEvent,
+  type HeartbeatEncoding,
   HeartbeatMessageSchema,
+  type HeartbeatRecordLike,
+  instanceOfKey,
+  LOGGED_VALUE_CHARS,
   MAX_HEARTBEAT_BYTES,
-  mskHeartbeatRecords,
-} from '../../../lib/handlers/heartbeat.js';
+  OTHER_KIND,
+  readHeartbeatBatch,
+  readMskRecords,
+  scanHeartbeat,
+  UNSURE,
+} from '../../../lib/handlers/heartbeat-decode.js';
 import type { HeartbeatInput } from '../../../lib/orchestration/types.js';
 import { fixture } from './fixtures.js';
 
 const b64 = (value: unknown): string =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64');
+
+const NOW = 1_715_675_000_000;
+const KINDS = ['Thing', 'Rule'];
+
+const read = (
+  records: ReadonlyArray<HeartbeatRecordLike>,
+  options: { encoding?: HeartbeatEncoding; kinds?: readonly string[]; logLimit?: number } = {},
+) =>
+  readHeartbeatBatch(records, {
+    kinds: options.kinds ?? KINDS,
+    now: NOW,
+    encoding: options.encoding ?? 'base64',
+    logLimit: options.logLimit ?? 10,
+  });
 
 describe('decodeHeartbeat', () => {
   it('decodes a base64 value into resource, instance and the extra fields', () => {
@@ -66,20 +88,6 @@ describe('decodeHeartbeat', () => {
     });
   });
 
-  it('decodes a value of exactly the cap, and a short value after it reads only its own bytes', () => {
-    const head = '{"resource":"Thing","instanceId":"1","pad":"';
-    const full = `${head}${'x'.repeat(MAX_HEARTBEAT_BYTES - head.length - 2)}"}`;
-    expect(Buffer.byteLength(full)).toBe(MAX_HEARTBEAT_BYTES);
-
-    expect(decodeHeartbeat(b64(full))).toMatchObject({ ok: true, instanceId: '1' });
-    expect(decodeHeartbeat(b64({ resource: 'Rule', instanceId: '2' }))).toEqual({
-      ok: true,
-      resource: 'Rule',
-      instanceId: '2',
-      extra: {},
-    });
-  });
-
   it('names the field at fault', () => {
     expect(decodeHeartbeat(b64({ resource: 'Thing', instanceId: 'x' }))).toMatchObject({ field: 'instanceId' });
     expect(decodeHeartbeat(b64({ resource: 'thing-1', instanceId: '1' }))).toMatchObject({ field: 'resource' });
@@ -89,19 +97,200 @@ describe('decodeHeartbeat', () => {
   });
 });
 
-/** What the schema alone makes of a JSON text: the verdict the fast path must agree with. */
+/* ------------------------------------------------------------ quick scan */
+
+/** What JSON.parse and the schema make of the UTF-8 text of some bytes: the verdict the quick scan must not contradict. */
+const bySchemaBytes = (bytes: Uint8Array): { resource: string; instanceId: string } | undefined => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const result = HeartbeatMessageSchema.safeParse(parsed);
+  return result.success ? { resource: result.data.resource, instanceId: result.data.instanceId } : undefined;
+};
+
+/** The scan of bytes placed in a larger buffer whose tail must not be read. */
+const scanWithTail = (bytes: Uint8Array, tail: Uint8Array): number => {
+  const buffer = Buffer.concat([bytes, tail]);
+  return scanHeartbeat(buffer, bytes.length, KINDS);
+};
+
+const whitespace = fc.constantFrom('', ' ', '\n', '\t ', '\r\n  ');
+/** Mostly values the schema accepts, so that the property meets accepted texts as often as rejected ones. */
+const resourceValue = fc.oneof(
+  { arbitrary: fc.constantFrom('Thing', 'Rule', 'Gadget'), weight: 6 },
+  fc.constantFrom('thing_2', '2Thing', 'Thing ', '', 'T'.repeat(64), 'T'.repeat(65)),
+  fc.string({ maxLength: 8 }),
+  fc.jsonValue({ maxDepth: 1 }),
+);
+const instanceValue = fc.oneof(
+  { arbitrary: fc.nat({ max: 1_200_000 }).map(String), weight: 6 },
+  fc.constantFrom('0', '01', '00', '999999', '1000000', '-1', ' 1', '1 ', '１'),
+  fc.integer(),
+  fc.double(),
+  fc.string({ maxLength: 4 }),
+  fc.jsonValue({ maxDepth: 1 }),
+);
+const anyKey = fc.oneof(fc.constantFrom('resource', 'instanceId', '__proto__', 'ip', 'things', ''), fc.string());
+/** A field's value as text: JSON, or a token of number characters that JSON may or may not read as a number. */
+const valueText = fc.oneof(
+  fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
+  fc.string({ unit: fc.constantFrom(...'-+.eE019'), minLength: 1, maxLength: 6 }),
+);
+/** Heartbeat-like JSON text: the two fields (either may be missing, repeated or odd) among others, in any order. */
+const heartbeatLikeText = fc
+  .tuple(
+    resourceValue.map((value) => JSON.stringify(value)),
+    instanceValue.map((value) => JSON.stringify(value)),
+    fc.array(fc.tuple(anyKey, valueText), { maxLength: 5 }),
+    whitespace,
+    fc.nat({ max: 9 }).map((n) => n === 0),
+    fc.boolean(),
+  )
+  .chain(([resource, instanceId, others, space, escapeKeys, keepAll]) => {
+    const entries = [['resource', resource] as const, ['instanceId', instanceId] as const, ...others];
+    return fc.shuffledSubarray(entries, { minLength: keepAll ? entries.length : 0 }).map((kept) => {
+      // An escaped key means the same to JSON.parse: "\u0072esource" is "resource".
+      const key = (name: string) =>
+        escapeKeys && name.length > 0
+          ? `"\\u${name.charCodeAt(0).toString(16).padStart(4, '0')}${JSON.stringify(name).slice(2)}`
+          : JSON.stringify(name);
+      const fields = kept.map(([name, value]) => `${space}${key(name)}${space}:${space}${value}`);
+      return `${space}{${fields.join(',')}${space}}${space}`;
+    });
+  });
+/** The bytes of a text with one byte inserted, replaced or deleted: near misses of every kind, invalid UTF-8 included. */
+const mutatedBytes = fc
+  .tuple(
+    heartbeatLikeText,
+    fc.nat(),
+    fc.constantFrom('insert', 'replace', 'delete'),
+    fc.oneof(fc.constantFrom(...Buffer.from('{}[]":,\\ 0123456789-+.eEtrufalsn')), fc.integer({ min: 0, max: 255 })),
+  )
+  .map(([text, at, edit, byte]) => {
+    const bytes = [...Buffer.from(text)];
+    const i = bytes.length > 0 ? at % bytes.length : 0;
+    if (edit === 'insert') bytes.splice(i, 0, byte);
+    else if (edit === 'replace') bytes.splice(i, 1, byte);
+    else bytes.splice(i, 1);
+    return Uint8Array.from(bytes);
+  });
+
+describe('scanHeartbeat', () => {
+  it('accepts nothing JSON.parse and the schema reject, and reads the same resource and instance', () => {
+    const bytes = fc.oneof(
+      { arbitrary: heartbeatLikeText.map((text) => Uint8Array.from(Buffer.from(text))), weight: 3 },
+      { arbitrary: mutatedBytes, weight: 3 },
+      fc.json().map((text) => Uint8Array.from(Buffer.from(text))),
+      fc.uint8Array({ maxLength: 64 }),
+    );
+    const tail = fc.oneof(
+      fc.constant(new Uint8Array()),
+      fc.constantFrom(...['"}', '0"}', ' ', '}'].map((text) => Buffer.from(text))),
+    );
+    let accepted = 0;
+
+    fc.assert(
+      fc.property(bytes, tail, (value, after) => {
+        const key = scanHeartbeat(value, value.length, KINDS);
+        expect(scanWithTail(value, after)).toBe(key);
+        if (key === UNSURE) return;
+        accepted++;
+        const expected = bySchemaBytes(value);
+        expect(expected).toBeDefined();
+        if (key === OTHER_KIND) expect(KINDS).not.toContain(expected!.resource);
+        else expect(instanceOfKey(key, KINDS)).toEqual(expected);
+      }),
+      { numRuns: 2000 },
+    );
+    // The property would hold vacuously for a scan that accepts nothing (about 1 in 20 values here is accepted).
+    expect(accepted).toBeGreaterThan(40);
+  });
+
+  it('accepts every well-formed heartbeat of the common shape, whatever its other fields hold', () => {
+    // Keys JSON.stringify writes without an escape (an escaped key might spell "resource": left to the full read).
+    const otherKey = fc
+      .string()
+      .filter((key) => !['resource', 'instanceId', '__proto__'].includes(key) && JSON.stringify(key) === `"${key}"`);
+    const message = fc.record({
+      resource: fc.constantFrom('Thing', 'Rule', 'Gadget', 'x', `A${'b_9'.repeat(21)}`),
+      instanceId: fc.nat({ max: 999_999 }).map(String),
+      others: fc.dictionary(otherKey, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 8 }),
+      indent: fc.constantFrom(undefined, 2, '\t'),
+    });
+
+    fc.assert(
+      fc.property(message, ({ resource, instanceId, others, indent }) => {
+        const text = JSON.stringify({ ...others, resource, instanceId }, null, indent);
+
+        const key = scanHeartbeat(Buffer.from(text), Buffer.byteLength(text), KINDS);
+
+        if (KINDS.includes(resource)) expect(instanceOfKey(key, KINDS)).toEqual({ resource, instanceId });
+        else expect(key).toBe(OTHER_KIND);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("takes the reference worker's heartbeat and the golden MSK values on the quick path", () => {
+    const worker = encodeHeartbeat({
+      resource: 'Thing',
+      instanceId: '12',
+      podName: 'iota-dac-12',
+      at: NOW,
+      pid: 4242,
+      resources: 4999,
+      reloadTimes: 7,
+    });
+    const golden = readMskRecords(MskEventSchema.parse(fixture('msk-heartbeat-batch.json')), 10).valid.map((record) =>
+      Buffer.from(record.value!, 'base64'),
+    );
+
+    expect(instanceOfKey(scanHeartbeat(Buffer.from(worker), Buffer.byteLength(worker), KINDS), KINDS)).toEqual({
+      resource: 'Thing',
+      instanceId: '12',
+    });
+    for (const bytes of golden) expect(scanHeartbeat(bytes, bytes.length, KINDS)).toBeGreaterThanOrEqual(0);
+  });
+
+  it.each([
+    ['a repeated resource', '{"resource":"Thing","instanceId":"0","resource":"Rule"}'],
+    ['an escaped key', '{"\\u0072esource":"Thing","instanceId":"0"}'],
+    ['an escaped resource', '{"resource":"Th\\u0069ng","instanceId":"0"}'],
+    ['a number as instanceId', '{"resource":"Thing","instanceId":0}'],
+    ['a __proto__ key', '{"resource":"Thing","instanceId":"0","__proto__":{}}'],
+    ['arrays nested very deep', `{"resource":"Thing","instanceId":"0","a":${'['.repeat(40)}${']'.repeat(40)}}`],
+    ['objects nested very deep', `{"resource":"Thing","instanceId":"0","a":${'{"b":'.repeat(40)}1${'}'.repeat(40)}}`],
+  ])('leaves %s to the full read', (_label, text) => {
+    expect(scanHeartbeat(Buffer.from(text), Buffer.byteLength(text), KINDS)).toBe(UNSURE);
+  });
+});
+
+/* ------------------------------------------------------------- batches */
+
+/** What the schema alone makes of a JSON text: the verdict a batch must agree with. */
 const bySchema = (text: string) => {
-  const result = HeartbeatMessageSchema.safeParse(JSON.parse(text));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false };
+  }
+  const result = HeartbeatMessageSchema.safeParse(parsed);
   return result.success
     ? { ok: true, resource: result.data.resource, instanceId: result.data.instanceId, extra: boundedExtra(result.data) }
     : { ok: false };
 };
 
-describe('decodeHeartbeat agrees with the schema on every shape', () => {
+describe('readHeartbeatBatch agrees with the schema on every shape', () => {
   const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}`, i]));
+  const kinds = ['Thing', 'thing_2', 'T'.repeat(64)];
   it.each([
     '{"resource":"Thing","instanceId":"3","ip":"10.0.0.7","things":12}',
     '{"instanceId":"3","resource":"Thing"}',
+    ' {\n  "resource" : "Thing",\t"instanceId": "999999" }\r\n',
     '{"resource":"Thing","instanceId":3}',
     '{"resource":"Thing","instanceId":3.5}',
     '{"resource":"Thing","instanceId":-0}',
@@ -115,17 +304,33 @@ describe('decodeHeartbeat agrees with the schema on every shape', () => {
     '{"resource":"thing_2","instanceId":"0"}',
     '{"resource":"2Thing","instanceId":"0"}',
     '{"resource":"Thing\\n","instanceId":"0"}',
+    '{"resource":"Th\\u0069ng","instanceId":"0"}',
+    '{"\\u0072esource":"Thing","instanceId":"0"}',
     `{"resource":"${'T'.repeat(64)}","instanceId":"0"}`,
     `{"resource":"${'T'.repeat(65)}","instanceId":"0"}`,
     '{"resource":7,"instanceId":"0"}',
     '{"resource":"Thing","instanceId":"0","resource":"Bad name"}',
     '{"resource":"Bad name","instanceId":"0","resource":"Thing"}',
+    '{"resource":"Thing","instanceId":"0","instanceId":"1"}',
     '{"resource":"Thing","instanceId":"0","__proto__":null,"a":1}',
     '{"resource":"Thing","instanceId":"0","__proto__":{"resource":"x"},"a":1}',
     '{"resource":"Thing","instanceId":"0","constructor":1,"hasOwnProperty":"x","2":true,"1":null}',
-    '{"resource":"Thing","instanceId":"0","nested":{"a":1},"list":[1],"ok":true}',
+    '{"resource":"Thing","instanceId":"0","nested":{"a":[1,{"b":"\\"}"}]},"list":[],"ok":true,"e":-1.5e-3}',
     JSON.stringify({ resource: 'Thing', instanceId: '9', ...many }),
     '{"resource":"Thing","instanceId":"0","ünï":"cödé ✓"}',
+    '{"resource":"Thing","instanceId":"0",}',
+    '{"resource":"Thing","instanceId":"0"} x',
+    '{"resource":"Thing","instanceId":"0","a":01}',
+    '{"resource":"Thing","instanceId":"0","a":1.}',
+    '{"resource":"Thing","instanceId":"0","a":-}',
+    '{"resource":"Thing","instanceId":"0","a":1e}',
+    '{"resource":"Thing","instanceId":"0","a":.5}',
+    '{"resource":"Thing","instanceId":"0","a":+1}',
+    '{"resource":"Thing","instanceId":"0","a":-0.0e+0}',
+    '{"resource":"Thing","instanceId":"0","a":"\t"}',
+    '{"resource":"Thing","instanceId":"0","a":"\\u123G"}',
+    '{"resource":"Thing","instanceId":"0","a":"\\x"}',
+    '{"resource":"Thing","instanceId":"0","a":"\\u00e9\\n\\/"}',
     '{}',
     '[]',
     '[{"resource":"Thing","instanceId":"0"}]',
@@ -134,15 +339,54 @@ describe('decodeHeartbeat agrees with the schema on every shape', () => {
     '42',
   ])('%s', (text) => {
     const expected = bySchema(text);
+    const malformed = expected.ok ? 0 : 1;
 
-    for (const beat of [decodeHeartbeat(text, 'json'), decodeHeartbeat(b64(text))]) {
-      expect(beat.ok).toBe(expected.ok);
-      if (beat.ok && expected.ok) {
-        expect(beat).toEqual(expected);
-        expect(Object.keys(beat.extra)).toEqual(Object.keys(expected.extra!));
-        expect(Object.getPrototypeOf(beat.extra)).toBe(Object.getPrototypeOf(expected.extra));
-      }
+    for (const encoding of ['json', 'base64'] as const) {
+      const value = encoding === 'json' ? text : b64(text);
+      const batch = read([{ value, timestamp: NOW - 1 }], { encoding, kinds });
+
+      expect(batch.malformed).toBe(malformed);
+      if (expected.ok) {
+        const { resource, instanceId, extra } = expected;
+        expect(batch.beats).toEqual([
+          Object.keys(extra!).length > 0
+            ? { resource, instanceId, at: NOW - 1, extra }
+            : { resource, instanceId, at: NOW - 1 },
+        ]);
+        const beatExtra = batch.beats[0]!.extra ?? {};
+        expect(Object.keys(beatExtra)).toEqual(Object.keys(extra!));
+        expect(Object.getPrototypeOf(beatExtra)).toBe(Object.getPrototypeOf(extra));
+      } else expect(batch.beats).toEqual([]);
     }
+  });
+
+  it('reads a value nested deeper than the quick scan goes', () => {
+    const deep = `{"resource":"Thing","instanceId":"3","a":${'{"b":['.repeat(1000)}1${']}'.repeat(1000)},"n":1}`;
+
+    expect(read([{ value: b64(deep) }]).beats).toEqual([
+      { resource: 'Thing', instanceId: '3', at: NOW, extra: { n: 1 } },
+    ]);
+  });
+
+  it('reads JSON text too long for the quick scan', () => {
+    const text = JSON.stringify({ resource: 'Thing', instanceId: '4', note: 'n'.repeat(200), pad: 'p'.repeat(6000) });
+
+    expect(read([{ value: text }], { encoding: 'json' }).beats).toEqual([
+      { resource: 'Thing', instanceId: '4', at: NOW, extra: { note: 'n'.repeat(200) } },
+    ]);
+  });
+
+  it('decodes a value of exactly the cap, and a short value after it reads only its own bytes', () => {
+    const head = '{"resource":"Thing","instanceId":"1","pad":"';
+    const full = `${head}${'x'.repeat(MAX_HEARTBEAT_BYTES - head.length - 2)}"}`;
+    expect(Buffer.byteLength(full)).toBe(MAX_HEARTBEAT_BYTES);
+
+    const batch = read([{ value: b64(full) }, { value: b64({ resource: 'Rule', instanceId: '2' }) }]);
+
+    expect(batch.beats.map(({ resource, instanceId }) => [resource, instanceId])).toEqual([
+      ['Thing', '1'],
+      ['Rule', '2'],
+    ]);
   });
 
   it.each([
@@ -153,16 +397,121 @@ describe('decodeHeartbeat agrees with the schema on every shape', () => {
       'invalid UTF-8',
       Buffer.concat([
         Buffer.from('{"resource":"Thing","instanceId":"1","n":"'),
-        Buffer.from([0xff, 0xfe]),
+        Buffer.from([0xff, 0xfe, 0xe2, 0x82]),
         Buffer.from('"}'),
       ]).toString('base64'),
     ],
   ])('reads base64 with %s as Buffer.from does', (_label, value) => {
-    expect(decodeHeartbeat(value)).toEqual(decodeHeartbeat(Buffer.from(value, 'base64').toString('utf8'), 'json'));
+    const text = Buffer.from(value, 'base64').toString('utf8');
+
+    expect(read([{ value }])).toEqual(read([{ value: text }], { encoding: 'json' }));
+    expect(read([{ value }]).beats).toHaveLength(1);
   });
 });
 
-describe('mskHeartbeatRecords agrees with MskRecordSchema on every shape', () => {
+describe('readHeartbeatBatch', () => {
+  const beat = (instanceId: string | number, fields: Record<string, unknown> = {}, resource = 'Thing') =>
+    b64({ resource, instanceId, ...fields });
+
+  it('keeps the newest beat per instance, whatever the order, with its own extra fields only', () => {
+    const batch = read([
+      { value: beat('0', { n: 2 }), timestamp: NOW - 1000 },
+      { value: beat('0', { n: 1, old: true }), timestamp: NOW - 5000 },
+      { value: beat('1'), timestamp: NOW - 3000 },
+      { value: beat('0', {}, 'Rule'), timestamp: NOW - 2000 },
+    ]);
+
+    expect(batch).toEqual({
+      beats: [
+        { resource: 'Thing', instanceId: '0', at: NOW - 1000, extra: { n: 2 } },
+        { resource: 'Thing', instanceId: '1', at: NOW - 3000 },
+        { resource: 'Rule', instanceId: '0', at: NOW - 2000 },
+      ],
+      malformed: 0,
+      ignored: 0,
+      logged: [],
+    });
+  });
+
+  it('lets the later record win a tie', () => {
+    const batch = read([
+      { value: beat('0', { n: 1 }), timestamp: NOW },
+      { value: beat('0', { n: 2 }), timestamp: NOW },
+    ]);
+
+    expect(batch.beats).toEqual([{ resource: 'Thing', instanceId: '0', at: NOW, extra: { n: 2 } }]);
+  });
+
+  it('coalesces a beat the full read took (integer id) with the same instance read quickly', () => {
+    const batch = read([
+      { value: beat(7, { n: 1 }), timestamp: NOW - 2000 },
+      { value: beat('7', { n: 2 }), timestamp: NOW - 1000 },
+      { value: beat('8', { n: 3 }), timestamp: NOW - 1000 },
+      { value: beat(8, { n: 4 }), timestamp: NOW - 500 },
+    ]);
+
+    expect(batch.beats).toEqual([
+      { resource: 'Thing', instanceId: '7', at: NOW - 1000, extra: { n: 2 } },
+      { resource: 'Thing', instanceId: '8', at: NOW - 500, extra: { n: 4 } },
+    ]);
+  });
+
+  it('counts a future timestamp as now, and a missing, zero or negative one as the receive time', () => {
+    const batch = read([
+      { value: beat('0'), timestamp: NOW + 3_600_000 },
+      { value: beat('1') },
+      { value: beat('2'), timestamp: 0 },
+      { value: beat('3'), timestamp: -1 },
+    ]);
+
+    expect(batch.beats.map((b) => b.at)).toEqual([NOW, NOW, NOW, NOW]);
+  });
+
+  it('counts beats of other kinds as ignored and bad records as malformed, describing the first few', () => {
+    const records = [
+      { value: beat('0', {}, 'Gadget'), topic: 'HeartBeat', partition: 1, offset: 1 },
+      { value: b64('not json'), topic: 'HeartBeat', partition: 1, offset: 2 },
+      { value: null, topic: 'HeartBeat', partition: 1, offset: 3 },
+      { value: beat('x'), offset: 4 },
+      { value: b64(`{"pad":"${'p'.repeat(2 * LOGGED_VALUE_CHARS)}"}`), topic: 'HeartBeat', partition: 1, offset: 5 },
+      { value: beat('5'), topic: 'HeartBeat', partition: 1, offset: 6 },
+    ];
+
+    const batch = read(records, { logLimit: 3 });
+
+    expect(batch).toMatchObject({ malformed: 4, ignored: 1, beats: [{ resource: 'Thing', instanceId: '5' }] });
+    expect(batch.logged).toEqual([
+      {
+        record: 'HeartBeat-1@2',
+        field: 'value',
+        reason: 'value is not JSON after base64 decoding',
+        payload: 'not json',
+      },
+      { record: 'HeartBeat-1@3', field: 'value', reason: 'record has no value', payload: '' },
+      {
+        record: '?-?@4',
+        field: 'instanceId',
+        reason: expect.stringContaining('instanceId'),
+        payload: expect.any(String),
+      },
+    ]);
+    expect(read(records, { logLimit: 5 }).logged[3]!.payload).toMatch(/^\{"pad":"p+…\(\d+ chars\)$/);
+  });
+
+  it('reduces the golden MSK batch to one beat per instance, the newest for instance 0', () => {
+    const { valid } = readMskRecords(MskEventSchema.parse(fixture('msk-heartbeat-batch.json')), 10);
+
+    const { beats } = read(valid);
+
+    expect(beats.map((b) => [b.instanceId, b.at, b.extra?.things])).toEqual([
+      ['0', 1715674927000, 413],
+      ['2', 1715674901000, 388],
+      ['1', 1715674899000, 405],
+    ]);
+  });
+});
+
+describe('readMskRecords agrees with MskRecordSchema on every shape', () => {
   const good = { topic: 'HeartBeat', partition: 0, offset: 7, timestamp: 1715674897000, value: b64('{}') };
   class Header {
     readonly a = [1];
@@ -207,27 +556,30 @@ describe('mskHeartbeatRecords agrees with MskRecordSchema on every shape', () =>
   ])('%s', (_label, raw) => {
     const zod = MskRecordSchema.safeParse(raw);
 
-    const { records, invalid } = mskHeartbeatRecords({ eventSource: 'aws:kafka', records: { 'HeartBeat-0': [raw] } });
+    const { valid, invalid, logged } = readMskRecords(
+      { eventSource: 'aws:kafka', records: { 'HeartBeat-0': [raw] } },
+      10,
+    );
 
-    expect(invalid).toHaveLength(zod.success ? 0 : 1);
+    expect(invalid).toBe(zod.success ? 0 : 1);
+    expect(logged).toHaveLength(invalid);
     if (zod.success) {
       const { value, timestamp, topic, partition, offset } = zod.data;
-      expect(records).toEqual([
-        {
-          value: value ?? '',
-          timestamp: timestamp !== undefined && timestamp >= 0 ? timestamp : undefined,
-          topic,
-          partition,
-          offset,
-        },
+      expect(valid).toHaveLength(1);
+      const record = valid[0]!;
+      expect([record.value, record.timestamp, record.topic, record.partition, record.offset]).toEqual([
+        value,
+        timestamp,
+        topic,
+        partition,
+        offset,
       ]);
-    } else expect(records).toEqual([]);
+    } else expect(valid).toEqual([]);
   });
 });
 
 describe('handleMskEvent', () => {
-  const NOW = 1_715_675_100_000;
-  /** An App whose store takes the beats it is given: enough for the handler, which only decodes and coalesces. */
+  /** An App whose store takes the beats it is given: enough for the handler, which only reads and coalesces. */
   const capturing = () => {
     const stored: HeartbeatInput[][] = [];
     const app = {
@@ -244,7 +596,7 @@ describe('handleMskEvent', () => {
     return { app, stored };
   };
 
-  it('reads the Kafka records as mskHeartbeatRecords hands them to handleHeartbeatRecords', async () => {
+  it('reads every Kafka record of the event: bad records counted, times bounded by now, one beat per instance', async () => {
     const value = (instanceId: string) => b64({ resource: 'Thing', instanceId, n: instanceId });
     const event = {
       eventSource: 'aws:kafka',
@@ -263,22 +615,19 @@ describe('handleMskEvent', () => {
         ],
       },
     };
-    const direct = capturing();
-    const { records, invalid } = mskHeartbeatRecords(MskEventSchema.parse(event));
-    const viaRecords = await handleHeartbeatRecords(direct.app, records, undefined, { now: () => NOW });
     const lambda = capturing();
 
-    const viaEvent = await handleMskEvent(lambda.app, event, undefined, { now: () => NOW });
+    const result = await handleMskEvent(lambda.app, event, undefined, { now: () => NOW });
 
-    expect(viaEvent).toEqual({ ...viaRecords, records: 10, malformed: viaRecords.malformed + invalid.length });
-    expect(viaEvent).toEqual({ records: 10, malformed: 3, ignored: 1, writes: 5, instances: 5 });
-    expect(lambda.stored).toEqual(direct.stored);
-    expect(lambda.stored[0]!.map((beat) => [beat.instanceId, beat.at])).toEqual([
-      ['1', NOW - 5000],
-      ['2', NOW],
-      ['3', NOW],
-      ['4', NOW],
-      ['5', NOW],
+    expect(result).toEqual({ records: 10, malformed: 3, ignored: 1, writes: 5, instances: 5 });
+    expect(lambda.stored).toEqual([
+      [
+        { resource: 'Thing', instanceId: '1', at: NOW - 5000, extra: { n: '1' } },
+        { resource: 'Thing', instanceId: '2', at: NOW, extra: { n: '2' } },
+        { resource: 'Thing', instanceId: '3', at: NOW, extra: { n: '3' } },
+        { resource: 'Thing', instanceId: '4', at: NOW, extra: { n: '4' } },
+        { resource: 'Thing', instanceId: '5', at: NOW, extra: { n: '5' } },
+      ],
     ]);
   });
 });
@@ -306,69 +655,5 @@ describe('boundedExtra', () => {
     const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`f${i}`, i]));
 
     expect(Object.keys(boundedExtra(many))).toHaveLength(EXTRA_LIMITS.fields);
-  });
-});
-
-describe('coalesceHeartbeats', () => {
-  const now = 1_715_675_000_000;
-
-  it('keeps the newest beat per instance, whatever the order', () => {
-    const beats = coalesceHeartbeats(
-      [
-        { resource: 'Thing', instanceId: '0', extra: { n: 2 }, timestamp: now - 1000 },
-        { resource: 'Thing', instanceId: '0', extra: { n: 1 }, timestamp: now - 5000 },
-        { resource: 'Thing', instanceId: '1', extra: {}, timestamp: now - 3000 },
-        { resource: 'Rule', instanceId: '0', extra: {}, timestamp: now - 2000 },
-      ],
-      now,
-    );
-
-    expect(beats).toEqual([
-      { resource: 'Thing', instanceId: '0', at: now - 1000, extra: { n: 2 } },
-      { resource: 'Thing', instanceId: '1', at: now - 3000 },
-      { resource: 'Rule', instanceId: '0', at: now - 2000 },
-    ]);
-  });
-
-  it('lets the later record win a tie', () => {
-    const beats = coalesceHeartbeats(
-      [
-        { resource: 'Thing', instanceId: '0', extra: { n: 1 }, timestamp: now },
-        { resource: 'Thing', instanceId: '0', extra: { n: 2 }, timestamp: now },
-      ],
-      now,
-    );
-
-    expect(beats).toEqual([{ resource: 'Thing', instanceId: '0', at: now, extra: { n: 2 } }]);
-  });
-
-  it('counts a future timestamp as now, and a missing one as the receive time', () => {
-    const beats = coalesceHeartbeats(
-      [
-        { resource: 'Thing', instanceId: '0', extra: {}, timestamp: now + 3_600_000 },
-        { resource: 'Thing', instanceId: '1', extra: {} },
-        { resource: 'Thing', instanceId: '2', extra: {}, timestamp: -1 },
-      ],
-      now,
-    );
-
-    expect(beats.map((beat) => beat.at)).toEqual([now, now, now]);
-  });
-
-  it('reduces the golden MSK batch to one beat per instance, the newest for instance 0', () => {
-    const { records } = mskHeartbeatRecords(MskEventSchema.parse(fixture('msk-heartbeat-batch.json')));
-    const decoded = records.map((record) => {
-      const beat = decodeHeartbeat(record.value);
-      if (!beat.ok) throw new Error(beat.reason);
-      return { ...beat, timestamp: record.timestamp };
-    });
-
-    const beats = coalesceHeartbeats(decoded, now);
-
-    expect(beats.map((beat) => [beat.instanceId, beat.at, beat.extra?.things])).toEqual([
-      ['0', 1715674927000, 413],
-      ['2', 1715674901000, 388],
-      ['1', 1715674899000, 405],
-    ]);
   });
 });

@@ -63,7 +63,7 @@ describe('dashboard', () => {
 
     expect(response.statusCode).toBe(200);
     expect(response.headers?.['Content-Type']).toBe('text/html; charset=utf-8');
-    expect(response.body).toBe(renderDashboard());
+    expect(response.body).toBe(renderDashboard({ api: '/console/v1/api', signIn: null }));
   });
 });
 

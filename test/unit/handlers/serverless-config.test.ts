@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { API_ROUTE_KEYS } from '../../../lib/handlers/http.js';
+import { CONSOLE_ASSETS } from '../../../lib/dashboard/assets.js';
+import { API_ROUTE_KEYS, ROUTE_KEYS_BY_ACCESS } from '../../../lib/handlers/http.js';
 import { REPO_ROOT } from './fixtures.js';
 
 /** A parsed YAML value, read loosely: the test asserts its fields one by one. */
@@ -18,14 +19,14 @@ type Yaml = any;
 
 interface FunctionConfig {
   handler: string;
+  package?: { patterns?: string[] };
   events?: Array<Record<string, Yaml>>;
   destinations?: { onFailure?: { type?: string; arn?: unknown } };
 }
 const config = parse(readFileSync(join(REPO_ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
   service: string;
   provider: Record<string, Yaml>;
-  custom: { esbuild: Record<string, Yaml> };
-  package: { patterns: string[] };
+  custom: { esbuild: Record<string, Yaml>; consoleAuthorizer: Yaml };
   functions: Record<string, FunctionConfig>;
   resources: { Resources: Record<string, { Type: string; Properties?: Yaml }> };
 };
@@ -37,12 +38,41 @@ describe('serverless.yml', () => {
     expect(routes.sort()).toEqual([...API_ROUTE_KEYS].sort());
   });
 
-  it('declares the five functions with their handlers', () => {
+  it('authorizes the page with nothing, the machine routes with apiAuth (IAM), the console routes with the JWT', () => {
+    const authorizerOf = new Map(
+      (config.functions.api?.events ?? []).map((event) => [
+        `${event.httpApi.method} ${event.httpApi.path}`,
+        event.httpApi.authorizer,
+      ]),
+    );
+    // serverless.yml's variables as written there.
+    const variable = (name: string) => `\${self:custom.${name}}`;
+    const expected = { public: undefined, machine: variable('apiAuthorizer'), console: variable('consoleAuthorizer') };
+
+    for (const [access, keys] of Object.entries(ROUTE_KEYS_BY_ACCESS))
+      for (const key of keys) expect(authorizerOf.get(key), key).toBe(expected[access as keyof typeof expected]);
+    expect(config.custom.consoleAuthorizer).toEqual({ name: 'jwt' });
+  });
+
+  it('packages the console static files with the api function', () => {
+    const patterns = config.functions.api?.package?.patterns ?? [];
+
+    for (const { file } of Object.values(CONSOLE_ASSETS))
+      expect(
+        patterns.some(
+          (pattern) => pattern === file || (pattern.endsWith('/**') && file.startsWith(pattern.slice(0, -2))),
+        ),
+        file,
+      ).toBe(true);
+  });
+
+  it('declares the six functions with their handlers', () => {
     expect(Object.fromEntries(Object.entries(config.functions).map(([name, fn]) => [name, fn.handler]))).toEqual({
       api: 'functions/api.handler',
       notify: 'functions/notify.handler',
       heartbeat: 'functions/heartbeat.handler',
       reconcile: 'functions/reconcile.handler',
+      alerts: 'functions/alerts.handler',
       catalog: 'functions/catalog.handler',
     });
   });
@@ -71,19 +101,20 @@ describe('serverless.yml', () => {
     expect(msk.arn).toMatch(/\$\{param:/);
   });
 
-  it('runs reconcile every minute', () => {
+  it('runs reconcile and the alerts forwarding every minute', () => {
     expect(config.functions.reconcile?.events).toEqual([{ schedule: 'rate(1 minute)' }]);
+    expect(config.functions.alerts?.events).toEqual([{ schedule: 'rate(1 minute)' }]);
   });
 
-  it('keeps better-sqlite3 out of every bundle and packages the pod templates', () => {
-    expect(config.custom.esbuild.exclude).toContain('better-sqlite3');
+  it('keeps better-sqlite3 and yaml out of every bundle and compiles the pod templates in', () => {
+    expect(config.custom.esbuild.exclude).toEqual(expect.arrayContaining(['better-sqlite3', 'yaml']));
     expect(config.custom.esbuild.bundle).toBe(true);
-    expect(config.package.patterns).toContain('infra/templates/**');
+    expect(config.custom.esbuild.plugins).toBe('infra/esbuild-plugins.cjs');
   });
 
   it('passes the variables the handlers read', () => {
     expect(Object.keys(config.provider.environment)).toEqual(
-      expect.arrayContaining(['ZK_CONNECT', 'ZK_AUTH', 'EKS_CLUSTER_NAME', 'KAFKA_BROKERS', 'LOG_LEVEL']),
+      expect.arrayContaining(['ZK_CONNECT', 'ZK_AUTH_SECRET', 'EKS_CLUSTER_NAME', 'KAFKA_BROKERS', 'LOG_LEVEL']),
     );
   });
 });

@@ -1,8 +1,12 @@
 import { createHash, createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
+  describeClusterOverHttps,
   EksAuth,
   EKS_TOKEN_PREFIX,
+  envCredentials,
   presignEksToken,
   TOKEN_REFRESH_AFTER_MS,
   type AwsCredentials,
@@ -54,7 +58,7 @@ function expectedSignature(url: URL, clusterName: string, secretAccessKey: strin
 describe('EKS bearer token', () => {
   it('is k8s-aws-v1. and the unpadded base64url of a presigned STS GetCallerIdentity URL', async () => {
     // Act
-    const token = await presignEksToken({
+    const token = presignEksToken({
       clusterName: 'iota-prod',
       region: 'eu-west-1',
       credentials: CREDENTIALS,
@@ -80,7 +84,7 @@ describe('EKS bearer token', () => {
 
   it('carries a valid SigV4 signature binding the cluster name', async () => {
     // Act
-    const token = await presignEksToken({
+    const token = presignEksToken({
       clusterName: 'iota-prod',
       region: 'eu-west-1',
       credentials: CREDENTIALS,
@@ -96,7 +100,7 @@ describe('EKS bearer token', () => {
 
   it('uses the China partition STS host in cn- regions', async () => {
     // Act
-    const token = await presignEksToken({
+    const token = presignEksToken({
       clusterName: 'c',
       region: 'cn-north-1',
       credentials: CREDENTIALS,
@@ -186,5 +190,139 @@ describe('EksAuth', () => {
     expect((failure as Error).message).toBe('throttled');
     expect(endpoint.server).toBe('https://ABC.gr7.eu-west-1.eks.amazonaws.com');
     expect(described).toEqual(['iota-prod', 'iota-prod']);
+  });
+});
+
+/** SigV4 of a request signed in its headers, recomputed from what the server received. */
+function expectedHeaderSignature(method: string, path: string, headers: IncomingHttpHeaders, secretAccessKey: string) {
+  const authorization = String(headers.authorization);
+  const [, date, region, service, signedHeaders] =
+    /Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=/.exec(authorization)!;
+  const names = signedHeaders!.split(';');
+  const canonicalRequest = [
+    method,
+    path,
+    '',
+    names.map((name) => `${name}:${String(headers[name]).trim()}\n`).join(''),
+    signedHeaders,
+    createHash('sha256').update('').digest('hex'),
+  ].join('\n');
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const stringToSign = [
+    'AWS4-HMAC-SHA256',
+    String(headers['x-amz-date']),
+    scope,
+    createHash('sha256').update(canonicalRequest).digest('hex'),
+  ].join('\n');
+  const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data).digest();
+  const signingKey = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date!), region!), service!), 'aws4_request');
+  return {
+    scope,
+    signedHeaders: names,
+    signature: createHmac('sha256', signingKey).update(stringToSign).digest('hex'),
+    received: /Signature=([0-9a-f]+)$/.exec(authorization)?.[1],
+  };
+}
+
+describe('DescribeCluster over HTTPS', () => {
+  const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  let server: Server | undefined;
+  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+  /** An EKS API on a local port answering every request with `status` and `body`; records what it received. */
+  const fakeEks = async (status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const received: Array<{ method: string; path: string; headers: IncomingHttpHeaders }> = [];
+    server = createServer((request, response) => {
+      received.push({ method: request.method!, path: request.url!, headers: request.headers });
+      response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const describe = describeClusterOverHttps({
+      region: 'eu-west-1',
+      credentials: async () => CREDENTIALS,
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      now: () => SIGNING_TIME,
+    });
+    return { describe, received };
+  };
+
+  it('reads the endpoint and CA of the cluster with a request SigV4-signed for eks', async () => {
+    // Prepare
+    const { describe, received } = await fakeEks(200, {
+      cluster: {
+        name: 'iota-prod',
+        status: 'ACTIVE',
+        endpoint: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com',
+        certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') },
+      },
+    });
+
+    // Act
+    const cluster = await describe('iota-prod');
+
+    // Assess
+    expect(cluster).toEqual({ server: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com', caPem: CA_PEM });
+    const [request] = received;
+    expect(request).toMatchObject({ method: 'GET', path: '/clusters/iota-prod' });
+    expect(request!.headers['x-amz-security-token']).toBe(CREDENTIALS.sessionToken);
+    const signature = expectedHeaderSignature(
+      'GET',
+      '/clusters/iota-prod',
+      request!.headers,
+      CREDENTIALS.secretAccessKey,
+    );
+    expect(signature.scope).toBe('20250506/eu-west-1/eks/aws4_request');
+    expect(signature.signedHeaders).toEqual(expect.arrayContaining(['host', 'x-amz-date', 'x-amz-security-token']));
+    expect(signature.received).toBe(signature.signature);
+  });
+
+  it('names the AWS error type and message when EKS refuses', async () => {
+    // Prepare
+    const { describe } = await fakeEks(
+      404,
+      { message: 'No cluster found for name: iota-nope.' },
+      { 'x-amzn-errortype': 'ResourceNotFoundException:http://internal.amazon.com/coral/com.amazonaws.eks/' },
+    );
+
+    // Act
+    const failure = await describe('iota-nope').catch((error: unknown) => error);
+
+    // Assess
+    expect((failure as Error).message).toMatch(
+      /^EKS DescribeCluster iota-nope \(127\.0\.0\.1:\d+\) failed: ResourceNotFoundException: No cluster found for name: iota-nope\.$/,
+    );
+  });
+
+  it('refuses a cluster that has no endpoint yet, naming its status', async () => {
+    // Prepare
+    const { describe } = await fakeEks(200, { cluster: { name: 'iota-new', status: 'CREATING' } });
+
+    // Act
+    const failure = await describe('iota-new').catch((error: unknown) => error);
+
+    // Assess
+    expect((failure as Error).message).toBe(
+      'EKS cluster iota-new has no endpoint or certificate authority yet (status CREATING)',
+    );
+  });
+});
+
+describe('credentials of the environment', () => {
+  it('are the access key, secret and session token a Lambda is given', async () => {
+    // Act
+    const credentials = await envCredentials({
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_SESSION_TOKEN: 'token',
+    })();
+
+    // Assess
+    expect(credentials).toEqual({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token' });
+  });
+
+  it('are refused at once when missing, naming the variables', () => {
+    expect(() => envCredentials({ AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE' })).toThrow(
+      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set',
+    );
   });
 });

@@ -20,6 +20,7 @@ describe('kubernetesRuntimeFromEnv', () => {
     ['K8S_SERVER must be an https URL', { ...STATIC, K8S_SERVER: 'http://k8s.example:8080' }],
     ['K8S_SERVER is not a URL', { ...STATIC, K8S_SERVER: 'k8s.example' }],
     ['AWS_REGION', { EKS_CLUSTER_NAME: 'iota-prod' }],
+    ['AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY', { EKS_CLUSTER_NAME: 'iota-prod', AWS_REGION: 'eu-west-1' }],
   ])('refuses to start without a usable %s', (variable, env) => {
     expect(() => kubernetesRuntimeFromEnv(env)).toThrow(variable);
   });
@@ -52,7 +53,13 @@ describe('kubernetesRuntimeFromEnv', () => {
 
   it('prefers EKS when a cluster name is set', () => {
     // Act
-    const runtime = kubernetesRuntimeFromEnv({ ...STATIC, EKS_CLUSTER_NAME: 'iota-prod', AWS_REGION: 'eu-west-1' });
+    const runtime = kubernetesRuntimeFromEnv({
+      ...STATIC,
+      EKS_CLUSTER_NAME: 'iota-prod',
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+    });
 
     // Assess
     expect(runtime.description).toBe('kubernetes EKS cluster iota-prod namespace iota');

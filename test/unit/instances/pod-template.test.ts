@@ -1,9 +1,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_KINDS, type KindConfig } from '../../../lib/config/kinds.js';
 import {
+  compiledPodTemplates,
   defaultTemplatesDir,
   loadPodTemplate,
   parsePodTemplate,
@@ -12,6 +14,7 @@ import {
   renderPod,
   templatesDirFromEnv,
 } from '../../../lib/instances/pod-template.js';
+import { compilePodTemplates, podTemplatesPlugin } from '../../../lib/instances/pod-template-compile.js';
 import { podName } from '../../../lib/instances/port.js';
 
 const [THING] = DEFAULT_KINDS as [KindConfig, KindConfig];
@@ -33,9 +36,9 @@ spec:
         - { name: OTHER, value: kept }
 `;
 
-const errorOf = (text: string): PodTemplateError => {
+const errorOf = async (text: string): Promise<PodTemplateError> => {
   try {
-    parsePodTemplate(text, 'test.yml');
+    await parsePodTemplate(text, 'test.yml');
   } catch (error) {
     return error as PodTemplateError;
   }
@@ -43,9 +46,9 @@ const errorOf = (text: string): PodTemplateError => {
 };
 
 describe('renderPod', () => {
-  it('sets the name, namespace, labels and first env var the workers rely on, keeping the rest', () => {
+  it('sets the name, namespace, labels and first env var the workers rely on, keeping the rest', async () => {
     // Prepare
-    const template = parsePodTemplate(TEMPLATE, 'test.yml');
+    const template = await parsePodTemplate(TEMPLATE, 'test.yml');
 
     // Act
     const pod = renderPod(template, { kind: THING, instanceId: '4', name: podName(THING, '4', 2) });
@@ -63,10 +66,10 @@ describe('renderPod', () => {
     ]);
   });
 
-  it('uses the configured namespace', () => {
+  it('uses the configured namespace', async () => {
     // Act
     const pod = renderPod(
-      parsePodTemplate(TEMPLATE, 'test.yml'),
+      await parsePodTemplate(TEMPLATE, 'test.yml'),
       { kind: THING, instanceId: '0', name: 'p' },
       'iota-staging',
     );
@@ -75,9 +78,9 @@ describe('renderPod', () => {
     expect(pod.metadata.namespace).toBe('iota-staging');
   });
 
-  it('leaves the template untouched, so one cached template renders every pod', () => {
+  it('leaves the template untouched, so one cached template renders every pod', async () => {
     // Prepare
-    const template = parsePodTemplate(TEMPLATE, 'test.yml');
+    const template = await parsePodTemplate(TEMPLATE, 'test.yml');
     const pristine = structuredClone(template);
 
     // Act
@@ -108,9 +111,9 @@ describe('parsePodTemplate', () => {
     ],
     ['a non-string label', TEMPLATE.replace('team: iot', 'team: 7'), 'metadata.labels.team'],
     ['broken YAML', 'kind: [Pod', '(root)'],
-  ])('rejects a template with %s, naming the field', (_case, text, field) => {
+  ])('rejects a template with %s, naming the field', async (_case, text, field) => {
     // Act
-    const error = errorOf(text);
+    const error = await errorOf(text);
 
     // Assess
     expect(error).toBeInstanceOf(PodTemplateError);
@@ -164,5 +167,53 @@ describe('podTemplateLoader', () => {
     // Assess
     expect((missing as Error).message).toContain(join(dir, 'iota-dac', 'pod-template.yml'));
     expect(template.spec.containers[0]!.name).toBe('worker');
+  });
+});
+
+describe('templates compiled at build time', () => {
+  let dir: string | undefined;
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it.each(DEFAULT_KINDS.map((kind) => [kind.resource, kind] as const))(
+    'the %s template compiled into a bundle is the one its file gives',
+    async (_resource, kind) => {
+      // Act
+      const compiled = await compiledPodTemplates(compilePodTemplates(defaultTemplatesDir()))(kind);
+
+      // Assess
+      expect(compiled).toEqual(await loadPodTemplate(kind, defaultTemplatesDir()));
+    },
+  );
+
+  it('names a kind whose template was not compiled in', async () => {
+    // Act
+    const missing = await compiledPodTemplates({})(THING).catch((e: unknown) => e);
+
+    // Assess
+    expect(missing).toBeInstanceOf(PodTemplateError);
+    expect((missing as Error).message).toBe(
+      `pod template ${join('infra', 'templates', 'iota-dac', 'pod-template.yml')} (compiled into the bundle): (root): no such template was compiled into the bundle`,
+    );
+  });
+
+  it('fails the build on an invalid template, naming the file and the field', async () => {
+    // Prepare
+    dir = mkdtempSync(join(tmpdir(), 'templates-'));
+    mkdirSync(join(dir, 'iota-dac'));
+    writeFileSync(join(dir, 'iota-dac', 'pod-template.yml'), TEMPLATE.replace('image: repository/iota-dac:latest', ''));
+
+    // Act
+    const failure = await build({
+      entryPoints: [resolve('lib/instances/compiled-pod-templates.ts')],
+      bundle: true,
+      write: false,
+      logLevel: 'silent',
+      plugins: [podTemplatesPlugin(dir)],
+    }).catch((e: unknown) => e);
+
+    // Assess
+    expect(String(failure)).toContain(
+      `pod template ${join(dir, 'iota-dac', 'pod-template.yml')}: spec.containers[0].image:`,
+    );
   });
 });

@@ -113,6 +113,20 @@ describe('alert messages', () => {
       content: '3 of 4 ready Thing instances report no cpu usage; scaling holds until they do (is the metrics API up?)',
     });
   });
+
+  it('describes the runtime at its pod limit, for a refused orchestrate and for pods it could not start', () => {
+    const limit = { type: 'pod-limit', resource: 'Thing', limit: 16, setting: 'LOCAL_MAX_PROCESSES', at: AT } as const;
+
+    expect(alertMessage({ ...limit, refused: 'orchestrate', pods: 110, instances: [] })).toMatchObject({
+      level: 'warning',
+      title: "Thing pods over the runtime's limit",
+      content:
+        'an orchestrate of Thing was refused: it needed 110 pods of every kind, the runtime runs at most 16 (LOCAL_MAX_PROCESSES)',
+    });
+    expect(alertMessage({ ...limit, refused: 'create', pods: 16, instances: ['16', '17'] })).toMatchObject({
+      content: 'the runtime runs 16 pods, its limit (LOCAL_MAX_PROCESSES=16); 2 Thing instances wait for a pod',
+    });
+  });
 });
 
 describe('LogAlertPublisher', () => {

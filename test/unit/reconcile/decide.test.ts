@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { KindConfig } from '../../../lib/config/kinds.js';
 import type { PodInfo, PodPhase } from '../../../lib/instances/port.js';
 import type { InstanceRecord } from '../../../lib/orchestration/types.js';
-import { decide, DEFAULT_RECONCILE_SETTINGS, type ReconcileInput } from '../../../lib/reconcile/decide.js';
+import {
+  backoffDelayMs,
+  decide,
+  DEFAULT_RECONCILE_SETTINGS,
+  type ReconcileInput,
+} from '../../../lib/reconcile/decide.js';
 
 const THING: KindConfig = { resource: 'Thing', instanceName: 'iota-dac', heartbeat: true, initInstances: 10 };
 const RULE: KindConfig = { resource: 'Rule', instanceName: 'iota-rules-engine', heartbeat: false, initInstances: 10 };
@@ -166,6 +171,8 @@ describe('decide: pods for every instance', () => {
             generation: 2,
             at: NOW,
             phase: 'Pending',
+            restarts: 1,
+            backoff: { streak: 1, delayMs: s(10), until: NOW + s(10) },
           },
         },
       ]);
@@ -404,7 +411,16 @@ describe('decide: silent instances', () => {
     ]);
     expect(decision.records).toContainEqual({
       instanceId: '2',
-      record: { action: 'recycled', reason, pod: 'iota-dac-2-g2', generation: 2, at: NOW, phase: 'Pending' },
+      record: {
+        action: 'recycled',
+        reason,
+        pod: 'iota-dac-2-g2',
+        generation: 2,
+        at: NOW,
+        phase: 'Pending',
+        restarts: 1,
+        backoff: { streak: 1, delayMs: s(10), until: NOW + s(10) },
+      },
     });
     expect(decision.silent).toEqual(['2']);
     expect(decision.alerts).toEqual([]);
@@ -639,5 +655,242 @@ describe('decide: silent instances', () => {
     expect(decision.actions.filter((a) => a.type === 'create')).toHaveLength(9);
     expect(decision.actions.filter((a) => a.type === 'recycle').map((a) => a.instanceId)).toEqual(['1']);
     expect(decision.alerts).toEqual([]);
+  });
+});
+
+describe('decide: crash-loop back-off', () => {
+  const backoff = (streak: number, untilSecondsFromNow: number, healthySinceSecondsAgo?: number) => ({
+    streak,
+    delayMs: backoffDelayMs(streak),
+    until: NOW + s(untilSecondsFromNow),
+    ...(healthySinceSecondsAgo === undefined ? {} : { healthySince: ago(healthySinceSecondsAgo) }),
+  });
+  const restarted = (pod: string, generation: number, restarts: number, wait: ReturnType<typeof backoff>) => ({
+    ...recordOf(pod, generation),
+    action: 'recycled' as const,
+    restarts,
+    backoff: wait,
+  });
+
+  it('waits 10 s after the first restart in a row, doubling up to 5 min', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 40].map((streak) => backoffDelayMs(streak) / 1000)).toEqual([
+      10, 20, 40, 80, 160, 300, 300, 300,
+    ]);
+  });
+
+  it('does not recycle a silent instance while its back-off lasts, and spends no recycle of the cap on it', () => {
+    const decision = decide(
+      input({
+        settings: { ...DEFAULT_RECONCILE_SETTINGS, maxRecyclesPerRun: 1 },
+        instanceIds: ['0', '1', '2', '3'],
+        heartbeats: beats({ '1': 300, '2': 1, '3': 1 }),
+        pods: [running('0', 3, 130), running('1', 1), running('2', 1), running('3', 1)],
+        records: new Map([['0', restarted('iota-dac-0-g3', 3, 2, backoff(2, 5))]]),
+      }),
+    );
+
+    expect(decision.actions.map((a) => `${a.type} ${a.instanceId}`)).toEqual(['recycle 1']);
+    expect(decision.silent).toEqual(['0', '1']);
+    expect(decision.heldBack).toEqual([
+      {
+        instanceId: '0',
+        pod: 'iota-dac-0-g3',
+        reason:
+          'no heartbeat ever (timeout 90 s); pod iota-dac-0-g3 up 130 s; not recycled: crash-loop back-off: 5 s left of 20 s after restart 2 in a row',
+      },
+    ]);
+    expect(decision.alerts).toEqual([]);
+    expect(decision.records.map((r) => r.instanceId)).not.toContain('0');
+  });
+
+  it('recycles once the wait is over and doubles the next one', () => {
+    const decision = decide(
+      input({
+        instanceIds: ['0'],
+        pods: [running('0', 3, 130)],
+        records: new Map([['0', restarted('iota-dac-0-g3', 3, 2, backoff(2, 0))]]),
+      }),
+    );
+
+    expect(decision.actions.map((a) => `${a.type} ${a.instanceId}`)).toEqual(['recycle 0']);
+    expect(decision.records[0]!.record).toMatchObject({
+      action: 'recycled',
+      pod: 'iota-dac-0-g4',
+      restarts: 3,
+      backoff: { streak: 3, delayMs: s(40), until: NOW + s(40) },
+    });
+  });
+
+  it('keeps a dead pod while the back-off lasts, recording its phase, and replaces it once the wait is over', () => {
+    const dead = pod('iota-rules-engine-0-g3', '0', 'Failed', 20);
+    const stored = restarted('iota-rules-engine-0-g3', 3, 3, backoff(3, 25));
+
+    const waiting = decide(input({ kind: RULE, instanceIds: ['0'], pods: [dead], records: new Map([['0', stored]]) }));
+    const later = decide(
+      input({
+        kind: RULE,
+        now: NOW + s(25),
+        instanceIds: ['0'],
+        pods: [dead],
+        records: new Map([['0', { ...stored, phase: 'Failed' }]]),
+      }),
+    );
+
+    expect(waiting.actions).toEqual([]);
+    expect(waiting.heldBack).toEqual([
+      {
+        instanceId: '0',
+        pod: 'iota-rules-engine-0-g3',
+        reason:
+          'pod iota-rules-engine-0-g3 is Failed; not replaced: crash-loop back-off: 25 s left of 40 s after restart 3 in a row',
+      },
+    ]);
+    expect(waiting.records).toEqual([{ instanceId: '0', record: { ...stored, phase: 'Failed' } }]);
+    expect(later.actions.map((a) => `${a.type} ${a.name}`)).toEqual([
+      'delete iota-rules-engine-0-g3',
+      'create iota-rules-engine-0-g4',
+    ]);
+    expect(later.records[0]!.record).toMatchObject({
+      action: 'replaced',
+      restarts: 4,
+      backoff: { streak: 4, delayMs: s(80), until: NOW + s(25 + 80) },
+    });
+  });
+
+  it('never waits longer than 5 min', () => {
+    const decision = decide(
+      input({
+        instanceIds: ['0'],
+        pods: [running('0', 9, 400)],
+        records: new Map([['0', restarted('iota-dac-0-g9', 9, 8, backoff(8, -1))]]),
+      }),
+    );
+
+    expect(decision.records[0]!.record.backoff).toEqual({ streak: 9, delayMs: s(300), until: NOW + s(300) });
+  });
+
+  it('starts a pod for an instance that has none at once: the back-off delays restarts, not a first start', () => {
+    const stored: InstanceRecord = {
+      action: 'error',
+      reason: 'no pod',
+      error: 'HTTP 500',
+      pod: 'iota-dac-0-g4',
+      generation: 4,
+      at: ago(5),
+      restarts: 3,
+      backoff: backoff(3, 35),
+    };
+    const decision = decide(input({ instanceIds: ['0'], records: new Map([['0', stored]]) }));
+
+    expect(decision.actions.map((a) => `${a.type} ${a.name}`)).toEqual(['create iota-dac-0-g5']);
+    expect(decision.records[0]!.record).toMatchObject({ action: 'created', restarts: 3, backoff: backoff(3, 35) });
+  });
+
+  it('notes when a backed-off instance is first heard from its new pod', () => {
+    const stored = restarted('iota-dac-0-g3', 3, 2, backoff(2, -100));
+    const decision = decide(
+      input({
+        instanceIds: ['0'],
+        heartbeats: beats({ '0': 2 }),
+        pods: [running('0', 3, 130)],
+        records: new Map([['0', stored]]),
+      }),
+    );
+
+    expect(decision.records).toEqual([
+      { instanceId: '0', record: { ...stored, backoff: { ...backoff(2, -100), healthySince: NOW } } },
+    ]);
+  });
+
+  it('drops the back-off once the instance has stayed healthy for 10 min, keeping its restart count', () => {
+    const healthyFor = (seconds: number) =>
+      decide(
+        input({
+          instanceIds: ['0'],
+          heartbeats: beats({ '0': 2 }),
+          pods: [running('0', 3, 1000)],
+          records: new Map([['0', restarted('iota-dac-0-g3', 3, 2, backoff(2, -900, seconds))]]),
+        }),
+      );
+
+    expect(healthyFor(599).records).toEqual([]);
+    expect(healthyFor(600).records).toEqual([
+      { instanceId: '0', record: { ...recordOf('iota-dac-0-g3', 3), action: 'recycled', restarts: 2 } },
+    ]);
+  });
+
+  it('starts the 10 min again after a break in health', () => {
+    const stored = restarted('iota-dac-0-g3', 3, 2, backoff(2, -900, 500));
+    const decision = decide(
+      input({
+        instanceIds: ['0'],
+        heartbeats: beats({ '0': 95 }),
+        pods: [running('0', 3, 100)],
+        records: new Map([['0', stored]]),
+      }),
+    );
+
+    expect(decision.actions).toEqual([]);
+    expect(decision.records).toEqual([{ instanceId: '0', record: { ...stored, backoff: backoff(2, -900) } }]);
+  });
+
+  it('does not count a heartbeat older than the pod as its health', () => {
+    const decision = decide(
+      input({
+        instanceIds: ['0'],
+        heartbeats: beats({ '0': 40 }),
+        pods: [running('0', 3, 30)],
+        records: new Map([['0', restarted('iota-dac-0-g3', 3, 2, backoff(2, -20))]]),
+      }),
+    );
+
+    expect(decision.records).toEqual([]);
+  });
+
+  it('judges a kind without heartbeats healthy while its pod is Running', () => {
+    const stored = { ...restarted('iota-rules-engine-0-g2', 2, 1, backoff(1, -5)) };
+    const decision = decide(
+      input({
+        kind: RULE,
+        instanceIds: ['0'],
+        pods: [pod('iota-rules-engine-0-g2', '0', 'Running', 15)],
+        records: new Map([['0', stored]]),
+      }),
+    );
+
+    expect(decision.records).toEqual([
+      { instanceId: '0', record: { ...stored, backoff: { ...backoff(1, -5), healthySince: NOW } } },
+    ]);
+  });
+
+  it('waits only 10 s again after the first restart once the back-off was dropped', () => {
+    const decision = decide(
+      input({
+        instanceIds: ['0'],
+        heartbeats: beats({ '0': 300 }),
+        pods: [running('0', 7, 4000)],
+        records: new Map([['0', { ...recordOf('iota-dac-0-g7', 7), restarts: 6 }]]),
+      }),
+    );
+
+    expect(decision.records[0]!.record).toMatchObject({
+      action: 'recycled',
+      restarts: 7,
+      backoff: { streak: 1, delayMs: s(10), until: NOW + s(10) },
+    });
+  });
+
+  it('still counts instances waiting out a back-off as silent for the outage guard', () => {
+    const decision = decide(
+      input({
+        instanceIds: ['0', '1', '2'],
+        heartbeats: beats({ '2': 1 }),
+        pods: [running('0', 2, 300), running('1', 1), running('2', 1)],
+        records: new Map([['0', restarted('iota-dac-0-g2', 2, 1, backoff(1, 5))]]),
+      }),
+    );
+
+    expect(decision.alerts.map((a) => a.type)).toEqual(['fleet-silent']);
+    expect(decision.actions).toEqual([]);
   });
 });

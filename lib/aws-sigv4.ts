@@ -1,0 +1,116 @@
+/**
+ * AWS Signature Version 4 over node:crypto, for the few AWS calls the functions make
+ * without an SDK (EKS DescribeCluster and the EKS token, lib/instances/eks-auth.ts): a
+ * request signed in its headers, or presigned in its query. @smithy/signature-v4 would do
+ * the same with about 160 KB of @smithy/core in the bundle.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
+ */
+import { createHash, createHmac } from 'node:crypto';
+
+export interface AwsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
+export interface SigV4Request {
+  readonly method: string;
+  /** Path and query are signed as the URL holds them (already percent-encoded). */
+  readonly url: URL;
+  /** Headers to sign besides `host`, which comes from the URL. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Default empty. */
+  readonly body?: string;
+  readonly region: string;
+  readonly service: string;
+  readonly credentials: AwsCredentials;
+  /** Epoch ms. */
+  readonly signingTime: number;
+}
+
+const ALGORITHM = 'AWS4-HMAC-SHA256';
+
+/** RFC 3986 percent-encoding, as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
+const rfc3986 = (text: string): string =>
+  encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+const sha256Hex = (data: string): string => createHash('sha256').update(data, 'utf8').digest('hex');
+const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
+
+/** 2025-05-06T07:08:09.000Z → 20250506T070809Z */
+const amzDateOf = (epochMs: number): string => new Date(epochMs).toISOString().replace(/[-:]|\.\d{3}/g, '');
+
+/** The signature of a canonical request whose query and headers are given (lower-case header names). */
+function signature(
+  request: SigV4Request,
+  amzDate: string,
+  query: ReadonlyArray<readonly [string, string]>,
+  headers: Readonly<Record<string, string>>,
+): { scope: string; signedHeaders: string; signature: string } {
+  const scope = `${amzDate.slice(0, 8)}/${request.region}/${request.service}/aws4_request`;
+  const names = Object.keys(headers).sort();
+  const signedHeaders = names.join(';');
+  const canonicalRequest = [
+    request.method,
+    // Each segment encoded once more: SigV4 for every service but S3.
+    request.url.pathname
+      .split('/')
+      .map((segment) => rfc3986(segment))
+      .join('/') || '/',
+    query
+      .map(([key, value]) => `${rfc3986(key)}=${rfc3986(value)}`)
+      .sort()
+      .join('&'),
+    names.map((name) => `${name}:${headers[name]!.trim().replace(/\s+/g, ' ')}\n`).join(''),
+    signedHeaders,
+    sha256Hex(request.body ?? ''),
+  ].join('\n');
+  const stringToSign = [ALGORITHM, amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
+  const { secretAccessKey } = request.credentials;
+  const key = hmac(
+    hmac(hmac(hmac(`AWS4${secretAccessKey}`, amzDate.slice(0, 8)), request.region), request.service),
+    'aws4_request',
+  );
+  return { scope, signedHeaders, signature: createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex') };
+}
+
+const lowerCased = (headers: Readonly<Record<string, string>> = {}): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+
+/** The headers to send: the request's, `host`, `x-amz-date`, `x-amz-security-token` and `authorization`. */
+export function signRequest(request: SigV4Request): Record<string, string> {
+  const { credentials } = request;
+  const amzDate = amzDateOf(request.signingTime);
+  const headers: Record<string, string> = {
+    ...lowerCased(request.headers),
+    host: request.url.host,
+    'x-amz-date': amzDate,
+    ...(credentials.sessionToken ? { 'x-amz-security-token': credentials.sessionToken } : {}),
+  };
+  const signed = signature(request, amzDate, [...request.url.searchParams], headers);
+  return {
+    ...headers,
+    authorization: `${ALGORITHM} Credential=${credentials.accessKeyId}/${signed.scope}, SignedHeaders=${signed.signedHeaders}, Signature=${signed.signature}`,
+  };
+}
+
+/** The URL with its signature in the query (`X-Amz-*`), valid for `expiresSeconds` from the signing time. */
+export function presignUrl(request: SigV4Request, expiresSeconds: number): URL {
+  const { credentials } = request;
+  const amzDate = amzDateOf(request.signingTime);
+  const headers = { ...lowerCased(request.headers), host: request.url.host };
+  const url = new URL(request.url);
+  const scope = `${amzDate.slice(0, 8)}/${request.region}/${request.service}/aws4_request`;
+  url.searchParams.set('X-Amz-Algorithm', ALGORITHM);
+  url.searchParams.set('X-Amz-Credential', `${credentials.accessKeyId}/${scope}`);
+  url.searchParams.set('X-Amz-Date', amzDate);
+  url.searchParams.set('X-Amz-Expires', String(expiresSeconds));
+  if (credentials.sessionToken) url.searchParams.set('X-Amz-Security-Token', credentials.sessionToken);
+  url.searchParams.set('X-Amz-SignedHeaders', Object.keys(headers).sort().join(';'));
+  url.searchParams.set(
+    'X-Amz-Signature',
+    signature({ ...request, url }, amzDate, [...url.searchParams], headers).signature,
+  );
+  return url;
+}
