@@ -20,6 +20,7 @@
  * is left of the 400 KiB budget of the api, notify and heartbeat bundles.
  */
 import * as z from './zod.js';
+import { type AwsHttpResponse, parseJsonOrUndefined, sendAwsRequest } from './aws-http.js';
 import { type AwsCredentials, signRequest } from './aws-sigv4.js';
 import { type Clock, systemClock } from './clock.js';
 
@@ -42,8 +43,6 @@ export interface SecretsManagerOptions {
 const SERVICE = 'secretsmanager';
 const GET_SECRET_VALUE = 'secretsmanager.GetSecretValue';
 const DEFAULT_TIMEOUT_MS = 5000;
-/** A secret holds at most 64 KiB; anything much larger is not an answer of Secrets Manager. */
-const MAX_RESPONSE_BYTES = 1 << 20;
 
 const SecretValueSchema = z.object({ SecretString: z.optional(z.string()) });
 const ErrorSchema = z.object({
@@ -87,13 +86,18 @@ export class SecretsManagerReader implements SecretReader {
       credentials: this.options.credentials,
       signingTime: (this.options.clock ?? systemClock)(),
     });
-    let response: { status: number; body: string };
+    let response: AwsHttpResponse;
     try {
-      response = await post(this.url, headers, body, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      response = await sendAwsRequest(this.url, {
+        method: 'POST',
+        headers,
+        body,
+        timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      });
     } catch (error) {
       throw new Error(`${what} failed: ${(error as Error).message}`, { cause: error });
     }
-    const json = parseJson(response.body);
+    const json = parseJsonOrUndefined(response.body);
     if (response.status !== 200) {
       const error = ErrorSchema.safeParse(json);
       const type = error.data?.__type?.split('#').pop() ?? `HTTP ${response.status}`;
@@ -107,14 +111,6 @@ export class SecretsManagerReader implements SecretReader {
     return secret.data.SecretString;
   }
 }
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-};
 
 /**
  * Secrets Manager with the region, credentials and endpoint of `env`: a Lambda's own (AWS_REGION,
@@ -151,37 +147,4 @@ function secretsManagerOptionsFromEnv(env: NodeJS.ProcessEnv): SecretsManagerOpt
     credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
     ...(endpoint ? { endpoint } : {}),
   };
-}
-
-async function post(
-  url: URL,
-  headers: Record<string, string>,
-  body: string,
-  timeoutMs: number,
-): Promise<{ status: number; body: string }> {
-  // Loaded on the first read, not at import: loading node:http and node:https took 31-108 ms (10 fresh processes,
-  // load average 18 on 2 cores), which a container that names no secret would pay at every cold start.
-  const { request: send } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
-  return new Promise((resolve, reject) => {
-    const request = send(
-      url,
-      { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs },
-      (response) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) request.destroy(new Error(`the answer exceeds ${MAX_RESPONSE_BYTES} bytes`));
-          else chunks.push(chunk);
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-        response.on('error', reject);
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on('error', reject);
-    request.end(body);
-  });
 }

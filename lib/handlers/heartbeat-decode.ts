@@ -14,7 +14,7 @@
  * the field at fault. Beats are coalesced per instance as they are scanned,
  * and only the newest value of each instance is parsed, for its extra fields.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { INSTANCE_ID } from '../domain/orchestration.js';
 import type { HeartbeatInput } from '../orchestration/types.js';
 import { describeIssues, fieldIssues, type MskEvent, MskRecordSchema } from './events.js';
@@ -34,11 +34,14 @@ const RESOURCE_KIND = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const HeartbeatMessageSchema = z.looseObject({
   resource: z
     .string({ error: 'resource is required' })
-    .regex(RESOURCE_KIND, 'resource must be a kind name such as "Thing"'),
-  instanceId: z
-    .union([z.string(), z.number().int().nonnegative()], { error: 'instanceId must be a string or an integer' })
-    .transform(String)
-    .pipe(z.string().regex(INSTANCE_ID, 'instanceId must be a small non-negative integer such as "0"')),
+    .check(z.regex(RESOURCE_KIND, 'resource must be a kind name such as "Thing"')),
+  instanceId: z.pipe(
+    z.pipe(
+      z.union([z.string(), z.int().check(z.minimum(0))], { error: 'instanceId must be a string or an integer' }),
+      z.transform(String),
+    ),
+    z.string().check(z.regex(INSTANCE_ID, 'instanceId must be a small non-negative integer such as "0"')),
+  ),
 });
 
 export type DecodedHeartbeat =

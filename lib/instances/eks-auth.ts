@@ -10,8 +10,7 @@
  * credential chain and @smithy/signature-v4 were about 640 KB of the reconcile bundle for one
  * GET and one signature (README, "Bundles").
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { type AwsHttpResponse, parseJsonOrUndefined, sendAwsRequest } from '../aws-http.js';
 import { type AwsCredentials, presignUrl, signRequest } from '../aws-sigv4.js';
 import { systemClock } from '../clock.js';
 
@@ -97,9 +96,6 @@ export interface DescribeClusterOptions {
 const eksEndpoint = (region: string): string =>
   `https://eks.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
 
-/** A body larger than this is no DescribeCluster answer. */
-const MAX_RESPONSE_BYTES = 1 << 20;
-
 /** `GET /clusters/<name>` of the EKS API, signed with SigV4: endpoint and CA of the cluster. */
 export function describeClusterOverHttps(options: DescribeClusterOptions): DescribeCluster {
   const base = new URL(options.endpoint ?? eksEndpoint(options.region));
@@ -117,13 +113,13 @@ export function describeClusterOverHttps(options: DescribeClusterOptions): Descr
       credentials: await options.credentials(),
       signingTime: now(),
     });
-    let response: { status: number; errorType: string | undefined; body: string };
+    let response: AwsHttpResponse;
     try {
-      response = await get(url, headers, timeoutMs);
+      response = await sendAwsRequest(url, { method: 'GET', headers, timeoutMs });
     } catch (error) {
       throw new Error(`${what} failed: ${(error as Error).message}`, { cause: error });
     }
-    const json = parseJson(response.body) as
+    const json = parseJsonOrUndefined(response.body) as
       | {
           message?: unknown;
           cluster?: { endpoint?: unknown; status?: unknown; certificateAuthority?: { data?: unknown } };
@@ -145,45 +141,6 @@ export function describeClusterOverHttps(options: DescribeClusterOptions): Descr
     }
     return { server, caPem: Buffer.from(caData, 'base64').toString('utf8') };
   };
-}
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-};
-
-function get(
-  url: URL,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<{ status: number; errorType: string | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const request = send(url, { method: 'GET', headers, timeout: timeoutMs }, (response) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) request.destroy(new Error(`the answer exceeds ${MAX_RESPONSE_BYTES} bytes`));
-        else chunks.push(chunk);
-      });
-      response.on('end', () => {
-        const errorType = response.headers['x-amzn-errortype'];
-        resolve({
-          status: response.statusCode ?? 0,
-          errorType: Array.isArray(errorType) ? errorType[0] : errorType,
-          body: Buffer.concat(chunks).toString('utf8'),
-        });
-      });
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on('error', reject);
-    request.end();
-  });
 }
 
 export interface EksAuthOptions {
