@@ -53,7 +53,7 @@ export async function runDueCatalogPasses(
       const message = error instanceof Error ? error.message : String(error);
       failed.push({ resource, error: message });
       options.metrics.count('CatalogPassFailures');
-      log.error({ resource, err: error }, `${resource} catalog pass failed; the next run retries`);
+      log.error({ resource, err: error, reported: true }, `${resource} catalog pass failed; the next run retries`);
     }
   }
   return { passes, failed };

@@ -142,7 +142,7 @@ export async function handleNotifyBatch(
       };
       malformed.push(dropped);
       log.warn(
-        { record: dropped.id, field: dropped.field, reason: dropped.reason, payload: dropped.payload },
+        { record: dropped.id, field: dropped.field, reason: dropped.reason, payload: dropped.payload, reported: true },
         'malformed cm/notify message dropped',
       );
       continue;
@@ -154,7 +154,10 @@ export async function handleNotifyBatch(
     }
     if (plan.action === 'reconcile-needed') {
       reconcileNeeded.set(plan.resource, [...(reconcileNeeded.get(plan.resource) ?? []), record.id]);
-      log.warn({ record: record.id, resource: plan.resource, reason: plan.reason }, 'catalog pass requested');
+      log.warn(
+        { record: record.id, resource: plan.resource, reason: plan.reason, reported: true },
+        'catalog pass requested',
+      );
       continue;
     }
     let kind = work.get(plan.resource);
@@ -224,7 +227,7 @@ async function applyKind(app: App, kind: KindWork, metrics: Metrics): Promise<Ki
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     log.error(
-      { err: error, records: kind.records.size, ids: kind.ops.size },
+      { err: error, records: kind.records.size, ids: kind.ops.size, reported: true },
       `${resource} batch not applied; its records are retried`,
     );
     return { ...outcome, error: message };

@@ -6,9 +6,10 @@
  *
  * The components' own logs go through the console too (`logDestination`): in
  * pretty mode each record becomes one line like the others, never a JSON line
- * among them. The records of the handlers the console narrates (cm/notify
- * batches, reconcile runs, catalog passes) and of the alert publisher are left
- * out there, since the narrated line already tells each of them once.
+ * among them. Records marked `reported` (what a cm/notify batch, reconcile run
+ * or catalog pass also returns in its result, which the console narrates) and
+ * those of the alert publisher are left out there, since the narrated line
+ * already tells each of them once; a handler's other warnings still show.
  */
 import type { LogDestination, Logger } from '../log.js';
 
@@ -52,11 +53,18 @@ const COLORS: Partial<Record<EventTag, string>> = {
 
 const WARN_TAGS: ReadonlySet<EventTag> = new Set(['warn', 'hold', 'alert']);
 
-/** Log records the narration already tells: from these handlers (their results are narrated) and the alert publisher. */
-const NARRATED_HANDLERS: ReadonlySet<unknown> = new Set(['notify', 'reconcile', 'catalog']);
+/** Log records the narration already tells: those a handler's result reports too, and the alert publisher's. */
 const NARRATED_COMPONENTS: ReadonlySet<unknown> = new Set(['alerts']);
 /** Fields every record has or the line already shows. */
-const RECORD_FIELDS: ReadonlySet<string> = new Set(['level', 'time', 'service', 'component', 'handler', 'msg']);
+const RECORD_FIELDS: ReadonlySet<string> = new Set([
+  'level',
+  'time',
+  'service',
+  'component',
+  'handler',
+  'msg',
+  'reported',
+]);
 /** A field's value is cut here: a line, not a dump. */
 const FIELD_CHARS = 200;
 
@@ -78,7 +86,7 @@ function logRecordEvent(line: string): { tag: EventTag; text: string } | undefin
   } catch {
     return { tag: 'info', text: line.trimEnd() };
   }
-  if (NARRATED_HANDLERS.has(record.handler) || NARRATED_COMPONENTS.has(record.component)) return undefined;
+  if (record.reported === true || NARRATED_COMPONENTS.has(record.component)) return undefined;
   const level = Number(record.level);
   const tag: EventTag = level >= 50 ? 'error' : level >= 40 ? 'warn' : 'info';
   const fields = Object.entries(record)

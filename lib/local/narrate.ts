@@ -80,7 +80,14 @@ export function describeCatalogPass(pass: CatalogPass, out: LocalConsole): void 
 }
 
 /** The lines a person wants from a reconcile run; a run that changed nothing prints nothing. */
-export function describeReconcile(report: ReconcileReport, out: LocalConsole, state: { lastSkip?: string }): void {
+/** What the console remembers between reconcile runs, so that a state that lasts is told once. */
+export interface ReconcileNarration {
+  lastSkip?: string;
+  /** Held-back instance → the reason last told, numbers left out (a back-off's countdown is not news). */
+  readonly held?: Map<string, string>;
+}
+
+export function describeReconcile(report: ReconcileReport, out: LocalConsole, state: ReconcileNarration): void {
   if (report.status === 'skipped') {
     const holder = report.skipped?.heldBy ?? 'another process';
     if (state.lastSkip !== holder) {
@@ -139,12 +146,21 @@ export function describeReconcile(report: ReconcileReport, out: LocalConsole, st
         }
       }
     }
+    const heldNow = new Set<string>();
     for (const held of kind.heldBack) {
+      const key = `${kind.resource}/${held.instanceId}`;
+      const gist = held.reason.replace(/\d+(\.\d+)?/g, '#');
+      heldNow.add(key);
+      if (state.held?.get(key) === gist) continue;
+      state.held?.set(key, gist);
       out.event('hold', `${kind.resource} instance ${held.instanceId}: not recycled (${held.reason})`, {
         resource: kind.resource,
         instanceId: held.instanceId,
         pod: held.pod,
       });
+    }
+    for (const key of state.held?.keys() ?? []) {
+      if (key.startsWith(`${kind.resource}/`) && !heldNow.has(key)) state.held?.delete(key);
     }
   }
   for (const alert of report.alerts) {

@@ -38,6 +38,7 @@ import {
   describeOrchestrateResponse,
   describeReconcile,
   plural,
+  type ReconcileNarration,
 } from './narrate.js';
 import { startLoop, type Loop } from './reconcile-loop.js';
 
@@ -156,7 +157,7 @@ export async function startLocalSystem(
     if (processes) cleanups.push(() => stopAllWorkers(app, processes, 5000));
 
     // Declared before the consumers so they can kick it; started last, once all it needs is up.
-    const reconcileState: { lastSkip?: string } = {};
+    const reconcileState: ReconcileNarration = { held: new Map() };
     let loop: Loop | undefined;
     const kick = (): void => loop?.kick();
 

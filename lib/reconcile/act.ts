@@ -131,7 +131,10 @@ export async function act(
     };
     if (!action.ok) {
       metrics.count('RuntimeErrors');
-      log.error({ ...fields, error: action.error }, `${action.type} ${action.pod} failed: ${action.error}`);
+      log.error(
+        { ...fields, error: action.error, reported: true },
+        `${action.type} ${action.pod} failed: ${action.error}`,
+      );
       return;
     }
     metrics.count(METRIC[action.type]);

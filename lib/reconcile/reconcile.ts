@@ -264,7 +264,7 @@ async function reconcileKind(
   ) {
     metrics.count('ReconcileKindFailures');
     log.error(
-      { resource, errors: errors.filter((e) => e.resource === resource) },
+      { resource, errors: errors.filter((e) => e.resource === resource), reported: true },
       `${resource} not reconciled: state could not be read`,
     );
     return undefined;
@@ -290,7 +290,7 @@ async function reconcileKind(
     records: records.value,
   });
   for (const held of decision.heldBack)
-    log.warn({ resource, instanceId: held.instanceId, pod: held.pod }, `not recycled: ${held.reason}`);
+    log.warn({ resource, instanceId: held.instanceId, pod: held.pod, reported: true }, `not recycled: ${held.reason}`);
   if (decision.heldBack.length > 0) metrics.count('RecyclesHeldBack', decision.heldBack.length);
 
   const executed = await act(context, decision, records.value);

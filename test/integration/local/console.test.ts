@@ -79,4 +79,19 @@ describe('the pretty console', () => {
     ]);
     expect(lines()[0]).toContain('resource=Thing');
   });
+
+  it('still prints a handler warning its result does not report, and leaves out the one it does', () => {
+    const reconcileLog = createLogger({
+      level: 'warn',
+      bindings: { component: 'app', handler: 'reconcile' },
+      destination: out.logDestination,
+    });
+
+    reconcileLog.warn({ resource: 'Thing' }, 'pod usage could not be read: scaling holds');
+    reconcileLog.warn({ resource: 'Thing', instanceId: '0', reported: true }, 'not recycled: outage guard');
+
+    expect(lines()).toEqual([
+      expect.stringMatching(/^12:00:00 {2}warn {8}pod usage could not be read: scaling holds {2}resource=Thing$/),
+    ]);
+  });
 });
