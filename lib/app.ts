@@ -18,6 +18,7 @@ import { kindsFromEnv, type KindConfig } from './config/kinds.js';
 import { settingsFromEnv, type Settings } from './config/settings.js';
 import type { InstanceRuntime } from './instances/port.js';
 import { createLogger, type Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import { AlertOutbox, OutboxAlertPublisher } from './orchestration/alert-outbox.js';
 import { createOrchestration, type Orchestration } from './orchestration/index.js';
 import { Layout } from './orchestration/layout.js';
@@ -65,6 +66,8 @@ export interface AppParts {
    * points that forward pass it (functions/alerts.ts, the local system), so the others' bundles carry no Kafka client.
    */
   alertForwarder?: (logger: Logger) => AlertPublisher | undefined;
+  /** Where the App's alerts are counted by type (AlertsRaised, EMF): the Lambda functions' stdout. None: not counted. */
+  alertMetrics?: Metrics;
 }
 
 export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: AppParts = {}): Promise<App> {
@@ -78,7 +81,7 @@ export async function createApp(env: NodeJS.ProcessEnv = process.env, parts: App
   const store = parts.store ?? (await openStore(env, secrets));
   const alertLogger = logger.child({ component: 'alerts' });
   const alertOutbox = new AlertOutbox(store, new Layout(env.ZK_ROOT || undefined, env.ZK_STATE_ROOT || undefined));
-  const alerts = parts.alerts ?? new OutboxAlertPublisher(alertOutbox, alertLogger);
+  const alerts = parts.alerts ?? new OutboxAlertPublisher(alertOutbox, alertLogger, parts.alertMetrics);
   const alertForwarder = parts.alertForwarder?.(alertLogger);
   const orchestrator = createOrchestration({
     store,

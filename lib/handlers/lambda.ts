@@ -3,6 +3,7 @@
  * created on first use, and one rule for `sls invoke local`.
  */
 import { createApp, sharedApp, type App, type AppParts } from '../app.js';
+import { Metrics } from '../metrics.js';
 
 /**
  * Runs `work` with the container's App, built with the entry point's `parts`
@@ -13,7 +14,9 @@ import { createApp, sharedApp, type App, type AppParts } from '../app.js';
  * single invocation per process, so there the invocation gets an App of its
  * own, closed afterwards, or the open session would keep the process alive.
  */
-export async function withSharedApp<T>(work: (app: App) => Promise<T>, parts: AppParts = {}): Promise<T> {
+export async function withSharedApp<T>(work: (app: App) => Promise<T>, given: AppParts = {}): Promise<T> {
+  // Alerts are counted by type on stdout, as EMF: CloudWatch turns the lines into the metric the alarms watch.
+  const parts: AppParts = { alertMetrics: new Metrics(), ...given };
   if (process.env.IS_LOCAL !== 'true') return work(await sharedApp(parts));
   const app = await createApp(process.env, parts);
   try {

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import * as z from '../zod.js';
 import { type AlertPublisher, LogAlertPublisher, type OrchestratorAlert, type PublishOutcome } from '../alerts.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { ANY_VERSION, isNoNode, type NodeStore, removeIfPresent } from '../store/port.js';
 import type { Layout } from './layout.js';
 import { jsonOrUndefined } from './stored.js';
@@ -92,7 +93,11 @@ export class AlertOutbox {
   }
 }
 
-/** The App's publisher: logs every alert and keeps it in the outbox for the alerts function to forward. */
+/**
+ * The App's publisher: logs every alert and keeps it in the outbox for the alerts function to forward. With
+ * `metrics` (the Lambda functions) it also counts them by type, `AlertsRaised` with dimension `AlertType`: the
+ * metric serverless.yml's alert alarms watch.
+ */
 export class OutboxAlertPublisher implements AlertPublisher {
   readonly description = 'log, and the store outbox the alerts function forwards';
   private readonly log: LogAlertPublisher;
@@ -100,12 +105,22 @@ export class OutboxAlertPublisher implements AlertPublisher {
   constructor(
     private readonly outbox: AlertOutbox,
     private readonly logger: Logger,
+    private readonly metrics?: Metrics,
   ) {
     this.log = new LogAlertPublisher(logger);
   }
 
   async publish(alerts: readonly OrchestratorAlert[]): Promise<PublishOutcome> {
     const outcome = await this.log.publish(alerts);
+    if (this.metrics) {
+      const byType = new Map<string, number>();
+      for (const { type } of alerts) byType.set(type, (byType.get(type) ?? 0) + 1);
+      for (const [type, raised] of byType) {
+        const metrics = this.metrics.child({ AlertType: type });
+        metrics.count('AlertsRaised', raised);
+        metrics.flush();
+      }
+    }
     try {
       await this.outbox.record(alerts);
       return outcome;

@@ -9,9 +9,12 @@
  * IAM or apiAuth for the machine routes, the JWT for the console's), the console's static files in the api zip,
  * zips that carry their handler and no source map, and least privilege: each function has a role of its own that grants
  * exactly what the function calls (every action and resource listed below), kafka-cluster, kafka and eks
- * actions never on "*". The jwt variant also names the secrets by reference and is given a planted secret the
- * way deploys passed one before (a zkAuth param, ZK_AUTH in the shell): no file under .serverless/, the zips'
- * contents included, may hold it.
+ * actions never on "*". The alarms (each function's errors, the dead-letter queue, reconcile failed/partial, the
+ * fleet-silent and scale-limit alerts, heartbeat's MSK lag) have no actions by default and notify alarmTopicArn
+ * when it is set; the dashboard's body is JSON once substituted, and every EMF metric it or an alarm names is one
+ * that lib/ or functions/ writes. The jwt variant also names the secrets by reference, sets alarmTopicArn, and is
+ * given a planted secret the way deploys passed one before (a zkAuth param, ZK_AUTH in the shell): no file under
+ * .serverless/, the zips' contents included, may hold it.
  *
  * Each packaging runs in a copy of the repository in a temporary directory (node_modules linked), so neither
  * the repository's .serverless/ nor its .esbuild/ (the kept source maps of the last `npm run package`) is touched.
@@ -319,24 +322,71 @@ function trusts(role: Resource, service: string): boolean {
   );
 }
 
+interface AlarmProperties {
+  Namespace?: Json;
+  MetricName?: Json;
+  Dimensions?: { Name: Json; Value: Json }[];
+  Statistic?: Json;
+  Period?: Json;
+  Threshold?: Json;
+  ComparisonOperator?: Json;
+  AlarmActions?: Json;
+  OKActions?: Json;
+}
+
+/** The template's alarms on `namespace`/`metric`, by logical id. */
+const alarmsOn = (template: Template, namespace: string, metric: string): [string, AlarmProperties][] =>
+  ofType(template, 'AWS::CloudWatch::Alarm')
+    .map(([id, { Properties }]): [string, AlarmProperties] => [id, Properties as AlarmProperties])
+    .filter(([, alarm]) => alarm.Namespace === namespace && alarm.MetricName === metric);
+
+/** A property's value once the template's conditions chose its Fn::If branch; undefined for AWS::NoValue. */
+function chosen(template: Template, value: Json | undefined): Json | undefined {
+  const branches = (value as { 'Fn::If'?: [string, Json, Json] } | null | undefined)?.['Fn::If'];
+  if (!branches) return value;
+  const branch = condition(template, branches[0]) ? branches[1] : branches[2];
+  return JSON.stringify(branch) === JSON.stringify(ref('AWS::NoValue')) ? undefined : chosen(template, branch);
+}
+
+/** Every source file of lib/ and functions/, read: the EMF metric names an alarm or the dashboard names are there. */
+const SOURCES = ['lib', 'functions']
+  .flatMap((dir) =>
+    readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => readFileSync(join(ROOT, dir, file), 'utf8')),
+  )
+  .join('\n');
+const emitted = (metric: string): boolean => SOURCES.includes(`'${metric}'`);
+
 /** A value planted the ways deploys passed the ZooKeeper credentials before: it must reach no packaged file. */
 const PLANTED = 'planted-7d41c0e9f3';
 const ZK_AUTH_SECRET = 'iota/zookeeper-auth';
 const CATALOG_PASSWORD_SECRET = 'iota/catalog-password';
 
+const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:iota-orchestrator-alarms';
+
 const VARIANTS = [
-  { name: 'default params (apiAuth=iam)', params: [], env: {}, routeAuthorization: 'AWS_IAM', secrets: false },
   {
-    name: 'apiAuth=jwt, secrets named, a planted one passed the old way',
+    name: 'default params (apiAuth=iam)',
+    params: [],
+    env: {},
+    routeAuthorization: 'AWS_IAM',
+    secrets: false,
+    alarmTopic: undefined,
+  },
+  {
+    name: 'apiAuth=jwt, secrets named, a planted one passed the old way, an alarm topic',
     params: [
       'apiAuth=jwt',
       `zkAuthSecret=${ZK_AUTH_SECRET}`,
       `catalogPasswordSecret=${CATALOG_PASSWORD_SECRET}`,
       `zkAuth=orchestrator:${PLANTED}`,
+      `alarmTopicArn=${ALARM_TOPIC}`,
     ],
     env: { ZK_AUTH: `orchestrator:${PLANTED}` },
     routeAuthorization: 'JWT',
     secrets: true,
+    alarmTopic: ALARM_TOPIC,
   },
 ] as const;
 
@@ -408,6 +458,7 @@ afterAll(() => {
 
 describe.each(VARIANTS)('the packaged CloudFormation template, $name', ({ name, routeAuthorization, secrets }) => {
   const get = () => packaged.get(name)!;
+  const { alarmTopic } = VARIANTS.find((variant) => variant.name === name)!;
 
   it.each(['update', 'create'])(
     '%s-stack template: every type, property and reference is in the specification',
@@ -657,6 +708,118 @@ describe.each(VARIANTS)('the packaged CloudFormation template, $name', ({ name, 
         AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: HEARTBEAT_GROUP },
       }),
     ]);
+  });
+
+  it('alarms on the errors of each function, the dead-letter queue, reconcile failed/partial, the alerts, heartbeat lag', () => {
+    const { template } = get();
+    const { dlqId } = notifyWiring(template);
+    const dimensions = (alarm: AlarmProperties) => alarm.Dimensions ?? [];
+
+    for (const fn of Object.keys(OWN_GRANTS)) {
+      const id = functionId(template, fn);
+      const alarms = alarmsOn(template, 'AWS/Lambda', 'Errors').filter(([, alarm]) =>
+        dimensions(alarm).some(({ Name, Value }) => Name === 'FunctionName' && refersTo(Value, id)),
+      );
+      expect(alarms, `the errors alarm of ${fn}`).toHaveLength(1);
+      expect(alarms[0]![1]).toMatchObject({ Statistic: 'Sum', Threshold: 1 });
+      expect(alarms[0]![1].ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+    }
+    expect(alarmsOn(template, 'AWS/Lambda', 'Errors')).toHaveLength(Object.keys(OWN_GRANTS).length);
+
+    const dlq = alarmsOn(template, 'AWS/SQS', 'ApproximateNumberOfMessagesVisible');
+    expect(dlq.map(([, alarm]) => alarm)).toEqual([
+      expect.objectContaining({
+        Dimensions: [{ Name: 'QueueName', Value: getAtt(dlqId, 'QueueName') }],
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      }),
+    ]);
+
+    for (const metric of ['ReconcileFailed', 'ReconcilePartial']) {
+      expect(emitted(metric), `${metric} is emitted`).toBe(true);
+      expect(
+        alarmsOn(template, 'IotaOrchestrator', metric).map(([, alarm]) => alarm.Dimensions),
+        metric,
+      ).toEqual([[{ Name: 'Function', Value: 'reconcile' }]]);
+    }
+
+    expect(emitted('AlertsRaised')).toBe(true);
+    expect(
+      alarmsOn(template, 'IotaOrchestrator', 'AlertsRaised')
+        .map(([, alarm]) => alarm.Dimensions)
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual([[{ Name: 'AlertType', Value: 'fleet-silent' }], [{ Name: 'AlertType', Value: 'scale-limit' }]]);
+
+    const lag = alarmsOn(template, 'AWS/Lambda', 'OffsetLag');
+    expect(lag).toHaveLength(1);
+    expect(lag[0]![1]).toMatchObject({
+      Statistic: 'Maximum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(Number(lag[0]![1].Threshold)).toBe(10000);
+    expect(refersTo(lag[0]![1].Dimensions?.[0]?.Value, functionId(template, 'heartbeat'))).toBe(true);
+  });
+
+  it(alarmTopic ? 'every alarm notifies the alarm topic' : 'with no alarm topic, no alarm has an action', () => {
+    const { template } = get();
+    const alarms = ofType(template, 'AWS::CloudWatch::Alarm');
+    const expected = alarmTopic ? [alarmTopic] : undefined;
+
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const [id, { Properties }] of alarms) {
+      expect(chosen(template, Properties.AlarmActions), `${id} AlarmActions`).toEqual(expected);
+      expect(chosen(template, Properties.OKActions), `${id} OKActions`).toEqual(expected);
+    }
+  });
+
+  it('a dashboard whose body is JSON, naming template resources and the metrics the functions emit', () => {
+    const { template } = get();
+    const dashboards = ofType(template, 'AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(1);
+    const text = resolve(dashboards[0]![1].Properties.DashboardBody!);
+    expect(typeof text).toBe('string');
+    // Every ${…} of the Fn::Sub was a pseudo parameter or a resource of the template (now a <token>).
+    const tokens = [...new Set((text as string).match(/<[^<>"]+>/g) ?? [])];
+    for (const token of tokens) expect(template.Resources, token).toHaveProperty(token.slice(1, -1).split('.')[0]!);
+    const body = JSON.parse(text as string) as { widgets: { properties: { region: string; metrics: Json[][] } }[] };
+
+    expect(body.widgets.length).toBeGreaterThan(0);
+    const rows = body.widgets.flatMap(({ properties }) => {
+      expect(properties.region).toBe('eu-west-1');
+      return properties.metrics;
+    });
+    const named = rows.filter((row) => typeof row[0] === 'string').map((row) => row.slice(0, 4).join(' '));
+    const searched = rows
+      .map((row) => (row[0] as { expression?: string }).expression)
+      .filter((expression) => expression !== undefined);
+    for (const fn of Object.keys(OWN_GRANTS))
+      for (const metric of ['Errors', 'Duration'])
+        expect(named).toContain(`AWS/Lambda ${metric} FunctionName <${functionId(template, fn)}>`);
+    expect(named).toContain(
+      `AWS/SQS ApproximateNumberOfMessagesVisible QueueName <${notifyWiring(template).dlqId}.QueueName>`,
+    );
+    expect(named).toContain(`AWS/Lambda OffsetLag FunctionName <${functionId(template, 'heartbeat')}>`);
+    const emf = [
+      ...named.filter((row) => row.startsWith('IotaOrchestrator ')).map((row) => row.split(' ')[1]!),
+      ...searched.map((expression) => /MetricName="(\w+)"/.exec(expression)![1]!),
+    ];
+    expect(emf).toEqual(
+      expect.arrayContaining([
+        'NotifyMessages',
+        'HeartbeatRecords',
+        'ReconcileRuns',
+        'ReconcileFailed',
+        'PodsCreated',
+        'CurrentInstances',
+        'DesiredInstances',
+        'ResourcesMoved',
+        'AlertsRaised',
+        'CatalogMissing',
+        'CatalogPassFailures',
+      ]),
+    );
+    for (const metric of emf) expect(emitted(metric), `${metric} is emitted by lib/ or functions/`).toBe(true);
   });
 
   it.runIf(secrets)(
