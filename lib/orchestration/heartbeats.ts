@@ -5,7 +5,7 @@
  * batch changes nothing.
  */
 import { INSTANCE_ID } from '../domain/orchestration.js';
-import { withRetry } from '../store/port.js';
+import { type VersionedNode, withRetry, type WriteOp } from '../store/port.js';
 import { STORE_RETRY, unique, type Kinds, type OrchestrationContext } from './context.js';
 import { HeartbeatNodeSchema, parseNode } from './stored.js';
 import { readRecordDir } from './stored-dir.js';
@@ -18,7 +18,7 @@ export class HeartbeatUseCase {
   ) {}
 
   /**
-   * Stores the newest heartbeat of each instance with at most one write.
+   * Stores the newest heartbeat of each instance with at most one write, all of a batch in one transaction.
    * Callers coalesce a batch already (the handler keeps the newest per
    * instance); duplicates left here are dropped the same way, newest wins.
    */
@@ -30,16 +30,27 @@ export class HeartbeatUseCase {
     await Promise.all(unique(latest.map((b) => b.resource)).map((resource) => repository.prepare(resource)));
     const paths = latest.map((beat) => repository.layout.heartbeat(beat.resource, beat.instanceId));
     const nodes = await store.getMany(paths);
+    const due = latest.flatMap((beat, i) => {
+      const node = nodes[i];
+      return node && storedAt(node) >= beat.at ? [] : [beatWrite(paths[i]!, beat, node)];
+    });
+    if (due.length === 0) return { writes: 0, instances: latest.length };
+    try {
+      // One transaction for the whole batch: one round trip and one log write instead of one per instance.
+      await store.commit(due);
+      return { writes: due.length, instances: latest.length };
+    } catch {
+      // Another writer got to one of them (or the store failed): each beat on its own, as below, with retries.
+    }
     let writes = 0;
     await Promise.all(
       latest.map(async (beat, i) => {
-        let node = nodes[i];
         const path = paths[i]!;
-        const data = JSON.stringify(beat.extra ? { at: beat.at, extra: beat.extra } : { at: beat.at });
-        await withRetry(async (attempt) => {
-          if (attempt > 1) node = await store.get(path);
+        await withRetry(async () => {
+          // Read again: the batch's reads may be what the other writer made stale.
+          const node = await store.get(path);
           if (node && storedAt(node) >= beat.at) return;
-          await store.commit([node ? { op: 'set', path, data, version: node.version } : { op: 'create', path, data }]);
+          await store.commit([beatWrite(path, beat, node)]);
           writes++;
         }, STORE_RETRY);
       }),
@@ -62,6 +73,12 @@ export function newestPerInstance(beats: readonly HeartbeatInput[]): HeartbeatIn
     if (!seen || beat.at >= seen.at) latest.set(key, beat);
   }
   return [...latest.values()];
+}
+
+/** The write that stores a beat: over the node read (its version checked), or a new node. */
+function beatWrite(path: string, beat: HeartbeatInput, node: VersionedNode | undefined): WriteOp {
+  const data = JSON.stringify(beat.extra ? { at: beat.at, extra: beat.extra } : { at: beat.at });
+  return node ? { op: 'set', path, data, version: node.version } : { op: 'create', path, data };
 }
 
 /** A stored heartbeat we cannot read is older than any real one: overwrite it. */

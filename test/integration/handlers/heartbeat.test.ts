@@ -130,7 +130,7 @@ describe.each(STORE_ADAPTERS)('HeartBeat on %s', (adapter) => {
     expect(beats.get('49')).toEqual({ at: NOW - 1, extra: { seq: 9_999 } });
   });
 
-  it('writes at most once per instance however many beats the batch holds', async () => {
+  it('writes each instance at most once, all in one transaction, however many beats the batch holds', async () => {
     const records = Array.from({ length: 600 }, (_, i) => ({
       value: JSON.stringify({ resource: 'Thing', instanceId: String(i % 6), seq: i }),
       timestamp: NOW - 600 + i,
@@ -139,8 +139,30 @@ describe.each(STORE_ADAPTERS)('HeartBeat on %s', (adapter) => {
     const result = await handleHeartbeatRecords(t.app, records, metrics, { encoding: 'json', now: () => NOW });
 
     expect(result).toEqual({ records: 600, malformed: 0, ignored: 0, writes: 6, instances: 6 });
-    expect(t.store.commits).toBe(6);
+    expect(t.store.commits).toBe(1);
     expect((await t.app.orchestrator.heartbeats('Thing')).get('5')).toEqual({ at: NOW - 1, extra: { seq: 599 } });
+  });
+
+  it('keeps the newest beat of each instance when two batches race on the same nodes', async () => {
+    const batch = (offset: number) =>
+      Array.from({ length: 6 }, (_, i) => ({
+        value: JSON.stringify({ resource: 'Thing', instanceId: String(i), seq: offset + i }),
+        // The first batch is oldest; batch 100 is newer for instances 0-2, batch 200 for 3-5.
+        timestamp: offset === 0 ? NOW - 300 : NOW - ((offset === 100) === i < 3 ? 10 : 20),
+      }));
+    await handleHeartbeatRecords(t.app, batch(0), metrics, { encoding: 'json', now: () => NOW });
+
+    // Both read the same versions; one transaction wins, the other's fails and falls back to one beat at a time.
+    await Promise.all([
+      handleHeartbeatRecords(t.app, batch(100), metrics, { encoding: 'json', now: () => NOW }),
+      handleHeartbeatRecords(t.app, batch(200), metrics, { encoding: 'json', now: () => NOW }),
+    ]);
+
+    const stored = await t.app.orchestrator.heartbeats('Thing');
+    expect([...stored.keys()].sort()).toEqual(['0', '1', '2', '3', '4', '5']);
+    for (let i = 0; i < 6; i++) {
+      expect(stored.get(String(i))?.extra).toEqual({ seq: (i < 3 ? 100 : 200) + i });
+    }
   });
 
   it('ignores beats of kinds that are not configured', async () => {
