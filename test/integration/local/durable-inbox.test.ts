@@ -44,7 +44,12 @@ function startPublisher(mqttPort: number, prefix: string, count: number, window:
     partial = lines.pop()!;
     for (const line of lines) if (line.startsWith('ack ')) acked.add(line.slice(4));
   });
-  return { acked, exitCode: () => child.exitCode, kill: () => child.kill('SIGKILL') };
+  // 'close', not 'exit': the process may exit before its last `ack` lines have been read from the pipe.
+  let closedWith: number | null = null;
+  child.on('close', (code) => {
+    closedWith = code;
+  });
+  return { acked, exitCode: () => closedWith, kill: () => child.kill('SIGKILL') };
 }
 
 /**
