@@ -29,7 +29,7 @@ export class UnassignUseCase {
     await repository.prepare(resource);
     const removed: Placement[] = [];
     const notAssigned: string[] = [];
-    for (const batch of chunks(unique(ids), IDS_PER_MULTI)) {
+    for (const batch of chunks(await this.byOwner(resource, unique(ids)), IDS_PER_MULTI)) {
       // Ids this batch still has to remove: a retry after some multis went through does not redo them.
       let waiting = batch;
       await withRetry(async () => {
@@ -63,6 +63,28 @@ export class UnassignUseCase {
     if (notAssigned.length > 0) await this.capacity.settle(resource, notAssigned);
     this.context.logger.debug({ resource, removed: removed.length }, 'unassigned');
     return { removed, notAssigned };
+  }
+
+  /**
+   * The ids ordered owner by owner (unowned last), so that each batch of IDS_PER_MULTI touches few lists and each
+   * list is rewritten about once: in the order given, a `bd` of 10,000 ids over 100 instances would rewrite every
+   * list in each of its 20 batches. Each batch reads the index again for the versions it commits against.
+   */
+  private async byOwner(resource: string, ids: readonly string[]): Promise<string[]> {
+    if (ids.length <= IDS_PER_MULTI) return [...ids];
+    const owners = new Map<string, string[]>();
+    for (const part of chunks(ids, IDS_PER_MULTI * 10)) {
+      const index = await this.context.repository.owners(resource, part);
+      for (const id of part) {
+        const owner = index.get(id) ?? '';
+        const group = owners.get(owner);
+        if (group) group.push(id);
+        else owners.set(owner, [id]);
+      }
+    }
+    const unowned = owners.get('') ?? [];
+    owners.delete('');
+    return [...[...owners.values()].flat(), ...unowned];
   }
 
   /** The touched instances as they are before and after losing their ids; the index is the truth over the cache. */
