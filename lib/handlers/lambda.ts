@@ -5,6 +5,9 @@
 import { createApp, sharedApp, type App, type AppParts } from '../app.js';
 import { Metrics } from '../metrics.js';
 
+/** Alerts are counted by type on stdout, as EMF: CloudWatch turns the lines into the metric the alarms watch. */
+const ALERT_METRICS = new Metrics();
+
 /**
  * Runs `work` with the container's App, built with the entry point's `parts`
  * (reconcile passes its instance runtime, alerts its Kafka forwarder; the
@@ -15,8 +18,7 @@ import { Metrics } from '../metrics.js';
  * own, closed afterwards, or the open session would keep the process alive.
  */
 export async function withSharedApp<T>(work: (app: App) => Promise<T>, given: AppParts = {}): Promise<T> {
-  // Alerts are counted by type on stdout, as EMF: CloudWatch turns the lines into the metric the alarms watch.
-  const parts: AppParts = { alertMetrics: new Metrics(), ...given };
+  const parts: AppParts = { alertMetrics: ALERT_METRICS, ...given };
   if (process.env.IS_LOCAL !== 'true') return work(await sharedApp(parts));
   const app = await createApp(process.env, parts);
   try {

@@ -4,13 +4,12 @@
  * that crash a server under load. The four-letter words ruok, srvr and mntr
  * are enabled: `srvr` tells whether a server leads, follows or serves no one.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './wait.js';
-import { freePort, zooKeeperClasspath } from './zookeeper-server.js';
+import { fourLetterWord, freePort, spawnZooKeeper } from './zookeeper-server.js';
 
 export type ServerMode = 'leader' | 'follower' | 'standalone';
 
@@ -49,27 +48,11 @@ export interface EnsembleOptions {
 
 const SIZE = 3;
 
-/** Sends a four-letter word and returns the reply ('' when the server does not answer in time). */
-function fourLetterWord(port: number, word: string, timeoutMs = 2000): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    let reply = '';
-    socket.setTimeout(timeoutMs);
-    socket.on('connect', () => socket.write(word));
-    socket.on('data', (chunk) => (reply += chunk.toString()));
-    socket.on('timeout', () => socket.destroy());
-    socket.on('error', () => resolve(''));
-    socket.on('close', () => resolve(reply));
-  });
-}
-
 /** The "Mode: …" line of a `srvr` reply. */
 const modeOf = (srvr: string): ServerMode | undefined =>
   /^Mode: (leader|follower|standalone)$/m.exec(srvr)?.[1] as ServerMode | undefined;
 
 export async function startZooKeeperEnsemble(options: EnsembleOptions = {}): Promise<RunningEnsemble> {
-  const classpath = zooKeeperClasspath();
-  const java = process.env.JAVA ?? 'java';
   const dir = mkdtempSync(join(tmpdir(), 'iota-zk-ensemble-'));
   const ports = await Promise.all(
     Array.from({ length: SIZE }, async () => ({
@@ -106,25 +89,12 @@ export async function startZooKeeperEnsemble(options: EnsembleOptions = {}): Pro
         ...members,
       ].join('\n') + '\n',
     );
-    const child = spawn(
-      java,
-      [
-        `-Xmx${options.heapMb ?? 256}m`,
-        // Three JVMs on two cores: the serial collector and the quick compiler start them with less CPU.
-        '-XX:+UseSerialGC',
-        '-XX:TieredStopAtLevel=1',
-        '-Djute.maxbuffer=4194304',
-        '-Dzookeeper.jmx.log4j.disable=true',
-        '-cp',
-        classpath,
-        'org.apache.zookeeper.server.quorum.QuorumPeerMain',
-        config,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr?.on('data', (chunk) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const { child, stderr, exited } = spawnZooKeeper(config, [
+      `-Xmx${options.heapMb ?? 256}m`,
+      // Three JVMs on two cores: the serial collector and the quick compiler start them with less CPU.
+      '-XX:+UseSerialGC',
+      '-XX:TieredStopAtLevel=1',
+    ]);
     children.push(child);
     const running = () => child.exitCode === null && child.signalCode === null;
     return {
@@ -136,10 +106,10 @@ export async function startZooKeeperEnsemble(options: EnsembleOptions = {}): Pro
       async mode() {
         if (!running()) {
           if (child.exitCode !== null && child.exitCode !== 0)
-            throw new Error(`ZooKeeper server ${id} exited (code ${child.exitCode}): ${stderr}`);
+            throw new Error(`ZooKeeper server ${id} exited (code ${child.exitCode}): ${stderr()}`);
           return undefined;
         }
-        return modeOf(await fourLetterWord(client, 'srvr'));
+        return modeOf(await fourLetterWord(client, 'srvr', 2000));
       },
       async kill() {
         if (running()) child.kill('SIGKILL');

@@ -61,12 +61,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Sends a four-letter word and returns the reply. */
-async function fourLetterWord(port: number, word: string): Promise<string> {
+/** Sends a four-letter word and returns the reply ('' when the server does not answer in time). */
+export async function fourLetterWord(port: number, word: string, timeoutMs = 1000): Promise<string> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     let reply = '';
-    socket.setTimeout(1000);
+    socket.setTimeout(timeoutMs);
     socket.on('connect', () => socket.write(word));
     socket.on('data', (chunk) => (reply += chunk.toString()));
     socket.on('end', () => resolve(reply));
@@ -76,9 +76,36 @@ async function fourLetterWord(port: number, word: string): Promise<string> {
   });
 }
 
+/** A ZooKeeper server JVM running on one config file. */
+export interface ZooKeeperProcess {
+  readonly child: ChildProcess;
+  /** The last 4000 characters it wrote to stderr, for error messages. */
+  stderr(): string;
+  readonly exited: Promise<void>;
+}
+
+/** Starts Debian's ZooKeeper on `config`, with `jvmOptions` (heap, collector) before the common ones. */
+export function spawnZooKeeper(config: string, jvmOptions: readonly string[]): ZooKeeperProcess {
+  const child = spawn(
+    process.env.JAVA ?? 'java',
+    [
+      ...jvmOptions,
+      '-Djute.maxbuffer=4194304',
+      '-Dzookeeper.jmx.log4j.disable=true',
+      '-cp',
+      zooKeeperClasspath(),
+      'org.apache.zookeeper.server.quorum.QuorumPeerMain',
+      config,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { child, stderr: () => stderr, exited };
+}
+
 export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<RunningZooKeeper> {
-  const classpath = zooKeeperClasspath();
-  const java = process.env.JAVA ?? 'java';
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'iota-zk-'));
   const config = join(dir, 'zoo.cfg');
@@ -98,30 +125,15 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Ru
       'jute.maxbuffer=4194304',
     ].join('\n') + '\n',
   );
-  const child: ChildProcess = spawn(
-    java,
-    [
-      `-Xmx${options.heapMb ?? 512}m`,
-      '-Djute.maxbuffer=4194304',
-      '-Dzookeeper.jmx.log4j.disable=true',
-      '-cp',
-      classpath,
-      'org.apache.zookeeper.server.quorum.QuorumPeerMain',
-      config,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (chunk) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { child, stderr, exited } = spawnZooKeeper(config, [`-Xmx${options.heapMb ?? 512}m`]);
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`ZooKeeper exited at start (code ${child.exitCode}): ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`ZooKeeper exited at start (code ${child.exitCode}): ${stderr()}`);
     if ((await fourLetterWord(port, 'ruok')) === 'imok') break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`ZooKeeper did not answer on 127.0.0.1:${port} within the start timeout: ${stderr}`);
+      throw new Error(`ZooKeeper did not answer on 127.0.0.1:${port} within the start timeout: ${stderr()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

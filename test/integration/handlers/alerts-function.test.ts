@@ -6,23 +6,15 @@
  * is a MemoryAlertPublisher, one that is down a closed port.
  */
 import { describe, expect, it } from 'vitest';
-import { type CapacityExhaustedAlert, MemoryAlertPublisher } from '../../../lib/alerts.js';
+import { MemoryAlertPublisher } from '../../../lib/alerts.js';
 import { ALERTS_LEASE, forwardStoredAlerts } from '../../../lib/alerts-forward.js';
 import { type App, createApp } from '../../../lib/app.js';
 import { silentLogger } from '../../../lib/log.js';
 import { handler } from '../../../functions/alerts.js';
 import { useLocalLambdaEnv } from '../../support/lambda-env.js';
+import { capacityAlert } from '../../support/alerts.js';
 
 const SCHEDULED = { source: 'aws.events', 'detail-type': 'Scheduled Event', time: '2024-05-01T08:00:00Z' };
-
-const capacityAlert = (at: number): CapacityExhaustedAlert => ({
-  type: 'capacity-exhausted',
-  resource: 'Thing',
-  maxInstances: 3,
-  resourcePerInstance: 1,
-  pending: 1,
-  at,
-});
 
 /** Runs `work` with an App of its own on the test's embedded store. */
 async function withApp<T>(work: (app: App) => Promise<T>): Promise<T> {

@@ -5,23 +5,10 @@
  * not take for the next run. The outbox keeps the newest ALERTS_KEPT.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AlertPublisher,
-  type CapacityExhaustedAlert,
-  MemoryAlertPublisher,
-  type OrchestratorAlert,
-} from '../../../lib/alerts.js';
+import { type AlertPublisher, MemoryAlertPublisher, type OrchestratorAlert } from '../../../lib/alerts.js';
 import { ALERTS_KEPT } from '../../../lib/orchestration/alert-outbox.js';
 import { type Harness, startHarness, THING } from './harness.js';
-
-const capacityAlert = (at: number): CapacityExhaustedAlert => ({
-  type: 'capacity-exhausted',
-  resource: 'Thing',
-  maxInstances: 3,
-  resourcePerInstance: 1,
-  pending: 1,
-  at,
-});
+import { capacityAlert } from '../../support/alerts.js';
 
 /** A Kafka that is down: takes nothing. */
 const brokerDown: AlertPublisher = {
