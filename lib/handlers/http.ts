@@ -11,10 +11,9 @@ import type { KindConfig } from '../config/kinds.js';
 import { alertMessage } from '../alerts.js';
 import { consoleAsset } from '../dashboard/assets.js';
 import { renderDashboard } from '../dashboard/page.js';
-import { planCapacity, resolveOptions, type OrchestrateOptionsInput } from '../domain/options.js';
 import { INSTANCE_ID } from '../domain/orchestration.js';
 import type { Logger } from '../log.js';
-import type { OrchestrateResult } from '../orchestration/types.js';
+import type { OrchestrateGuard, OrchestrateResult } from '../orchestration/types.js';
 import { fieldIssues, HttpApiEventSchema, ResourceIdSchema, type HttpApiEvent } from './events.js';
 import { HttpError, invalidRequest, jsonResponse, payloadTooLarge, toErrorResponse } from './http-errors.js';
 import { AlertsQuerySchema, parseQuery, ResourcePageQuerySchema } from './queries.js';
@@ -180,55 +179,55 @@ const describeOrchestration: RouteHandler = async (context) => {
 };
 
 /**
- * Refuses (409, and a pod-limit alert) an orchestrate that would grow a kind past what the App's
- * instance runtime runs at once, every kind together: the local runtime's process cap. Checked
- * before anything is written. An orchestrate that does not grow the kind is never refused.
+ * Refuses (409, and a pod-limit alert) an orchestrate whose plan would grow a kind past what the App's
+ * instance runtime runs at once, every kind together: the local runtime's process cap. The orchestrate
+ * calls it with its plan before writing anything. An orchestrate that does not grow the kind is never refused.
  */
-async function keepWithinPodLimit(context: RouteContext, kind: KindConfig, input: OrchestrateOptionsInput) {
+async function podLimitGuard(context: RouteContext, kind: KindConfig): Promise<OrchestrateGuard | undefined> {
   const { app } = context;
   // Only an App that drives instances has a runtime (the api Lambda's has none, and no limit to keep).
   const limit = (await app.runtime().catch(() => undefined))?.podLimit;
-  if (!limit) return;
-  const [state, pending, others] = await Promise.all([
-    app.orchestrator.read(kind.resource),
-    app.orchestrator.pendingIds(kind.resource),
-    Promise.all(
+  if (!limit) return undefined;
+  return async ({ current, instances }) => {
+    if (instances <= current) return;
+    const others = await Promise.all(
       app.kinds.filter((other) => other !== kind).map((other) => app.orchestrator.instanceIds(other.resource)),
-    ),
-  ]);
-  const assigned = state.reduce((sum, instance) => sum + instance.used, 0);
-  const options = resolveOptions(input, { initInstances: kind.initInstances });
-  const { instances } = planCapacity(assigned + pending.length, options);
-  const otherKinds = others.reduce((sum, ids) => sum + ids.length, 0);
-  const pods = instances + otherKinds;
-  if (pods <= limit.max || instances <= state.length) return;
-  await app.alerts.publish([
-    {
-      type: 'pod-limit',
-      resource: kind.resource,
-      refused: 'orchestrate',
-      limit: limit.max,
-      setting: limit.setting,
-      pods,
-      instances: [],
-      at: app.clock(),
-    },
-  ]);
-  throw new HttpError(
-    409,
-    'POD_LIMIT',
-    `orchestrate would run ${instances} ${kind.resource} instances and ${otherKinds} of other kinds, ${pods} pods; ` +
-      `the instance runtime runs at most ${limit.max} (${limit.setting}): ask for fewer or raise ${limit.setting}`,
-    { resource: kind.resource, instances, otherKinds, limit: limit.max, setting: limit.setting },
-  );
+    );
+    const otherKinds = others.reduce((sum, ids) => sum + ids.length, 0);
+    const pods = instances + otherKinds;
+    if (pods <= limit.max) return;
+    await app.alerts.publish([
+      {
+        type: 'pod-limit',
+        resource: kind.resource,
+        refused: 'orchestrate',
+        limit: limit.max,
+        setting: limit.setting,
+        pods,
+        instances: [],
+        at: app.clock(),
+      },
+    ]);
+    throw new HttpError(
+      409,
+      'POD_LIMIT',
+      `orchestrate would run ${instances} ${kind.resource} instances and ${otherKinds} of other kinds, ${pods} pods; ` +
+        `the instance runtime runs at most ${limit.max} (${limit.setting}): ask for fewer or raise ${limit.setting}`,
+      { resource: kind.resource, instances, otherKinds, limit: limit.max, setting: limit.setting },
+    );
+  };
 }
 
 const orchestrate: RouteHandler = async (context) => {
   const kind = kindOf(context);
   const options = jsonBody(context.event, OrchestrateBodySchema);
-  await keepWithinPodLimit(context, kind, options);
   // The request id holds the lease: a concurrent orchestrate gets 409 naming it.
-  const result = await context.app.orchestrator.orchestrate(kind.resource, options, context.requestId);
+  const result = await context.app.orchestrator.orchestrate(
+    kind.resource,
+    options,
+    context.requestId,
+    await podLimitGuard(context, kind),
+  );
   context.log.info(
     { requestId: context.requestId, resource: kind.resource, instances: result.instances, moved: result.moved },
     'orchestrated',

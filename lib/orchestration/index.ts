@@ -74,7 +74,7 @@ export function createOrchestration(deps: OrchestrationDeps): Orchestration {
     assign: (resource, ids) => placement.assign(resource, ids),
     unassign: (resource, ids) => unassign.unassign(resource, ids),
     reload: (resource, ids) => unassign.reload(resource, ids),
-    orchestrate: (resource, input, holder) => orchestrate.orchestrate(resource, input, holder),
+    orchestrate: (resource, input, holder, guard) => orchestrate.orchestrate(resource, input, holder, guard),
     placePending: (resource) => placement.placePending(resource),
     read: (resource) => views.read(resource),
     instanceIds: (resource) => views.instanceIds(resource),

@@ -21,7 +21,7 @@ import type { InstanceRecordUseCase } from './instance-records.js';
 import { orchestrateLease, renewalDue, type LeaseUseCase } from './leases.js';
 import type { MoveUseCase } from './moves.js';
 import type { PlacementUseCase } from './placement.js';
-import type { InstanceSummary, Lease, OrchestrateOptionsInput, OrchestrateResult } from './types.js';
+import type { InstanceSummary, Lease, OrchestrateGuard, OrchestrateOptionsInput, OrchestrateResult } from './types.js';
 
 /** Plans tried when concurrent placements keep changing the kind under the plan. */
 const ORCHESTRATE_REPLANS = 5;
@@ -39,7 +39,12 @@ export class OrchestrateUseCase {
     },
   ) {}
 
-  async orchestrate(resource: string, input: OrchestrateOptionsInput, holder: string): Promise<OrchestrateResult> {
+  async orchestrate(
+    resource: string,
+    input: OrchestrateOptionsInput,
+    holder: string,
+    guard?: OrchestrateGuard,
+  ): Promise<OrchestrateResult> {
     const kind = this.kinds.get(resource);
     const options = resolveOptions(input, { initInstances: kind.initInstances });
     const { repository, settings, clock, logger } = this.context;
@@ -64,6 +69,7 @@ export class OrchestrateUseCase {
         const waiting = (await this.parts.capacity.pendingIds(resource)).length;
         const { instances, resourcePerInstance: spread } = planCapacity(assigned + waiting, options);
         const capacity = options.resourcePerInstance;
+        await guard?.({ current: state.length, instances });
         const plan = rebalance(new Map(state.map((s) => [s.id, s.ids])), instances, spread);
         let moved = 0;
         try {

@@ -257,12 +257,21 @@ export interface OrchestrationView {
   readonly generatedAt: number;
 }
 
+/** Sees an orchestrate's plan (instances now, instances planned) before it writes anything; throws to refuse it. */
+export type OrchestrateGuard = (plan: { readonly current: number; readonly instances: number }) => Promise<void>;
+
 /** Placement: what cm/notify and the resources API do. */
 export interface PlacementUseCases {
   assign(resource: string, ids: readonly string[]): Promise<AssignResult>;
   unassign(resource: string, ids: readonly string[]): Promise<UnassignResult>;
   reload(resource: string, ids: readonly string[]): Promise<ReloadResult>;
-  orchestrate(resource: string, input: OrchestrateOptionsInput, holder: string): Promise<OrchestrateResult>;
+  /** `guard` sees each plan before anything is written, and refuses it by throwing. */
+  orchestrate(
+    resource: string,
+    input: OrchestrateOptionsInput,
+    holder: string,
+    guard?: OrchestrateGuard,
+  ): Promise<OrchestrateResult>;
   /** Places what is pending where there is room now (reconcile runs it); returns what was placed and what still waits. */
   placePending(resource: string): Promise<AssignResult>;
 }
