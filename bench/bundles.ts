@@ -195,6 +195,7 @@ export function nodeOptionsOf(name: string, config = readServerlessConfig()): st
 }
 
 const run = promisify(execFile);
+const COLD_REQUIRE = join(REPO_ROOT, 'bench', 'support', 'cold-require.cjs');
 
 export interface ColdRequire {
   /** Wall time of the `require` alone. */
@@ -206,19 +207,14 @@ export interface ColdRequire {
 }
 
 /**
- * `require`s `file` in a fresh node process (as the Lambda runtime loads a `.cjs` handler) and
- * times that `require` from inside the process, in ms; fails unless the module exports a
- * `handler` function.
+ * `require`s `file` in a fresh node process (as the Lambda runtime loads a `.cjs` handler, from a
+ * module: bench/support/cold-require.cjs) and times that `require` from inside the process, in ms;
+ * fails unless the module exports a `handler` function.
  */
 export async function coldRequire(file: string, nodeOptions?: string): Promise<ColdRequire> {
-  const code = `const nodeStartMs = performance.now(); const c = process.cpuUsage(); const t = performance.now();
-    const m = require(${JSON.stringify(file)});
-    const wallMs = performance.now() - t; const cpu = process.cpuUsage(c);
-    if (typeof m.handler !== 'function') { console.error('no handler export'); process.exit(3); }
-    process.stdout.write(JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, nodeStartMs }));`;
   const env = { ...process.env, NODE_OPTIONS: nodeOptions ?? '' };
   try {
-    const { stdout } = await run(process.execPath, ['-e', code], { env, cwd: dirname(file) });
+    const { stdout } = await run(process.execPath, [COLD_REQUIRE, file], { env, cwd: dirname(file) });
     return JSON.parse(stdout) as ColdRequire;
   } catch (error) {
     // A minified bundle is echoed in stack traces: keep the end, where the message is.

@@ -16,6 +16,7 @@ const BUNDLE_SHIMS = {
   async: ['node-zookeeper-client'],
   assert: ['node-zookeeper-client', 'sonic-boom'],
   'thread-stream': ['pino'],
+  worker_threads: ['pino'],
 };
 
 const packageOf = (file) =>

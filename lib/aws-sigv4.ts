@@ -5,7 +5,7 @@
  * the same with about 160 KB of @smithy/core in the bundle.
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
  */
-import { createHash, createHmac } from 'node:crypto';
+import { nodeCrypto } from './lazy-crypto.js';
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -35,8 +35,9 @@ const ALGORITHM = 'AWS4-HMAC-SHA256';
 const rfc3986 = (text: string): string =>
   encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-const sha256Hex = (data: string): string => createHash('sha256').update(data, 'utf8').digest('hex');
-const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
+const sha256Hex = (data: string): string => nodeCrypto().createHash('sha256').update(data, 'utf8').digest('hex');
+const hmac = (key: string | Buffer, data: string): Buffer =>
+  nodeCrypto().createHmac('sha256', key).update(data, 'utf8').digest();
 
 /** 2025-05-06T07:08:09.000Z → 20250506T070809Z */
 const amzDateOf = (epochMs: number): string => new Date(epochMs).toISOString().replace(/[-:]|\.\d{3}/g, '');
@@ -72,7 +73,11 @@ function signature(
     hmac(hmac(hmac(`AWS4${secretAccessKey}`, amzDate.slice(0, 8)), request.region), request.service),
     'aws4_request',
   );
-  return { scope, signedHeaders, signature: createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex') };
+  return {
+    scope,
+    signedHeaders,
+    signature: nodeCrypto().createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex'),
+  };
 }
 
 const lowerCased = (headers: Readonly<Record<string, string>> = {}): Record<string, string> =>

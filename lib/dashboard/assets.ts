@@ -7,10 +7,10 @@
  * walking up from this module, as Node finds node_modules: from
  * `functions/api.cjs` in the zip, from lib/dashboard/ in the sources.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeCrypto } from '../lazy-crypto.js';
 
 const JAVASCRIPT = 'text/javascript; charset=utf-8';
 
@@ -44,7 +44,7 @@ export function consoleAsset(name: string): Asset | undefined {
     found = {
       body,
       contentType: asset.contentType,
-      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      etag: `"${nodeCrypto().createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
     };
     loaded.set(name, found);
   }

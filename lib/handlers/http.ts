@@ -3,7 +3,6 @@
  * over API Gateway HTTP API events (payload format 2.0). The `api` Lambda and
  * the local runtime both call `handleHttp`.
  */
-import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from '../zod.js';
 import type { App } from '../app.js';
@@ -12,6 +11,7 @@ import { alertMessage } from '../alerts.js';
 import { consoleAsset } from '../dashboard/assets.js';
 import { renderDashboard } from '../dashboard/page.js';
 import { INSTANCE_ID } from '../domain/orchestration.js';
+import { nodeCrypto } from '../lazy-crypto.js';
 import type { Logger } from '../log.js';
 import type { OrchestrateGuard, OrchestrateResult } from '../orchestration/types.js';
 import { fieldIssues, HttpApiEventSchema, ResourceIdSchema, type HttpApiEvent } from './events.js';
@@ -409,7 +409,7 @@ function match(path: string): { route: Route; params: Record<string, string> } |
 export async function handleHttp(app: App, event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const log = app.logger.child({ handler: 'api' });
   const requestId = (event as { requestContext?: { requestId?: unknown } } | undefined)?.requestContext?.requestId;
-  const id = typeof requestId === 'string' && requestId !== '' ? requestId : randomUUID();
+  const id = typeof requestId === 'string' && requestId !== '' ? requestId : nodeCrypto().randomUUID();
   let field: string | undefined;
   try {
     const parsed = HttpApiEventSchema.safeParse(event);

@@ -8,9 +8,9 @@
  * The newest ALERTS_KEPT are kept, delivered or not, so the directory stays
  * small whatever happens to Kafka.
  */
-import { randomUUID } from 'node:crypto';
 import * as z from '../zod.js';
 import { type AlertPublisher, LogAlertPublisher, type OrchestratorAlert, type PublishOutcome } from '../alerts.js';
+import { nodeCrypto } from '../lazy-crypto.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { ANY_VERSION, isNoNode, type NodeStore, removeIfPresent } from '../store/port.js';
@@ -43,7 +43,7 @@ export class AlertOutbox {
       alerts.map((alert) => ({
         op: 'create' as const,
         path: this.layout.alert(
-          `${String(alert.at).padStart(13, '0')}-${alert.type}-${alert.resource}-${randomUUID().slice(0, 8)}`,
+          `${String(alert.at).padStart(13, '0')}-${alert.type}-${alert.resource}-${nodeCrypto().randomUUID().slice(0, 8)}`,
         ),
         data: JSON.stringify({ alert, delivered: false }),
       })),

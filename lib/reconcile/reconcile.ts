@@ -10,11 +10,11 @@
  * A runtime error on one instance is recorded on that instance and retried
  * next run; it never stops the others.
  */
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { AlertPublisher, OrchestratorAlert, PublishOutcome } from '../alerts.js';
 import type { App } from '../app.js';
+import { nodeCrypto } from '../lazy-crypto.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { forwardAlerts } from '../orchestration/alert-outbox.js';
@@ -120,7 +120,7 @@ export interface ReconcileReport {
 
 export async function reconcile(app: App, options: ReconcileOptions = {}): Promise<ReconcileReport> {
   const now = options.now ?? app.clock;
-  const holder = options.holder ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const holder = options.holder ?? `${hostname()}/${process.pid}/${nodeCrypto().randomUUID().slice(0, 8)}`;
   const log = (options.logger ?? app.logger).child({ handler: 'reconcile', holder });
   const ownMetrics = options.metrics === undefined;
   const metrics = options.metrics ?? new Metrics('IotaOrchestrator', { Function: 'reconcile' });

@@ -3,8 +3,8 @@
  * the existing workers read. Built for short-lived Lambda containers: the
  * sessions, and when one is replaced, are handled in ./zookeeper-session.ts.
  */
-import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
+import { nodeCrypto } from '../lazy-crypto.js';
 import type { SecretReader } from '../secrets.js';
 import { BaseNodeStore } from './base.js';
 import { ConflictError, StoreUnavailableError, type ConflictReason, type VersionedNode, type WriteOp } from './port.js';
@@ -93,7 +93,7 @@ function parseAuth(auth: string, source = 'auth'): { user: string; password: str
 /** The ACL id ZooKeeper's digest scheme derives from "user:password". */
 export function digestId(auth: string): string {
   const { user } = parseAuth(auth);
-  return `${user}:${createHash('sha1').update(auth, 'utf8').digest('base64')}`;
+  return `${user}:${nodeCrypto().createHash('sha1').update(auth, 'utf8').digest('base64')}`;
 }
 
 export class ZooKeeperStore extends BaseNodeStore {

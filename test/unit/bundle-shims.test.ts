@@ -7,13 +7,16 @@
 import type { AssertionError } from 'node:assert';
 import nodeAssert from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './handlers/fixtures.js';
 
 const require = createRequire(import.meta.url);
+const run = promisify(execFile);
 const plugins = require('../../infra/esbuild-plugins.cjs') as { BUNDLE_SHIMS: Record<string, string[]> };
 const shim = (module: string): unknown => require(join(REPO_ROOT, 'infra', 'bundle-shims', `${module}.cjs`));
 
@@ -64,10 +67,12 @@ describe('bundle shims', () => {
           const uses = usesOf(readFileSync(file, 'utf8'), module);
           if (!uses) continue;
           users.push(file);
-          for (const use of uses)
-            expect(use === '()' ? typeof offered : typeof offered[use], `${file} uses ${module} ${use}`).toBe(
-              'function',
-            );
+          for (const use of uses) {
+            // A member read is offered, with the module's type: a function called, a value (isMainThread) read.
+            const real = (require(module) as Record<string, unknown>)[use];
+            if (use === '()') expect(typeof offered, `${file} calls ${module}`).toBe('function');
+            else expect(typeof offered[use], `${file} uses ${module}.${use}`).toBe(typeof real);
+          }
         }
       // Each listed importer requires the module: a package that stopped needing it is dropped from the list.
       for (const pkg of importers)
@@ -156,6 +161,23 @@ describe('bundle shims', () => {
       });
     for (const failAt of [0, 5])
       expect(await trace(lean, failAt), `error at step ${failAt}`).toEqual(await trace(whole, failAt));
+  });
+
+  it('worker_threads: the main thread says so without loading node:worker_threads; a worker thread is asked as before', async () => {
+    const file = join(REPO_ROOT, 'infra', 'bundle-shims', 'worker_threads.cjs');
+    const probe = `const shim = require(${JSON.stringify(file)});
+      if (process.argv[1] === 'main') {
+        const loaded = process.moduleLoadList.includes('NativeModule worker_threads');
+        console.log(JSON.stringify({ isMainThread: shim.isMainThread, loaded }));
+      } else {
+        const { Worker } = require('node:worker_threads');
+        new Worker(\`console.log(JSON.stringify({ isMainThread: require(${JSON.stringify(file)}).isMainThread }))\`, { eval: true });
+      }`;
+    const inMain = await run(process.execPath, ['-e', probe, 'main']);
+    const inWorker = await run(process.execPath, ['-e', probe, 'worker']);
+
+    expect(JSON.parse(inMain.stdout)).toEqual({ isMainThread: true, loaded: false });
+    expect(JSON.parse(inWorker.stdout)).toEqual({ isMainThread: false });
   });
 
   it('thread-stream is not in the bundles: starting a pino transport fails and says why', () => {
