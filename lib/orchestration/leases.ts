@@ -3,7 +3,7 @@
  * of a kind right now. Taken and renewed by compare-and-set; an expired lease
  * may be taken over, so a holder that died blocks others for one TTL at most.
  */
-import { isConflict, withRetry } from '../store/port.js';
+import { isConflict, isNoNode, withRetry } from '../store/port.js';
 import { STORE_RETRY, type OrchestrationContext } from './context.js';
 import { LeaseHeldError, LeaseLostError } from './errors.js';
 import { CorruptNodeError, LeaseNodeSchema, parseNode } from './stored.js';
@@ -24,7 +24,6 @@ export class LeaseUseCase {
   /** Takes a named lease; a holder may renew its own; an expired (or unreadable) one may be taken over. */
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<Lease> {
     const { store, repository, clock, logger } = this.context;
-    await store.ensurePath(repository.layout.leasesDir());
     const path = repository.layout.lease(name);
     return withRetry(async () => {
       const now = clock();
@@ -32,7 +31,7 @@ export class LeaseUseCase {
       const data = JSON.stringify({ holder, expiresAt });
       const node = await store.get(path);
       if (!node) {
-        await store.commit([{ op: 'create', path, data }]);
+        await this.createLeaseNode(path, data);
         return { name, holder, expiresAt, ttlMs, version: 0 };
       }
       try {
@@ -47,6 +46,19 @@ export class LeaseUseCase {
       await store.commit([{ op: 'set', path, data, version: node.version }]);
       return { name, holder, expiresAt, ttlMs, version: node.version + 1 };
     }, STORE_RETRY);
+  }
+
+  /** Creates a lease node; the leases' folder is made by the first lease ever taken, not checked by every one. */
+  private async createLeaseNode(path: string, data: string): Promise<void> {
+    const { store, repository } = this.context;
+    const create = { op: 'create', path, data } as const;
+    try {
+      await store.commit([create]);
+    } catch (error) {
+      if (!isNoNode(error)) throw error;
+      await store.ensurePath(repository.layout.leasesDir());
+      await store.commit([create]);
+    }
   }
 
   /**

@@ -202,6 +202,24 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
     expect(lease.holder).toBe('next');
   });
 
+  it('makes the leases folder on the first lease only: taking a lease again makes no path', async () => {
+    let ensured = 0;
+    const ensurePath = t.store.ensurePath.bind(t.store);
+    t.store.ensurePath = (path) => {
+      ensured++;
+      return ensurePath(path);
+    };
+    const counted = fresh();
+
+    const first = await counted.acquireLease('reconcile', 'a', 60_000);
+    await counted.releaseLease(first);
+    const again = await counted.acquireLease('reconcile', 'b', 60_000);
+    await counted.acquireLease('orchestrate-Thing', 'b', 60_000);
+
+    expect(again.holder).toBe('b');
+    expect(ensured).toBe(1);
+  });
+
   it('rejects bad input before writing anything', async () => {
     await expect(orchestrator.assign('Thing', ['ok', 'not ok'])).rejects.toBeInstanceOf(InvalidResourceIdError);
     await expect(orchestrator.assign('Device', ['x'])).rejects.toBeInstanceOf(UnknownResourceError);
