@@ -1,6 +1,7 @@
 /**
  * What every Lambda entry point in functions/ shares: the container's App,
- * created on first use, and one rule for `sls invoke local`.
+ * created on first use, one rule for `sls invoke local`, and the function's
+ * metrics, written when the invocation ends.
  */
 import { createApp, sharedApp, type App, type AppParts } from '../app.js';
 import { Metrics } from '../metrics.js';
@@ -25,5 +26,15 @@ export async function withSharedApp<T>(work: (app: App) => Promise<T>, given: Ap
     return await work(app);
   } finally {
     await app.close();
+  }
+}
+
+/** The function's metrics for one invocation, written (EMF lines on stdout) when it ends, however it ends. */
+export async function withMetrics<T>(fn: string, work: (metrics: Metrics) => Promise<T>): Promise<T> {
+  const metrics = new Metrics('IotaOrchestrator', { Function: fn });
+  try {
+    return await work(metrics);
+  } finally {
+    metrics.flush();
   }
 }

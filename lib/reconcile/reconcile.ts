@@ -23,7 +23,8 @@ import type { Lease } from '../orchestration/types.js';
 import { act, type KindContext, messageOf, placePending } from './act.js';
 import { autoscale, type ScaleReport } from './autoscale.js';
 import { decide, type HeldBack, type PodAction } from './decide.js';
-import { CountingRuntime, summarizeReport } from './report.js';
+import { CountingRuntime, type ReconcileSummary, summarizeReport } from './report.js';
+import { ReconcileFailedError, type ReconcileTrigger } from './trigger.js';
 
 export { summarizeReport, type ReconcileSummary } from './report.js';
 
@@ -308,5 +309,31 @@ async function reconcileKind(
       ...(scaled ? { scaling: scaled.report } : {}),
     },
     alerts: [...decision.alerts, ...executed.alerts, ...(scaled?.alerts ?? [])],
+  };
+}
+
+/** The reconcile function's answer: the run's summary, what triggered it, and where its pods live. */
+export type ReconcileRunResponse = ReconcileSummary & { trigger: string; runtime: string };
+
+/**
+ * The reconcile function's run: `failed` (no kind could be reconciled) throws ReconcileFailedError, so the
+ * invocation shows as an error; `runtime` says where the pods live, and when it only looked (`sls invoke local`).
+ */
+export async function reconcileRun(
+  app: App,
+  trigger: ReconcileTrigger,
+  holder: string | undefined,
+): Promise<ReconcileRunResponse> {
+  const report = await reconcile(app, holder ? { holder } : {});
+  if (report.status === 'failed')
+    throw new ReconcileFailedError(
+      report.failedKinds,
+      report.errors.map((error) => error.message),
+    );
+  const { description: runtime } = await app.runtime();
+  return {
+    trigger: `${trigger.source} ${trigger['detail-type']} ${trigger.time}`,
+    runtime,
+    ...summarizeReport(report),
   };
 }
