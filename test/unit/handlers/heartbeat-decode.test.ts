@@ -17,12 +17,10 @@ import {
   instanceOfKey,
   LOGGED_VALUE_CHARS,
   MAX_HEARTBEAT_BYTES,
-  OTHER_KIND,
   readHeartbeatBatch,
   readMskRecords,
-  scanHeartbeat,
-  UNSURE,
 } from '../../../lib/handlers/heartbeat-decode.js';
+import { OTHER_KIND, scanHeartbeat, UNSURE } from '../../../lib/handlers/heartbeat-scan.js';
 import type { HeartbeatInput } from '../../../lib/orchestration/types.js';
 import { fixture } from './fixtures.js';
 
