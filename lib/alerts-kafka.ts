@@ -12,16 +12,31 @@ import {
   type KafkaSettings,
   kafkaSettingsFromEnv,
 } from './alerts.js';
+import type { SASLOptions } from 'kafkajs';
+import { envCredentials } from './aws-sigv4.js';
 import type { Logger } from './log.js';
+import { mskIamTokenProvider } from './msk-iam.js';
+
+/**
+ * The kafkajs SASL options of the settings: MSK IAM as OAUTHBEARER, its token signed with the AWS
+ * credentials of `env` (read now, so missing ones fail before any connection).
+ */
+export function kafkajsSasl(settings: KafkaSettings, env: NodeJS.ProcessEnv): SASLOptions | undefined {
+  const { sasl } = settings;
+  if (sasl?.mechanism !== 'aws-msk-iam') return sasl;
+  const credentials = envCredentials(env, 'KAFKA_SASL_MECHANISM=aws-msk-iam');
+  return { mechanism: 'oauthbearer', oauthBearerProvider: mskIamTokenProvider({ region: sasl.region, credentials }) };
+}
 
 /** A kafkajs producer, imported only when Kafka is configured. */
-export async function kafkajsProducer(settings: KafkaSettings): Promise<AlertProducer> {
+export async function kafkajsProducer(settings: KafkaSettings, env: NodeJS.ProcessEnv): Promise<AlertProducer> {
   const { Kafka, logLevel } = await import('kafkajs');
+  const sasl = kafkajsSasl(settings, env);
   const kafka = new Kafka({
     clientId: settings.clientId,
     brokers: settings.brokers,
     ssl: settings.ssl,
-    ...(settings.sasl ? { sasl: settings.sasl } : {}),
+    ...(sasl ? { sasl } : {}),
     connectionTimeout: 3000,
     requestTimeout: 5000,
     retry: { retries: 2 },
@@ -35,7 +50,7 @@ export function kafkaAlertsFromEnv(env: NodeJS.ProcessEnv, logger: Logger): Aler
   const settings = kafkaSettingsFromEnv(env);
   if (!settings) return undefined;
   return new KafkaAlertPublisher({
-    producer: () => kafkajsProducer(settings),
+    producer: () => kafkajsProducer(settings, env),
     topic: settings.topic,
     description: `kafka topic ${settings.topic} on ${settings.brokers.join(',')}`,
     logger,

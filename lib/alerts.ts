@@ -353,6 +353,8 @@ export class KafkaAlertPublisher implements AlertPublisher {
 }
 
 export type SaslSettings =
+  /** MSK IAM access control (lib/msk-iam.ts): the process's AWS credentials sign in, in its region. */
+  | { readonly mechanism: 'aws-msk-iam'; readonly region: string }
   | { readonly mechanism: 'plain'; readonly username: string; readonly password: string }
   | { readonly mechanism: 'scram-sha-256'; readonly username: string; readonly password: string }
   | { readonly mechanism: 'scram-sha-512'; readonly username: string; readonly password: string };
@@ -368,8 +370,10 @@ export interface KafkaSettings {
 /**
  * `KAFKA_BROKERS` (comma-separated host:port), `KAFKA_ALERT_TOPIC` (default
  * Alert), `KAFKA_CLIENT_ID`, `KAFKA_SSL` (true/false), and for SASL
- * `KAFKA_SASL_MECHANISM` (plain | scram-sha-256 | scram-sha-512) with
- * `KAFKA_SASL_USERNAME` / `KAFKA_SASL_PASSWORD`. Undefined when no brokers are set.
+ * `KAFKA_SASL_MECHANISM`: `aws-msk-iam` (MSK IAM access control, over TLS,
+ * signed with the AWS credentials and `AWS_REGION` of the environment), or
+ * plain | scram-sha-256 | scram-sha-512 with `KAFKA_SASL_USERNAME` /
+ * `KAFKA_SASL_PASSWORD`, or none. Undefined when no brokers are set.
  */
 export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | undefined {
   const raw = env.KAFKA_BROKERS?.trim();
@@ -382,15 +386,23 @@ export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | un
     if (!/^[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(broker))
       throw new Error(`KAFKA_BROKERS must be comma-separated host:port, got ${JSON.stringify(broker)}`);
   }
-  const ssl = (env.KAFKA_SSL ?? 'false').toLowerCase();
+  // `none` says no SASL where a value is needed (a Serverless parameter cannot be empty).
+  const mechanism = env.KAFKA_SASL_MECHANISM?.toLowerCase().replace(/^none$/, '');
+  // MSK IAM is served over TLS only (its brokers' port 9098).
+  const ssl = (env.KAFKA_SSL || (mechanism === 'aws-msk-iam' ? 'true' : 'false')).toLowerCase();
   if (ssl !== 'true' && ssl !== 'false')
     throw new Error(`KAFKA_SSL must be true or false, got ${JSON.stringify(env.KAFKA_SSL)}`);
   let sasl: KafkaSettings['sasl'];
-  const mechanism = env.KAFKA_SASL_MECHANISM?.toLowerCase();
-  if (mechanism) {
+  if (mechanism === 'aws-msk-iam') {
+    const region = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim();
+    if (!region) throw new Error('AWS_REGION is not set (needed with KAFKA_SASL_MECHANISM=aws-msk-iam)');
+    if (ssl !== 'true')
+      throw new Error('KAFKA_SSL must be true with KAFKA_SASL_MECHANISM=aws-msk-iam (MSK IAM is TLS only)');
+    sasl = { mechanism, region };
+  } else if (mechanism) {
     if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
       throw new Error(
-        `KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512, got ${JSON.stringify(env.KAFKA_SASL_MECHANISM)}`,
+        `KAFKA_SASL_MECHANISM must be aws-msk-iam, plain, scram-sha-256, scram-sha-512 or none, got ${JSON.stringify(env.KAFKA_SASL_MECHANISM)}`,
       );
     }
     const username = env.KAFKA_SASL_USERNAME;

@@ -1,7 +1,8 @@
 /**
  * AWS Signature Version 4 over node:crypto, for the few AWS calls the functions make
- * without an SDK (EKS DescribeCluster and the EKS token, lib/instances/eks-auth.ts): a
- * request signed in its headers, or presigned in its query. @smithy/signature-v4 would do
+ * without an SDK (EKS DescribeCluster and the EKS token, lib/instances/eks-auth.ts; Secrets
+ * Manager, lib/secrets.ts; the MSK IAM token, lib/msk-iam.ts): a request signed in its
+ * headers, or presigned in its query. @smithy/signature-v4 would do
  * the same with about 160 KB of @smithy/core in the bundle.
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
  */
@@ -12,6 +13,35 @@ export interface AwsCredentials {
   readonly secretAccessKey: string;
   readonly sessionToken?: string;
   readonly expiration?: Date;
+}
+
+export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
+
+/**
+ * The credentials of the environment, as the SDK's `fromEnv` reads them (a Lambda has them), instead
+ * of the SDK's whole default chain; checked now, so a process without them fails with a message
+ * naming the variables, and what needs them, before any request.
+ */
+export function envCredentials(
+  env: NodeJS.ProcessEnv = process.env,
+  neededWith = 'EKS_CLUSTER_NAME',
+): AwsCredentialsProvider {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim();
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim();
+  if (!accessKeyId || !secretAccessKey)
+    throw new Error(
+      `AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (needed with ${neededWith}; a Lambda has them, ` +
+        'a shell can export them with `eval "$(aws configure export-credentials --format env)"`)',
+    );
+  const sessionToken = env.AWS_SESSION_TOKEN?.trim();
+  const expiration = env.AWS_CREDENTIAL_EXPIRATION?.trim();
+  const credentials: AwsCredentials = {
+    accessKeyId,
+    secretAccessKey,
+    ...(sessionToken ? { sessionToken } : {}),
+    ...(expiration ? { expiration: new Date(expiration) } : {}),
+  };
+  return async () => credentials;
 }
 
 export interface SigV4Request {

@@ -11,17 +11,21 @@
  * GET and one signature (README, "Bundles").
  */
 import { type AwsHttpResponse, parseJsonOrUndefined, sendAwsRequest } from '../aws-http.js';
-import { type AwsCredentials, presignUrl, signRequest } from '../aws-sigv4.js';
+import {
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+  envCredentials,
+  presignUrl,
+  signRequest,
+} from '../aws-sigv4.js';
 import { systemClock } from '../clock.js';
 
-export type { AwsCredentials } from '../aws-sigv4.js';
+export { type AwsCredentials, type AwsCredentialsProvider, envCredentials } from '../aws-sigv4.js';
 
 export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';
 export const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
 /** One minute short of the 15-minute validity, so a token never expires in flight. */
 export const TOKEN_REFRESH_AFTER_MS = 14 * 60_000;
-
-export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
 
 export interface EksTokenRequest {
   readonly clusterName: string;
@@ -57,30 +61,6 @@ export interface ClusterEndpoint {
   readonly caPem: string;
 }
 export type DescribeCluster = (clusterName: string) => Promise<ClusterEndpoint>;
-
-/**
- * The credentials of the environment, as the SDK's `fromEnv` reads them (a Lambda has them), instead
- * of the SDK's whole default chain; checked now, so a process without them fails with a message
- * naming the variables before any request.
- */
-export function envCredentials(env: NodeJS.ProcessEnv = process.env): AwsCredentialsProvider {
-  const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim();
-  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim();
-  if (!accessKeyId || !secretAccessKey)
-    throw new Error(
-      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (needed with EKS_CLUSTER_NAME; a Lambda has them, ' +
-        'a shell can export them with `eval "$(aws configure export-credentials --format env)"`)',
-    );
-  const sessionToken = env.AWS_SESSION_TOKEN?.trim();
-  const expiration = env.AWS_CREDENTIAL_EXPIRATION?.trim();
-  const credentials: AwsCredentials = {
-    accessKeyId,
-    secretAccessKey,
-    ...(sessionToken ? { sessionToken } : {}),
-    ...(expiration ? { expiration: new Date(expiration) } : {}),
-  };
-  return async () => credentials;
-}
 
 export interface DescribeClusterOptions {
   readonly region: string;

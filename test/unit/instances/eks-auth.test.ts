@@ -11,6 +11,7 @@ import {
   TOKEN_REFRESH_AFTER_MS,
   type AwsCredentials,
 } from '../../../lib/instances/eks-auth.js';
+import { expectedPresignedSignature } from '../../support/sigv4-oracle.js';
 
 const CREDENTIALS: AwsCredentials = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -22,38 +23,9 @@ const SIGNING_TIME = Date.UTC(2025, 4, 6, 7, 8, 9);
 const decode = (token: string): URL =>
   new URL(Buffer.from(token.slice(EKS_TOKEN_PREFIX.length), 'base64url').toString('utf8'));
 
-/** SigV4 of a presigned GET recomputed from its URL, independently of the signer under test. */
-function expectedSignature(url: URL, clusterName: string, secretAccessKey: string): string {
-  const rfc3986 = (text: string): string =>
-    encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  const query = [...url.searchParams.entries()]
-    .filter(([key]) => key !== 'X-Amz-Signature')
-    .map(([key, value]) => `${rfc3986(key)}=${rfc3986(value)}`)
-    .sort()
-    .join('&');
-  const canonicalRequest = [
-    'GET',
-    '/',
-    query,
-    `host:${url.host}\nx-k8s-aws-id:${clusterName}\n`,
-    'host;x-k8s-aws-id',
-    createHash('sha256').update('').digest('hex'),
-  ].join('\n');
-  const amzDate = url.searchParams.get('X-Amz-Date')!;
-  const [, date, region, service] = /^[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(
-    url.searchParams.get('X-Amz-Credential')!,
-  )!;
-  const scope = `${date}/${region}/${service}/aws4_request`;
-  const stringToSign = [
-    'AWS4-HMAC-SHA256',
-    amzDate,
-    scope,
-    createHash('sha256').update(canonicalRequest).digest('hex'),
-  ].join('\n');
-  const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data).digest();
-  const signingKey = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date!), region!), service!), 'aws4_request');
-  return createHmac('sha256', signingKey).update(stringToSign).digest('hex');
-}
+/** SigV4 of the token's presigned GET, recomputed independently of the signer under test. */
+const expectedSignature = (url: URL, clusterName: string, secretAccessKey: string): string =>
+  expectedPresignedSignature(url, { host: url.host, 'x-k8s-aws-id': clusterName }, secretAccessKey);
 
 describe('EKS bearer token', () => {
   it('is k8s-aws-v1. and the unpadded base64url of a presigned STS GetCallerIdentity URL', async () => {
