@@ -4,6 +4,15 @@
  * and the signed headers given (`host` and any other), with the empty payload.
  */
 import { createHash, createHmac } from 'node:crypto';
+import type { AwsCredentials } from '../../lib/aws-sigv4.js';
+
+/** Temporary credentials and a signing time to sign with in tests (AWS's documentation example key). */
+export const EXAMPLE_CREDENTIALS: AwsCredentials = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  sessionToken: 'FwoGZXIvYXdzE+session/token==',
+};
+export const EXAMPLE_SIGNING_TIME = Date.UTC(2025, 4, 6, 7, 8, 9);
 
 export function expectedPresignedSignature(
   url: URL,

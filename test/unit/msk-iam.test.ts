@@ -6,21 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import { kafkaSettingsFromEnv } from '../../lib/alerts.js';
 import { kafkajsSasl } from '../../lib/alerts-kafka.js';
-import type { AwsCredentials } from '../../lib/aws-sigv4.js';
 import {
   MSK_TOKEN_REUSE_MS,
   MSK_TOKEN_USER_AGENT,
   mskIamTokenProvider,
   presignMskIamToken,
 } from '../../lib/msk-iam.js';
-import { expectedPresignedSignature } from '../support/sigv4-oracle.js';
+import { EXAMPLE_CREDENTIALS, EXAMPLE_SIGNING_TIME, expectedPresignedSignature } from '../support/sigv4-oracle.js';
 
-const CREDENTIALS: AwsCredentials = {
-  accessKeyId: 'AKIDEXAMPLE',
-  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  sessionToken: 'FwoGZXIvYXdzE+session/token==',
-};
-const SIGNING_TIME = Date.UTC(2025, 4, 6, 7, 8, 9);
+const CREDENTIALS = EXAMPLE_CREDENTIALS;
+const SIGNING_TIME = EXAMPLE_SIGNING_TIME;
 
 const decode = (token: string): URL => new URL(Buffer.from(token, 'base64url').toString('utf8'));
 

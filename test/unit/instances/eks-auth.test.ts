@@ -11,14 +11,10 @@ import {
   TOKEN_REFRESH_AFTER_MS,
   type AwsCredentials,
 } from '../../../lib/instances/eks-auth.js';
-import { expectedPresignedSignature } from '../../support/sigv4-oracle.js';
+import { EXAMPLE_CREDENTIALS, EXAMPLE_SIGNING_TIME, expectedPresignedSignature } from '../../support/sigv4-oracle.js';
 
-const CREDENTIALS: AwsCredentials = {
-  accessKeyId: 'AKIDEXAMPLE',
-  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  sessionToken: 'FwoGZXIvYXdzE+session/token==',
-};
-const SIGNING_TIME = Date.UTC(2025, 4, 6, 7, 8, 9);
+const CREDENTIALS = EXAMPLE_CREDENTIALS;
+const SIGNING_TIME = EXAMPLE_SIGNING_TIME;
 
 const decode = (token: string): URL =>
   new URL(Buffer.from(token.slice(EKS_TOKEN_PREFIX.length), 'base64url').toString('utf8'));
