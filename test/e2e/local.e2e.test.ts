@@ -428,6 +428,7 @@ describe('the console signed in with OpenID Connect, in a browser', () => {
   // oidc-provider names a resource server by an absolute URI.
   const AUDIENCE = 'urn:iota-orchestrator:api';
   const RULES = Array.from({ length: 150 }, (_, i) => `rule-${String(i).padStart(3, '0')}`);
+  const ACCESS_TOKEN_TTL_SECONDS = 75;
   let provider: RunningOidcProvider;
   let main: RunningMain;
   let browser: Browser;
@@ -457,6 +458,8 @@ describe('the console signed in with OpenID Connect, in a browser', () => {
       clientId: CLIENT,
       redirectUri: `http://127.0.0.1:${port}/`,
       audience: AUDIENCE,
+      // The page renews a token with a minute left: this one is renewed 15 s after each sign-in or renewal.
+      accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
     });
     browser = await launchChromium();
     main = await startMain({
@@ -652,6 +655,30 @@ describe('the console signed in with OpenID Connect, in a browser', () => {
     await page.getByTestId('alerts-dismiss').click();
     expect(await page.getByTestId('alerts').isVisible()).toBe(false);
   });
+
+  it('renews its access token with the refresh token before it expires, and never asks to sign in again', async () => {
+    const bearer = (request: { headers(): Record<string, string> }) =>
+      /^Bearer (\S+)$/.exec(request.headers().authorization ?? '')?.[1];
+    const first = accessToken;
+    const signedInAt = JSON.parse(Buffer.from(first.split('.')[1]!, 'base64url').toString()) as { exp: number };
+
+    // Well past the first token's expiry, the page still reads the console routes, with another token.
+    const later = await page.waitForRequest(
+      (request) =>
+        request.url().startsWith(consoleUrl('/')) &&
+        Date.now() / 1000 > signedInAt.exp + 5 &&
+        bearer(request) !== undefined,
+      { timeout: (ACCESS_TOKEN_TTL_SECONDS + 30) * 1000 },
+    );
+
+    accessToken = bearer(later)!;
+    expect(accessToken).not.toBe(first);
+    const claims = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { exp: number };
+    expect(claims.exp).toBeGreaterThan(Date.now() / 1000);
+    expect((await asSignedIn('GET', '/orchestrations')).status).toBe(200);
+    expect(await page.getByTestId('signin').isVisible()).toBe(false);
+    expect(await page.getByTestId('account-name').textContent()).toBe('operator');
+  }, 150_000);
 
   it('signs out', async () => {
     await page.getByTestId('signout-button').click();

@@ -2,8 +2,10 @@
  * A real OpenID Connect provider on a free loopback port (the `oidc-provider`
  * package, as a Cognito user pool stands in production): one public client
  * (authorization code + PKCE, no secret), its own login and consent pages
- * (any login and password sign in), and access tokens that are RS256 JWTs for
- * the API's audience, as API Gateway's JWT authorizer verifies them.
+ * (any login and password sign in), access tokens that are RS256 JWTs for
+ * the API's audience, as API Gateway's JWT authorizer verifies them, and a
+ * refresh token with every sign-in, as a Cognito user pool gives one to an
+ * app client with the code grant.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,7 +40,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
         token_endpoint_auth_method: 'none',
         redirect_uris: [options.redirectUri],
         response_types: ['code'],
-        grant_types: ['authorization_code'],
+        grant_types: ['authorization_code', 'refresh_token'],
       },
     ],
     jwks: { keys: [signingKey] },
@@ -50,6 +52,8 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
     }),
     claims: { openid: ['sub'], profile: ['preferred_username'] },
     ttl: { AccessToken: options.accessTokenTtlSeconds ?? 600 },
+    // oidc-provider's default wants the offline_access scope; Cognito needs none.
+    issueRefreshToken: async (_context, client) => client.grantTypeAllowed('refresh_token'),
     features: {
       devInteractions: { enabled: true },
       resourceIndicators: {

@@ -109,7 +109,8 @@
       scope: config.signIn.scope,
       redirect_uri: window.location.origin + window.location.pathname,
       response_type: 'code',
-      // The page asks for nothing but the tokens; a renewal is a new sign-in when the token expires.
+      // The page asks for nothing but the tokens. It renews them itself, with the refresh token (apiFetch):
+      // oidc-client-ts' automatic renewal would fall back to a hidden iframe, which this page cannot answer.
       loadUserInfo: false,
       automaticSilentRenew: false,
     });
@@ -135,18 +136,44 @@
     markReady();
   }
 
-  /** fetch with the access token; a 401 or an expired token signs the page out. */
-  function apiFetch(path, init) {
+  /** An access token this close to expiry is renewed before it is sent. */
+  const RENEW_BEFORE_SECONDS = 60;
+  let renewing = null;
+
+  /**
+   * The signed-in user, its access token renewed with the refresh token when it is about to expire (one
+   * renewal at a time); null when there is no sign-in to use, or it could not be renewed.
+   */
+  async function currentUser() {
+    if (!user) return null;
+    const expiresIn = user.expires_in ?? 0;
+    if (expiresIn > RENEW_BEFORE_SECONDS) return user;
+    if (!user.refresh_token) return user.expired ? null : user;
+    renewing ??= manager
+      .signinSilent()
+      .then((renewed) => {
+        user = renewed;
+        return renewed;
+      })
+      .catch(() => (user && !user.expired ? user : null))
+      .finally(() => {
+        renewing = null;
+      });
+    return renewing;
+  }
+
+  /** fetch with the access token; a 401, or an expired token that could not be renewed, signs the page out. */
+  async function apiFetch(path, init) {
     if (!manager) return fetch(path, init);
-    if (!user || user.expired) {
+    const signedIn = await currentUser();
+    if (!signedIn) {
       if (user) signedOut('Your sign-in expired.');
-      return Promise.reject(new Error('not signed in'));
+      throw new Error('not signed in');
     }
-    const headers = { ...init.headers, authorization: `Bearer ${user.access_token}` };
-    return fetch(path, { ...init, headers }).then((response) => {
-      if (response.status === 401) signedOut('The API refused the sign-in: sign in again.');
-      return response;
-    });
+    const headers = { ...init.headers, authorization: `Bearer ${signedIn.access_token}` };
+    const response = await fetch(path, { ...init, headers });
+    if (response.status === 401) signedOut('The API refused the sign-in: sign in again.');
+    return response;
   }
 
   async function getJson(path) {
