@@ -362,6 +362,7 @@ const emitted = (metric: string): boolean => SOURCES.includes(`'${metric}'`);
 const PLANTED = 'planted-7d41c0e9f3';
 const ZK_AUTH_SECRET = 'iota/zookeeper-auth';
 const CATALOG_PASSWORD_SECRET = 'iota/catalog-password';
+const EKS_CLUSTER = 'iota-prod';
 
 const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:iota-orchestrator-alarms';
 
@@ -375,9 +376,10 @@ const VARIANTS = [
     alarmTopic: undefined,
   },
   {
-    name: 'apiAuth=jwt, secrets named, a planted one passed the old way, an alarm topic',
+    name: 'apiAuth=jwt, secrets and the EKS cluster named, a planted one passed the old way, an alarm topic',
     params: [
       'apiAuth=jwt',
+      `eksClusterName=${EKS_CLUSTER}`,
       `zkAuthSecret=${ZK_AUTH_SECRET}`,
       `catalogPasswordSecret=${CATALOG_PASSWORD_SECRET}`,
       `zkAuth=orchestrator:${PLANTED}`,
@@ -405,10 +407,11 @@ const VPC_NETWORKING = [
 ].map((action) => `${action} *`);
 
 /**
- * Each function's grants beyond its log group, VPC networking and the ZooKeeper secret (which all have). A
- * function added to serverless.yml fails the test until it is listed here with its own.
+ * Each function's grants beyond its log group, VPC networking and the ZooKeeper secret (which all have), when
+ * the variant names the secrets and the EKS cluster (`named`) or not. A function added to serverless.yml fails
+ * the test until it is listed here with its own.
  */
-const OWN_GRANTS: Record<string, (secrets: boolean) => string[]> = {
+const OWN_GRANTS: Record<string, (named: boolean) => string[]> = {
   api: () => [],
   notify: () =>
     ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].map((a) => `${a} <NotifyQueue.Arn>`),
@@ -425,14 +428,15 @@ const OWN_GRANTS: Record<string, (secrets: boolean) => string[]> = {
     `kafka-cluster:DescribeGroup ${MSK_PREFIX}:group/${MSK_CLUSTER_PATH}/${HEARTBEAT_GROUP}`,
     `kafka-cluster:AlterGroup ${MSK_PREFIX}:group/${MSK_CLUSTER_PATH}/${HEARTBEAT_GROUP}`,
   ],
-  // eksClusterName is empty by default: the ARN then names no cluster at all.
-  reconcile: () => ['eks:DescribeCluster arn:aws:eks:eu-west-1:123456789012:cluster/'],
+  // eksClusterName is empty by default: no cluster, no grant.
+  reconcile: (named) =>
+    named ? [`eks:DescribeCluster arn:aws:eks:eu-west-1:123456789012:cluster/${EKS_CLUSTER}`] : [],
   alerts: () => [
     `kafka-cluster:Connect ${MSK_CLUSTER}`,
     `kafka-cluster:DescribeTopic ${MSK_PREFIX}:topic/${MSK_CLUSTER_PATH}/Alert`,
     `kafka-cluster:WriteData ${MSK_PREFIX}:topic/${MSK_CLUSTER_PATH}/Alert`,
   ],
-  catalog: (secrets) => (secrets ? [`secretsmanager:GetSecretValue ${secretArn(CATALOG_PASSWORD_SECRET)}`] : []),
+  catalog: (named) => (named ? [`secretsmanager:GetSecretValue ${secretArn(CATALOG_PASSWORD_SECRET)}`] : []),
 };
 
 /** The name of the function whose handler is functions/<name>.handler. */
