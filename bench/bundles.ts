@@ -254,6 +254,7 @@ export async function benchBundles(log: (line: string) => void = console.log): P
         'vs target',
         'cpu ms',
         'node start ms',
+        '÷ node start',
         'largest parts',
       ],
     ];
@@ -274,6 +275,8 @@ export async function benchBundles(log: (line: string) => void = console.log): P
         target ? `${(ms / target.requireMs).toFixed(2)} of ${target.requireMs} ms` : '-',
         median(times.map((time) => time.cpuMs)).toFixed(1),
         median(times.map((time) => time.nodeStartMs)).toFixed(1),
+        // The machine's own speed, cancelled: comparable across machines and loads, where the ms are not.
+        median(times.map((time) => time.wallMs / time.nodeStartMs)).toFixed(2),
         contributors(bundle.output)
           .slice(0, 4)
           .map(([pkg, bytes]) => `${pkg} ${kib(bytes)}`)
