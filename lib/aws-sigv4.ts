@@ -15,6 +15,10 @@ export interface AwsCredentials {
   readonly expiration?: Date;
 }
 
+/** Where an AWS service answers in a region: `<service>.<region>.amazonaws.com`, `.amazonaws.com.cn` in China. */
+export const awsServiceHost = (service: string, region: string): string =>
+  `${service}.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
+
 export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
 
 /**

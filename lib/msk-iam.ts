@@ -7,7 +7,7 @@
  * the alerts bundle carries no AWS SDK.
  * https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html
  */
-import { type AwsCredentials, type AwsCredentialsProvider, presignUrl } from './aws-sigv4.js';
+import { type AwsCredentials, type AwsCredentialsProvider, awsServiceHost, presignUrl } from './aws-sigv4.js';
 import { systemClock } from './clock.js';
 
 /** How long a token is valid, as AWS's signers set it. */
@@ -17,9 +17,6 @@ export const MSK_TOKEN_REUSE_MS = (MSK_TOKEN_EXPIRES_SECONDS - 60) * 1000;
 /** Sent with the token (not signed), as AWS's signers send theirs. */
 export const MSK_TOKEN_USER_AGENT = 'iota-orchestrator';
 
-const mskHost = (region: string): string =>
-  `kafka.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
-
 /** The token for one signing time; deterministic for fixed credentials and time. */
 export function presignMskIamToken(request: {
   readonly region: string;
@@ -27,7 +24,7 @@ export function presignMskIamToken(request: {
   /** Epoch ms. */
   readonly signingTime: number;
 }): string {
-  const url = new URL(`https://${mskHost(request.region)}/`);
+  const url = new URL(`https://${awsServiceHost('kafka', request.region)}/`);
   url.searchParams.set('Action', 'kafka-cluster:Connect');
   const signed = presignUrl({ method: 'GET', url, service: 'kafka-cluster', ...request }, MSK_TOKEN_EXPIRES_SECONDS);
   signed.searchParams.set('User-Agent', MSK_TOKEN_USER_AGENT);

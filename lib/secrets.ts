@@ -21,7 +21,7 @@
  */
 import * as z from './zod.js';
 import { type AwsHttpResponse, parseJsonOrUndefined, sendAwsRequest } from './aws-http.js';
-import { type AwsCredentials, signRequest } from './aws-sigv4.js';
+import { type AwsCredentials, awsServiceHost, signRequest } from './aws-sigv4.js';
 import { type Clock, systemClock } from './clock.js';
 
 export interface SecretReader {
@@ -51,8 +51,7 @@ const ErrorSchema = z.object({
   Message: z.optional(z.string()),
 });
 
-export const defaultSecretsManagerEndpoint = (region: string): string =>
-  `https://${SERVICE}.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
+export const defaultSecretsManagerEndpoint = (region: string): string => `https://${awsServiceHost(SERVICE, region)}`;
 
 /** Secrets Manager's GetSecretValue, each name read once (concurrent first reads share one request). */
 export class SecretsManagerReader implements SecretReader {

@@ -14,6 +14,7 @@ import { type AwsHttpResponse, parseJsonOrUndefined, sendAwsRequest } from '../a
 import {
   type AwsCredentials,
   type AwsCredentialsProvider,
+  awsServiceHost,
   envCredentials,
   presignUrl,
   signRequest,
@@ -35,15 +36,12 @@ export interface EksTokenRequest {
   readonly signingTime: number;
 }
 
-const stsHost = (region: string): string =>
-  `sts.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
-
 /** The token for one signing time; deterministic for fixed credentials and time. */
 export function presignEksToken(request: EksTokenRequest): string {
   const url = presignUrl(
     {
       method: 'GET',
-      url: new URL(`https://${stsHost(request.region)}/?Action=GetCallerIdentity&Version=2011-06-15`),
+      url: new URL(`https://${awsServiceHost('sts', request.region)}/?Action=GetCallerIdentity&Version=2011-06-15`),
       headers: { [CLUSTER_ID_HEADER]: request.clusterName },
       region: request.region,
       service: 'sts',
@@ -73,12 +71,9 @@ export interface DescribeClusterOptions {
   readonly now?: () => number;
 }
 
-const eksEndpoint = (region: string): string =>
-  `https://eks.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
-
 /** `GET /clusters/<name>` of the EKS API, signed with SigV4: endpoint and CA of the cluster. */
 export function describeClusterOverHttps(options: DescribeClusterOptions): DescribeCluster {
-  const base = new URL(options.endpoint ?? eksEndpoint(options.region));
+  const base = new URL(options.endpoint ?? `https://${awsServiceHost('eks', options.region)}`);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const now = options.now ?? systemClock;
   return async (clusterName) => {
