@@ -11,7 +11,7 @@ import { LEGACY_LIMITS } from '../domain/options.js';
 import { chunks, type Kinds, type OrchestrationContext } from './context.js';
 import { decodeName } from './layout.js';
 import { IDS_PER_MULTI } from './placement.js';
-import { isConflict, type VersionedNode } from '../store/port.js';
+import { isNodeExists, type VersionedNode } from '../store/port.js';
 import { KindCapacitySchema, parseNode, ScalingStateSchema } from './stored.js';
 
 export interface KindLimits {
@@ -81,7 +81,7 @@ export class CapacityUseCase {
       try {
         await store.commit(creates);
       } catch (error) {
-        if (!(isConflict(error) && error.reason === 'NodeExists')) throw error;
+        if (!isNodeExists(error)) throw error;
         await Promise.all(creates.map(({ path }) => repository.createIfAbsent(path, '')));
       }
     }

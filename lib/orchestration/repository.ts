@@ -16,6 +16,7 @@ import {
   ANY_VERSION,
   type ConflictError,
   isConflict,
+  isNodeExists,
   type NodeStore,
   removeIfPresent,
   type VersionedNode,
@@ -330,7 +331,7 @@ export class InstanceRepository {
       await this.store.commit([{ op: 'create', path, data }]);
       return true;
     } catch (error) {
-      if (isConflict(error) && error.reason === 'NodeExists') return false;
+      if (isNodeExists(error)) return false;
       throw error;
     }
   }

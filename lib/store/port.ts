@@ -90,6 +90,9 @@ export const isConflict = (error: unknown): error is ConflictError => error inst
 /** The node was not there: for a remove or set of something that may already be gone, nothing is left to do. */
 export const isNoNode = (error: unknown): boolean => isConflict(error) && error.reason === 'NoNode';
 
+/** The node was there already: for a create of something that may exist, nothing is left to do. */
+export const isNodeExists = (error: unknown): boolean => isConflict(error) && error.reason === 'NodeExists';
+
 /** Removes nodes that may already be gone, each on its own (one missing node does not stop the others). */
 export async function removeIfPresent(store: NodeStore, paths: readonly string[]): Promise<void> {
   await Promise.all(
