@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { RESOURCE_ID_PATTERN } from '../../lib/domain/resource-id.js';
+import { sampleEvent } from '../unit/handlers/fixtures.js';
 
 /**
  * Valid resource ids, few enough that a create and a delete of one id meet
@@ -68,17 +69,8 @@ export const notJsonText = fc
 
 /* ------------------------------------------------------------ triggers */
 
-export const SCHEDULED_EVENT = {
-  version: '0',
-  id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
-  'detail-type': 'Scheduled Event',
-  source: 'aws.events',
-  account: '123456789012',
-  time: '2024-05-01T08:00:00Z',
-  region: 'eu-west-1',
-  resources: ['arn:aws:events:eu-west-1:123456789012:rule/iota-orchestrator-reconcile'],
-  detail: {},
-} as const;
+/** The schedule event of events/ (`sls invoke local -f reconcile`), as EventBridge sends it. */
+export const SCHEDULED_EVENT = sampleEvent<Record<string, unknown>>('reconcile.json');
 
 /** The three fields a run logs, in the order the parser checks them. */
 const TRIGGER_FIELDS = ['source', 'detail-type', 'time'] as const;
