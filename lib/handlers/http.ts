@@ -6,16 +6,16 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from '../zod.js';
 import type { App } from '../app.js';
-import type { KindConfig } from '../config/kinds.js';
 import { alertMessage } from '../alerts.js';
 import { consoleAsset } from '../dashboard/assets.js';
 import { renderDashboard } from '../dashboard/page.js';
 import { INSTANCE_ID } from '../domain/orchestration.js';
 import { nodeCrypto } from '../lazy-crypto.js';
 import type { Logger } from '../log.js';
-import type { OrchestrateGuard, OrchestrateResult } from '../orchestration/types.js';
+import type { OrchestrateResult } from '../orchestration/types.js';
 import { fieldIssues, HttpApiEventSchema, ResourceIdSchema, type HttpApiEvent } from './events.js';
 import { HttpError, invalidRequest, jsonResponse, payloadTooLarge, toErrorResponse } from './http-errors.js';
+import { podLimitGuard } from './pod-limit.js';
 import { AlertsQuerySchema, parseQuery, ResourcePageQuerySchema } from './queries.js';
 
 /** Bodies above this are refused before they are decoded or parsed. */
@@ -178,46 +178,6 @@ const describeOrchestration: RouteHandler = async (context) => {
   return ok(context, await context.app.orchestrator.describe(kind.resource));
 };
 
-/**
- * Refuses (409, and a pod-limit alert) an orchestrate whose plan would grow a kind past what the App's
- * instance runtime runs at once, every kind together: the local runtime's process cap. The orchestrate
- * calls it with its plan before writing anything. An orchestrate that does not grow the kind is never refused.
- */
-async function podLimitGuard(context: RouteContext, kind: KindConfig): Promise<OrchestrateGuard | undefined> {
-  const { app } = context;
-  // Only an App that drives instances has a runtime (the api Lambda's has none, and no limit to keep).
-  const limit = (await app.runtime().catch(() => undefined))?.podLimit;
-  if (!limit) return undefined;
-  return async ({ current, instances }) => {
-    if (instances <= current) return;
-    const others = await Promise.all(
-      app.kinds.filter((other) => other !== kind).map((other) => app.orchestrator.instanceIds(other.resource)),
-    );
-    const otherKinds = others.reduce((sum, ids) => sum + ids.length, 0);
-    const pods = instances + otherKinds;
-    if (pods <= limit.max) return;
-    await app.alerts.publish([
-      {
-        type: 'pod-limit',
-        resource: kind.resource,
-        refused: 'orchestrate',
-        limit: limit.max,
-        setting: limit.setting,
-        pods,
-        instances: [],
-        at: app.clock(),
-      },
-    ]);
-    throw new HttpError(
-      409,
-      'POD_LIMIT',
-      `orchestrate would run ${instances} ${kind.resource} instances and ${otherKinds} of other kinds, ${pods} pods; ` +
-        `the instance runtime runs at most ${limit.max} (${limit.setting}): ask for fewer or raise ${limit.setting}`,
-      { resource: kind.resource, instances, otherKinds, limit: limit.max, setting: limit.setting },
-    );
-  };
-}
-
 const orchestrate: RouteHandler = async (context) => {
   const kind = kindOf(context);
   const options = jsonBody(context.event, OrchestrateBodySchema);
@@ -226,7 +186,7 @@ const orchestrate: RouteHandler = async (context) => {
     kind.resource,
     options,
     context.requestId,
-    await podLimitGuard(context, kind),
+    await podLimitGuard(context.app, kind),
   );
   context.log.info(
     { requestId: context.requestId, resource: kind.resource, instances: result.instances, moved: result.moved },
