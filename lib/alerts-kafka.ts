@@ -1,21 +1,86 @@
 /**
- * The Kafka side of alerts: a kafkajs producer for the platform's `Alert`
+ * The Kafka side of alerts: its settings (`KAFKA_*`) and a kafkajs producer for the platform's `Alert`
  * topic (SPEC §6). Only the entry points that forward alerts import this
  * module (the alerts function and `npm start`), so kafkajs stays out of every
  * other bundle: those functions record their alerts in the store's outbox
  * (lib/orchestration/alert-outbox.ts), and the alerts function forwards them.
  */
 import {
+  ALERT_SOURCE,
   type AlertProducer,
   type AlertPublisher,
+  DEFAULT_ALERT_TOPIC,
   KafkaAlertPublisher,
-  type KafkaSettings,
-  kafkaSettingsFromEnv,
 } from './alerts.js';
 import type { SASLOptions } from 'kafkajs';
 import { envCredentials } from './aws-sigv4.js';
 import type { Logger } from './log.js';
 import { mskIamTokenProvider } from './msk-iam.js';
+
+export type SaslSettings =
+  /** MSK IAM access control (lib/msk-iam.ts): the process's AWS credentials sign in, in its region. */
+  | { readonly mechanism: 'aws-msk-iam'; readonly region: string }
+  | { readonly mechanism: 'plain'; readonly username: string; readonly password: string }
+  | { readonly mechanism: 'scram-sha-256'; readonly username: string; readonly password: string }
+  | { readonly mechanism: 'scram-sha-512'; readonly username: string; readonly password: string };
+
+export interface KafkaSettings {
+  readonly brokers: string[];
+  readonly clientId: string;
+  readonly topic: string;
+  readonly ssl: boolean;
+  readonly sasl: SaslSettings | undefined;
+}
+
+/**
+ * `KAFKA_BROKERS` (comma-separated host:port), `KAFKA_ALERT_TOPIC` (default
+ * Alert), `KAFKA_CLIENT_ID`, `KAFKA_SSL` (true/false), and for SASL
+ * `KAFKA_SASL_MECHANISM`: `aws-msk-iam` (MSK IAM access control, over TLS,
+ * signed with the AWS credentials and `AWS_REGION` of the environment), or
+ * plain | scram-sha-256 | scram-sha-512 with `KAFKA_SASL_USERNAME` /
+ * `KAFKA_SASL_PASSWORD`, or none. Undefined when no brokers are set.
+ */
+export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | undefined {
+  const raw = env.KAFKA_BROKERS?.trim();
+  if (!raw) return undefined;
+  const brokers = raw
+    .split(',')
+    .map((broker) => broker.trim())
+    .filter(Boolean);
+  for (const broker of brokers) {
+    if (!/^[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(broker))
+      throw new Error(`KAFKA_BROKERS must be comma-separated host:port, got ${JSON.stringify(broker)}`);
+  }
+  // `none` says no SASL where a value is needed (a Serverless parameter cannot be empty).
+  const mechanism = env.KAFKA_SASL_MECHANISM?.toLowerCase().replace(/^none$/, '');
+  // MSK IAM is served over TLS only (its brokers' port 9098).
+  const ssl = (env.KAFKA_SSL || (mechanism === 'aws-msk-iam' ? 'true' : 'false')).toLowerCase();
+  if (ssl !== 'true' && ssl !== 'false')
+    throw new Error(`KAFKA_SSL must be true or false, got ${JSON.stringify(env.KAFKA_SSL)}`);
+  let sasl: KafkaSettings['sasl'];
+  if (mechanism === 'aws-msk-iam') {
+    const region = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim();
+    if (!region) throw new Error('AWS_REGION is not set (needed with KAFKA_SASL_MECHANISM=aws-msk-iam)');
+    if (ssl !== 'true')
+      throw new Error('KAFKA_SSL must be true with KAFKA_SASL_MECHANISM=aws-msk-iam (MSK IAM is TLS only)');
+    sasl = { mechanism, region };
+  } else if (mechanism) {
+    if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
+      throw new Error(
+        `KAFKA_SASL_MECHANISM must be aws-msk-iam, plain, scram-sha-256, scram-sha-512 or none, got ${JSON.stringify(env.KAFKA_SASL_MECHANISM)}`,
+      );
+    }
+    const username = env.KAFKA_SASL_USERNAME;
+    const password = env.KAFKA_SASL_PASSWORD;
+    if (!username) throw new Error('KAFKA_SASL_USERNAME is not set (needed with KAFKA_SASL_MECHANISM)');
+    if (!password) throw new Error('KAFKA_SASL_PASSWORD is not set (needed with KAFKA_SASL_MECHANISM)');
+    sasl = { mechanism, username, password };
+  }
+  const topic = env.KAFKA_ALERT_TOPIC?.trim() || DEFAULT_ALERT_TOPIC;
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic))
+    throw new Error(`KAFKA_ALERT_TOPIC is not a valid topic name: ${JSON.stringify(topic)}`);
+  return { brokers, clientId: env.KAFKA_CLIENT_ID?.trim() || ALERT_SOURCE, topic, ssl: ssl === 'true', sasl };
+}
 
 /**
  * The kafkajs SASL options of the settings: MSK IAM as OAUTHBEARER, its token signed with the AWS

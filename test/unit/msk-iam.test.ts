@@ -4,8 +4,7 @@
  * settings that choose it.
  */
 import { describe, expect, it } from 'vitest';
-import { kafkaSettingsFromEnv } from '../../lib/alerts.js';
-import { kafkajsSasl } from '../../lib/alerts-kafka.js';
+import { kafkajsSasl, kafkaSettingsFromEnv } from '../../lib/alerts-kafka.js';
 import {
   MSK_TOKEN_REUSE_MS,
   MSK_TOKEN_USER_AGENT,

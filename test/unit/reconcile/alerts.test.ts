@@ -5,14 +5,13 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   alertMessage,
   KafkaAlertPublisher,
-  kafkaSettingsFromEnv,
   LogAlertPublisher,
   type AlertProducer,
   type FleetSilentAlert,
   type PublishOutcome,
   type RecycleStormAlert,
 } from '../../../lib/alerts.js';
-import { kafkaAlertsFromEnv } from '../../../lib/alerts-kafka.js';
+import { kafkaAlertsFromEnv, kafkaSettingsFromEnv } from '../../../lib/alerts-kafka.js';
 
 const AT = Date.UTC(2024, 4, 1, 8, 0, 0);
 const FLEET_SILENT: FleetSilentAlert = {
