@@ -13,7 +13,7 @@ import { type AlertPublisher, LogAlertPublisher, type OrchestratorAlert, type Pu
 import { nodeCrypto } from '../lazy-crypto.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { ANY_VERSION, isNoNode, type NodeStore, removeIfPresent } from '../store/port.js';
+import { ANY_VERSION, createInFolder, isNoNode, type NodeStore, removeIfPresent } from '../store/port.js';
 import type { Layout } from './layout.js';
 import { jsonOrUndefined } from './stored.js';
 
@@ -38,8 +38,9 @@ export class AlertOutbox {
 
   async record(alerts: readonly OrchestratorAlert[]): Promise<void> {
     if (alerts.length === 0) return;
-    await this.store.ensurePath(this.layout.alertsDir());
-    await this.store.commit(
+    await createInFolder(
+      this.store,
+      this.layout.alertsDir(),
       alerts.map((alert) => ({
         op: 'create' as const,
         path: this.layout.alert(

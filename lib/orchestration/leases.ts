@@ -3,7 +3,7 @@
  * of a kind right now. Taken and renewed by compare-and-set; an expired lease
  * may be taken over, so a holder that died blocks others for one TTL at most.
  */
-import { isConflict, isNoNode, withRetry } from '../store/port.js';
+import { createInFolder, isConflict, withRetry } from '../store/port.js';
 import { STORE_RETRY, type OrchestrationContext } from './context.js';
 import { LeaseHeldError, LeaseLostError } from './errors.js';
 import { CorruptNodeError, LeaseNodeSchema, parseNode } from './stored.js';
@@ -31,7 +31,8 @@ export class LeaseUseCase {
       const data = JSON.stringify({ holder, expiresAt });
       const node = await store.get(path);
       if (!node) {
-        await this.createLeaseNode(path, data);
+        // The leases' folder is made by the first lease ever taken.
+        await createInFolder(store, repository.layout.leasesDir(), [{ op: 'create', path, data }]);
         return { name, holder, expiresAt, ttlMs, version: 0 };
       }
       try {
@@ -46,19 +47,6 @@ export class LeaseUseCase {
       await store.commit([{ op: 'set', path, data, version: node.version }]);
       return { name, holder, expiresAt, ttlMs, version: node.version + 1 };
     }, STORE_RETRY);
-  }
-
-  /** Creates a lease node; the leases' folder is made by the first lease ever taken, not checked by every one. */
-  private async createLeaseNode(path: string, data: string): Promise<void> {
-    const { store, repository } = this.context;
-    const create = { op: 'create', path, data } as const;
-    try {
-      await store.commit([create]);
-    } catch (error) {
-      if (!isNoNode(error)) throw error;
-      await store.ensurePath(repository.layout.leasesDir());
-      await store.commit([create]);
-    }
   }
 
   /**

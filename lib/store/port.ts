@@ -93,6 +93,24 @@ export const isNoNode = (error: unknown): boolean => isConflict(error) && error.
 /** The node was there already: for a create of something that may exist, nothing is left to do. */
 export const isNodeExists = (error: unknown): boolean => isConflict(error) && error.reason === 'NodeExists';
 
+/**
+ * Commits creates of nodes in `folder`, making the folder (with its ancestors) only when a create finds
+ * it missing: a folder is made by the first write into it, not checked before every one (a round trip).
+ */
+export async function createInFolder(
+  store: NodeStore,
+  folder: string,
+  creates: ReadonlyArray<Extract<WriteOp, { op: 'create' }>>,
+): Promise<void> {
+  try {
+    await store.commit(creates);
+  } catch (error) {
+    if (!isNoNode(error)) throw error;
+    await store.ensurePath(folder);
+    await store.commit(creates);
+  }
+}
+
 /** Removes nodes that may already be gone, each on its own (one missing node does not stop the others). */
 export async function removeIfPresent(store: NodeStore, paths: readonly string[]): Promise<void> {
   await Promise.all(

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ANY_VERSION,
   ConflictError,
+  createInFolder,
   StoreUnavailableError,
   withRetry,
   type ConflictReason,
@@ -81,7 +82,7 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
       await cleanup();
     });
 
-    const create = (path: string, data: string): WriteOp => ({ op: 'create', path, data });
+    const create = (path: string, data: string): Extract<WriteOp, { op: 'create' }> => ({ op: 'create', path, data });
 
     it('ensurePath creates every missing ancestor with empty data and leaves existing nodes alone', async () => {
       // Prepare
@@ -96,6 +97,30 @@ export function describeStoreContract(adapterName: string, open: () => Promise<O
       expect(await store.get(`${root}/a/b`)).toEqual({ path: `${root}/a/b`, data: '', version: 0 });
       expect(await store.get(deep)).toEqual({ path: deep, data: '', version: 0 });
       expect(await store.children(`${root}/a/b`)).toEqual(['c']);
+    });
+
+    it('createInFolder makes a missing folder on its first create only, and passes on any other conflict', async () => {
+      // Prepare
+      const folder = `${root}/made/on/first`;
+      let ensured = 0;
+      const ensurePath = store.ensurePath.bind(store);
+      const counting: NodeStore = Object.create(store, {
+        ensurePath: {
+          value: (path: string) => {
+            ensured++;
+            return ensurePath(path);
+          },
+        },
+      });
+      // Act
+      await createInFolder(counting, folder, [create(`${folder}/one`, '1'), create(`${folder}/two`, '2')]);
+      await createInFolder(counting, folder, [create(`${folder}/three`, '3')]);
+      const again = createInFolder(counting, folder, [create(`${folder}/one`, 'again')]);
+      // Assess
+      await expect(again).rejects.toMatchObject({ reason: 'NodeExists' });
+      expect((await store.children(folder)).sort()).toEqual(['one', 'three', 'two']);
+      expect(await store.get(`${folder}/one`)).toMatchObject({ data: '1' });
+      expect(ensured).toBe(1);
     });
 
     it('create stores data at version 0 and each set increments the version by one', async () => {
