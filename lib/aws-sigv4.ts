@@ -48,6 +48,36 @@ export function envCredentials(
   return async () => credentials;
 }
 
+/**
+ * A token presigned with `sign`, reused until `reuseMs` have passed, or until a minute before the temporary
+ * credentials it was signed with expire, whichever is first (a token signed with them dies with them);
+ * concurrent callers share one signing.
+ */
+export function reusedToken(options: {
+  readonly credentials: AwsCredentialsProvider;
+  readonly reuseMs: number;
+  readonly now: () => number;
+  readonly sign: (credentials: AwsCredentials, signingTime: number) => string;
+}): () => Promise<string> {
+  let cached: { token: string; refreshAt: number } | undefined;
+  let signing: Promise<string> | undefined;
+  const issue = async (now: number): Promise<string> => {
+    const credentials = await options.credentials();
+    const token = options.sign(credentials, now);
+    let refreshAt = now + options.reuseMs;
+    const expiresAt = credentials.expiration?.getTime();
+    if (expiresAt !== undefined && expiresAt - 60_000 > now) refreshAt = Math.min(refreshAt, expiresAt - 60_000);
+    cached = { token, refreshAt };
+    return token;
+  };
+  return async () => {
+    const now = options.now();
+    if (cached && now < cached.refreshAt) return cached.token;
+    signing ??= issue(now).finally(() => (signing = undefined));
+    return signing;
+  };
+}
+
 export interface SigV4Request {
   readonly method: string;
   /** Path and query are signed as the URL holds them (already percent-encoded). */

@@ -7,7 +7,13 @@
  * the alerts bundle carries no AWS SDK.
  * https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html
  */
-import { type AwsCredentials, type AwsCredentialsProvider, awsServiceHost, presignUrl } from './aws-sigv4.js';
+import {
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+  awsServiceHost,
+  presignUrl,
+  reusedToken,
+} from './aws-sigv4.js';
 import { systemClock } from './clock.js';
 
 /** How long a token is valid, as AWS's signers set it. */
@@ -40,15 +46,11 @@ export function mskIamTokenProvider(options: {
   readonly credentials: AwsCredentialsProvider;
   readonly now?: () => number;
 }): () => Promise<{ value: string }> {
-  const now = options.now ?? systemClock;
-  let cached: { value: string; refreshAt: number } | undefined;
-  return async () => {
-    const at = now();
-    if (cached && at < cached.refreshAt) return { value: cached.value };
-    const credentials = await options.credentials();
-    const expires = credentials.expiration?.getTime() ?? Number.POSITIVE_INFINITY;
-    const value = presignMskIamToken({ region: options.region, credentials, signingTime: at });
-    cached = { value, refreshAt: Math.min(at + MSK_TOKEN_REUSE_MS, expires - 60_000) };
-    return { value };
-  };
+  const tokens = reusedToken({
+    credentials: options.credentials,
+    reuseMs: MSK_TOKEN_REUSE_MS,
+    now: options.now ?? systemClock,
+    sign: (credentials, signingTime) => presignMskIamToken({ region: options.region, credentials, signingTime }),
+  });
+  return async () => ({ value: await tokens() });
 }

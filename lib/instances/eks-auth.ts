@@ -16,6 +16,7 @@ import {
   type AwsCredentialsProvider,
   awsServiceHost,
   envCredentials,
+  reusedToken,
   presignUrl,
   signRequest,
 } from '../aws-sigv4.js';
@@ -138,9 +139,7 @@ export class EksAuth {
   private readonly credentials: AwsCredentialsProvider;
   private readonly describe: DescribeCluster;
   private readonly now: () => number;
-  private readonly refreshAfterMs: number;
-  private cached: { token: string; refreshAt: number } | undefined;
-  private pendingToken: Promise<string> | undefined;
+  private readonly tokens: () => Promise<string>;
   private endpoint: Promise<ClusterEndpoint> | undefined;
 
   constructor(options: EksAuthOptions) {
@@ -156,7 +155,13 @@ export class EksAuth {
         now: this.now,
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       });
-    this.refreshAfterMs = options.refreshAfterMs ?? TOKEN_REFRESH_AFTER_MS;
+    this.tokens = reusedToken({
+      credentials: this.credentials,
+      reuseMs: options.refreshAfterMs ?? TOKEN_REFRESH_AFTER_MS,
+      now: this.now,
+      sign: (credentials, signingTime) =>
+        presignEksToken({ clusterName: this.clusterName, region: this.region, credentials, signingTime }),
+    });
   }
 
   /** Endpoint and CA, fetched once per process (they do not change for a cluster's life). */
@@ -169,26 +174,7 @@ export class EksAuth {
   }
 
   /** A valid token: the cached one until its refresh time, else a fresh one (concurrent callers share it). */
-  async token(): Promise<string> {
-    const now = this.now();
-    if (this.cached && now < this.cached.refreshAt) return this.cached.token;
-    this.pendingToken ??= this.issue(now).finally(() => (this.pendingToken = undefined));
-    return this.pendingToken;
-  }
-
-  private async issue(now: number): Promise<string> {
-    const credentials = await this.credentials();
-    const token = presignEksToken({
-      clusterName: this.clusterName,
-      region: this.region,
-      credentials,
-      signingTime: now,
-    });
-    let refreshAt = now + this.refreshAfterMs;
-    // A token signed with temporary credentials dies with them.
-    const expiresAt = credentials.expiration?.getTime();
-    if (expiresAt !== undefined && expiresAt - 60_000 > now) refreshAt = Math.min(refreshAt, expiresAt - 60_000);
-    this.cached = { token, refreshAt };
-    return token;
+  token(): Promise<string> {
+    return this.tokens();
   }
 }
