@@ -49,6 +49,12 @@ export function readRssBytes(pid: number): number | undefined {
 export interface CpuSamplerOptions {
   /** Shortest window a rate is measured over; a process without an earlier reading is read twice this far apart. */
   readonly minWindowMs: number;
+  /**
+   * The span a rate is averaged over once readings reach that far back (default 5 s), whatever the
+   * time between calls: one busy second (a garbage collection, a reload) is a fifth of a rate, not
+   * the whole of it. The metrics API averages a pod's CPU the same way, over its `window`.
+   */
+  readonly windowMs?: number;
   /** An earlier reading older than this is not used: the rate would be a stale average. Default 60 s. */
   readonly maxWindowMs?: number;
   readonly readStat?: (pid: number) => ProcStat | undefined;
@@ -64,16 +70,21 @@ interface Reading {
   readonly at: number;
 }
 
+export const DEFAULT_CPU_WINDOW_MS = 5000;
+
 /**
  * CPU rates as millicores: the CPU time a process used between two readings over the time
- * between them. Each call keeps its readings, so the next call measures since this one
- * without waiting; a process seen for the first time (or last seen too long ago) is read
- * twice `minWindowMs` apart, and one call waits at most once. Resolution is
- * 1000 / (USER_HZ × window s) millicores: 50 over 200 ms, 1 over 10 s.
+ * between them. Each call keeps its readings, so the next call measures over the last
+ * `windowMs` (or since the oldest reading kept, when younger) without waiting; a process seen
+ * for the first time (or last seen too long ago) is read twice `minWindowMs` apart, and one
+ * call waits at most once. Resolution is 1000 / (USER_HZ × window s) millicores: 50 over
+ * 200 ms, 2 over 5 s.
  */
 export class CpuSampler {
-  private readonly last = new Map<string, Reading>();
+  /** Per key, oldest first: the newest reading at least `windowMs` old, then every younger one. */
+  private readonly readings = new Map<string, Reading[]>();
   private readonly minWindowMs: number;
+  private readonly windowMs: number;
   private readonly maxWindowMs: number;
   private readonly readStat: (pid: number) => ProcStat | undefined;
   private readonly now: () => number;
@@ -81,6 +92,7 @@ export class CpuSampler {
 
   constructor(options: CpuSamplerOptions) {
     this.minWindowMs = options.minWindowMs;
+    this.windowMs = options.windowMs ?? DEFAULT_CPU_WINDOW_MS;
     this.maxWindowMs = options.maxWindowMs ?? 60_000;
     this.readStat = options.readStat ?? readProcStat;
     this.now = options.now ?? (() => performance.now());
@@ -96,16 +108,14 @@ export class CpuSampler {
     for (const { key, pid } of processes) {
       const stat = this.readStat(pid);
       if (!stat) continue;
-      const earlier = this.last.get(key);
-      const usable =
-        earlier &&
-        earlier.pid === pid &&
-        earlier.startTicks === stat.startTicks &&
-        startedAt - earlier.at <= this.maxWindowMs;
-      baselines.set(
-        key,
-        usable ? earlier : { pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at: startedAt },
+      // Readings of this very process, recent enough to average over.
+      const kept = (this.readings.get(key) ?? []).filter(
+        (reading) =>
+          reading.pid === pid && reading.startTicks === stat.startTicks && startedAt - reading.at <= this.maxWindowMs,
       );
+      const baseline = kept.findLast((reading) => startedAt - reading.at >= this.windowMs) ?? kept[0];
+      this.readings.set(key, kept);
+      baselines.set(key, baseline ?? { pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at: startedAt });
     }
     const wait = Math.max(0, ...[...baselines.values()].map((reading) => reading.at + this.minWindowMs - startedAt));
     if (wait > 0) await this.sleep(wait);
@@ -115,18 +125,26 @@ export class CpuSampler {
     for (const [key, baseline] of baselines) {
       const stat = this.readStat(baseline.pid);
       if (!stat || stat.startTicks !== baseline.startTicks || at <= baseline.at) {
-        this.last.delete(key);
+        this.readings.delete(key);
         continue;
       }
       const cpuSeconds = (stat.cpuTicks - baseline.cpuTicks) / CLOCK_TICKS_PER_SECOND;
       rates.set(key, Math.max(0, Math.round((cpuSeconds / ((at - baseline.at) / 1000)) * 1000)));
-      this.last.set(key, { pid: baseline.pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at });
+      this.keep(key, baseline, { pid: baseline.pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at });
     }
     return rates;
   }
 
   /** Forgets the readings of every key not in `keys` (pods that are gone). */
   retain(keys: ReadonlySet<string>): void {
-    for (const key of this.last.keys()) if (!keys.has(key)) this.last.delete(key);
+    for (const key of this.readings.keys()) if (!keys.has(key)) this.readings.delete(key);
+  }
+
+  /** Adds a reading, dropping those the next window no longer reaches: memory stays one window's worth per key. */
+  private keep(key: string, baseline: Reading, reading: Reading): void {
+    const kept = this.readings.get(key) ?? [];
+    const series = kept.length > 0 ? [...kept, reading] : [baseline, reading];
+    const firstNeeded = series.findLastIndex((earlier) => reading.at - earlier.at >= this.windowMs);
+    this.readings.set(key, series.slice(Math.max(0, firstNeeded)));
   }
 }

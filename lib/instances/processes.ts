@@ -38,6 +38,8 @@ export interface ProcessRuntimeOptions {
   readonly gracePeriodMs?: number;
   /** Shortest CPU window of `usage()`: a pod it has not measured before is sampled this long. Default 200. */
   readonly usageSampleMs?: number;
+  /** The span `usage()` averages CPU over once a pod has been measured that long. Default 5000. */
+  readonly usageWindowMs?: number;
   /** What each worker counts as requested, as a pod's container requests: the base of the usage percentages. */
   readonly requests?: { readonly cpuMillis?: number; readonly memoryBytes?: number };
   /**
@@ -103,7 +105,10 @@ export class ProcessRuntime implements InstanceRuntime {
     this.podsDir = join(options.stateDir, 'pods');
     this.logDir = options.logDir ?? join(options.stateDir, 'logs');
     this.gracePeriodMs = options.gracePeriodMs ?? 5000;
-    this.cpu = new CpuSampler({ minWindowMs: options.usageSampleMs ?? 200 });
+    this.cpu = new CpuSampler({
+      minWindowMs: options.usageSampleMs ?? 200,
+      ...(options.usageWindowMs !== undefined ? { windowMs: options.usageWindowMs } : {}),
+    });
     this.clock = options.clock ?? systemClock;
     this.podLimit = { max: options.maxProcesses ?? DEFAULT_MAX_PROCESSES, setting: MAX_PROCESSES_SETTING };
     this.description = `local processes of ${[options.command, ...options.args].join(' ')} (state in ${options.stateDir})`;
@@ -199,9 +204,9 @@ export class ProcessRuntime implements InstanceRuntime {
   }
 
   /**
-   * CPU in millicores since the previous call (a pod seen for the first time is sampled for
-   * `usageSampleMs`), memory as VmRSS; percentages of `requests`. The worker process only,
-   * not processes it spawned. [] where /proc is absent (not Linux).
+   * CPU in millicores over the last `usageWindowMs`, or since the pod was first measured (a pod
+   * seen for the first time is sampled for `usageSampleMs`), memory as VmRSS; percentages of
+   * `requests`. The worker process only, not processes it spawned. [] where /proc is absent (not Linux).
    */
   async usage(kind: KindConfig): Promise<PodUsage[]> {
     if (!PROC_AVAILABLE) return [];

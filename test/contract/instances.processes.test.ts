@@ -341,7 +341,10 @@ describe('ProcessRuntime', () => {
         WORKER_CPU_MS_PER_RESOURCE: '250',
         LOCAL_WORKER_CPU_REQUEST_MILLIS: '100',
       };
-      const runtime = track(new ProcessRuntime(processRuntimeOptionsFromEnv(env, { gracePeriodMs: 5000 })));
+      // Rates over the last second: the idle reading must not average in the busy seconds before it.
+      const runtime = track(
+        new ProcessRuntime(processRuntimeOptionsFromEnv(env, { gracePeriodMs: 5000, usageWindowMs: 1000 })),
+      );
       const name = podName(THING, '0', 1);
       // Worker logs go to <ORCH_DATA_DIR>/logs.
       const log = (): string => logOf(dataDir, name);

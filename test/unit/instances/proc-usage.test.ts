@@ -6,9 +6,10 @@ function fakeProc() {
   const processes = new Map<number, { cpuTicks: number; startTicks: number }>();
   let now = 1_000;
   const sleeps: number[] = [];
-  const sampler = (minWindowMs = 200, maxWindowMs?: number) =>
+  const sampler = (minWindowMs = 200, maxWindowMs?: number, windowMs?: number) =>
     new CpuSampler({
       minWindowMs,
+      ...(windowMs !== undefined ? { windowMs } : {}),
       ...(maxWindowMs !== undefined ? { maxWindowMs } : {}),
       now: () => now,
       readStat: (pid): ProcStat | undefined => {
@@ -123,5 +124,46 @@ describe('CPU rates from /proc readings', () => {
     // Assess
     expect(rates.size).toBe(0);
     expect(proc.sleeps).toEqual([]);
+  });
+
+  it('averages over the window, not since the previous call: one busy second among quiet ones is a fifth of it', async () => {
+    // Prepare: a worker at 20 millicores, measured every second with a 5 s window.
+    const proc = fakeProc();
+    proc.run(41, 20);
+    const sampler = proc.sampler(200, 60_000, 5000);
+    const measure = async (): Promise<number | undefined> => {
+      proc.advance(1000);
+      return (await sampler.millicores([{ key: 'a', pid: 41 }])).get('a');
+    };
+    for (let second = 0; second < 10; second += 1) await measure();
+
+    // Act: one second at 170 millicores (a garbage collection, a reload), then quiet again.
+    proc.setRate(41, 170);
+    const busy = await measure();
+    proc.setRate(41, 20);
+    const after = [];
+    for (let second = 0; second < 6; second += 1) after.push(await measure());
+
+    // Assess: (170 + 4 × 20) / 5 while the window holds the busy second, 20 once it has passed.
+    expect(busy).toBe(50);
+    expect(after.slice(0, 4)).toEqual([50, 50, 50, 50]);
+    expect(after.slice(4)).toEqual([20, 20]);
+  });
+
+  it('measures since the first reading while the readings kept are younger than the window', async () => {
+    // Prepare
+    const proc = fakeProc();
+    proc.run(41, 100);
+    const sampler = proc.sampler(200, 60_000, 5000);
+    await sampler.millicores([{ key: 'a', pid: 41 }]);
+
+    // Act: 2 s at 400 millicores after the first reading (200 ms at 100).
+    proc.setRate(41, 400);
+    proc.advance(2000);
+    const rates = await sampler.millicores([{ key: 'a', pid: 41 }]);
+
+    // Assess: (0.2 s × 100 + 2 s × 400) / 2.2 s, and no wait.
+    expect(rates.get('a')).toBe(Math.round((0.2 * 100 + 2 * 400) / 2.2));
+    expect(proc.sleeps).toEqual([200]);
   });
 });
