@@ -127,10 +127,12 @@ async function accountAtEnd(publishers: readonly Publisher[], store: NodeStore, 
 /** Once every publisher is done: every acknowledged id assigned, to exactly one instance. */
 async function expectEveryAckedIdPlacedOnce(publishers: readonly Publisher[], store: NodeStore, total: number) {
   await waitFor(
-    () => (publishers.every((publisher) => publisher.exitCode() === 0) ? true : undefined),
+    () => (publishers.every((publisher) => publisher.exitCode() !== null) ? true : undefined),
     `the publishers to have every message acknowledged (so far ${publishers.map((p) => p.acked.size).join(', ')})`,
     60_000,
   );
+  // 0: every message acknowledged; a publisher says on stderr why it ended otherwise.
+  expect(publishers.map((publisher) => publisher.exitCode())).toEqual(publishers.map(() => 0));
   const acked = ackedBy(publishers);
   expect(acked.length).toBe(total);
   const placed = await waitFor(

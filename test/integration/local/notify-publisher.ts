@@ -13,13 +13,22 @@ const count = Number(process.env.COUNT);
 const window = Number(process.env.WINDOW ?? 100);
 
 const client = mqtt.connect(url, { clean: true, reconnectPeriod: 100, connectTimeout: 2000 });
-// Connection refused while the orchestrator restarts: mqtt.js retries by itself.
-client.on('error', () => undefined);
+// Connection refused while the orchestrator restarts: mqtt.js retries by itself. A CONNACK refusal is
+// different: mqtt.js stops reconnecting, so it is said.
+client.on('error', (error) => {
+  if ('code' in error && typeof error.code === 'number') process.stderr.write(`publisher ${prefix}: ${error.message}\n`);
+});
 
 const waiting = Array.from({ length: count }, (_, n) => `${prefix}-${n}`).reverse();
 let inFlight = 0;
 // A resent message may be acknowledged twice: count ids, not callbacks.
 const acknowledged = new Set<string>();
+// Ended before every message was acknowledged (mqtt.js gave up, nothing left to wait for): never a success.
+process.on('exit', () => {
+  if (acknowledged.size === count) return;
+  process.stderr.write(`publisher ${prefix}: ended with ${acknowledged.size} of ${count} acknowledged\n`);
+  process.exitCode = 3;
+});
 
 function pump(): void {
   while (inFlight < window && waiting.length > 0) {
@@ -36,7 +45,8 @@ function pump(): void {
         acknowledged.add(id);
         process.stdout.write(`ack ${id}\n`);
       }
-      if (acknowledged.size === count) client.end(true, {}, () => process.exit(0));
+      // Exit once stdout has taken every `ack` line: a write still queued on the pipe would be lost.
+      if (acknowledged.size === count) client.end(true, {}, () => process.stdout.write('', () => process.exit(0)));
       // Not from within the callback: mqtt.js fails its queue with a loop that would meet what pump() adds to it.
       else setImmediate(pump);
     });
