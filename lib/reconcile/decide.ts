@@ -14,11 +14,10 @@
  *   silent longer than the timeout is recycled (delete, then create), unless
  *   the outage guard holds (too many silent at once) or this run's recycle cap
  *   is spent;
- * - crash-loop back-off, the shape of Kubernetes' CrashLoopBackOff: after a
- *   recycle or a replacement the instance's next one waits 10 s, then 20 s,
- *   40 s … up to 5 min (the silent or dead pod stays meanwhile, so a slow
- *   starter may still come up); the back-off is dropped once the instance has
- *   stayed healthy for 10 min. A back-off wait takes no recycle of the cap;
+ * - crash-loop back-off (lib/reconcile/crash-loop.ts): after a recycle or a
+ *   replacement the instance's next one waits 10 s, then 20 s, 40 s … up to
+ *   5 min (the silent or dead pod stays meanwhile, so a slow starter may still
+ *   come up). A back-off wait takes no recycle of the cap;
  * - a pod labelled for an instance that no longer exists is an orphan: deleted.
  */
 import type { OrchestratorAlert } from '../alerts.js';
@@ -28,6 +27,7 @@ import { DEFAULT_SETTINGS } from '../config/settings.js';
 import { byNumericId } from '../domain/orchestration.js';
 import { podName, type PodInfo, type PodPhase } from '../instances/port.js';
 import type { InstanceRecord } from '../orchestration/types.js';
+import { afterRestart, type Backoff, backoffWait, sameBackoff, trackBackoff, withBackoff } from './crash-loop.js';
 
 export type ReconcileSettings = Pick<
   Settings,
@@ -40,16 +40,6 @@ export const DEFAULT_RECONCILE_SETTINGS: ReconcileSettings = {
   fleetSilentFraction: DEFAULT_SETTINGS.fleetSilentFraction,
   maxRecyclesPerRun: DEFAULT_SETTINGS.maxRecyclesPerRun,
 };
-
-/**
- * Kubernetes' kubelet numbers for a container that keeps failing: the first
- * wait, the longest, and how long the instance must stay healthy to start over.
- */
-export const CRASH_LOOP_BACKOFF = { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 } as const;
-
-/** The wait after the `streak`-th restart in a row: 10 s, 20 s, 40 s … 5 min. */
-export const backoffDelayMs = (streak: number): number =>
-  Math.min(CRASH_LOOP_BACKOFF.initialMs * 2 ** Math.max(0, streak - 1), CRASH_LOOP_BACKOFF.maxMs);
 
 /**
  * The outage guard needs at least this many silent instances: one silent
@@ -225,8 +215,6 @@ const bySilenceOrder = (a: SilentCandidate, b: SilentCandidate): number =>
   (a.keeper.startedAt ?? 0) - (b.keeper.startedAt ?? 0) ||
   byNumericId(a.instance.instanceId, b.instance.instanceId);
 
-type Backoff = InstanceRecord['backoff'];
-
 /** The instance serves: its pod is Running, or (heartbeat kinds) was heard from since it started, within the timeout. */
 function isHealthy(input: ReconcileInput, instance: InstancePods): boolean {
   const keeper = instance.keeper;
@@ -241,33 +229,8 @@ function isHealthy(input: ReconcileInput, instance: InstancePods): boolean {
   );
 }
 
-/** Why the instance's next recycle or replacement must wait, or undefined when it may happen now. */
-function backoffWait(record: InstanceRecord | undefined, now: number): string | undefined {
-  const backoff = record?.backoff;
-  if (!backoff || now >= backoff.until) return undefined;
-  const left = seconds(backoff.until - now);
-  return `crash-loop back-off: ${left} left of ${seconds(backoff.delayMs)} after restart ${backoff.streak} in a row`;
-}
-
-/** The restart count and back-off a recycle or replacement leaves in the record. */
-function afterRestart(record: InstanceRecord | undefined, now: number): Pick<InstanceRecord, 'restarts' | 'backoff'> {
-  const streak = (record?.backoff?.streak ?? 0) + 1;
-  const delayMs = backoffDelayMs(streak);
-  return { restarts: (record?.restarts ?? 0) + 1, backoff: { streak, delayMs, until: now + delayMs } };
-}
-
-/** The back-off as this run leaves it: healthy since when (a break starts that clock again), or gone after the reset. */
-function trackedBackoff(input: ReconcileInput, instance: InstancePods): Backoff {
-  const backoff = instance.record?.backoff;
-  if (!backoff) return undefined;
-  if (!isHealthy(input, instance)) {
-    const { healthySince: _broken, ...unhealthy } = backoff;
-    return unhealthy;
-  }
-  const healthySince = backoff.healthySince ?? input.now;
-  if (input.now - healthySince >= CRASH_LOOP_BACKOFF.resetAfterMs) return undefined;
-  return { ...backoff, healthySince };
-}
+const trackedBackoff = (input: ReconcileInput, instance: InstancePods): Backoff =>
+  trackBackoff(instance.record?.backoff, isHealthy(input, instance), input.now);
 
 /** The restart count and back-off carried over when no restart happens. */
 function keptRestarts(input: ReconcileInput, instance: InstancePods): Pick<InstanceRecord, 'restarts' | 'backoff'> {
@@ -275,15 +238,6 @@ function keptRestarts(input: ReconcileInput, instance: InstancePods): Pick<Insta
   const backoff = trackedBackoff(input, instance);
   return { ...(restarts ? { restarts } : {}), ...(backoff ? { backoff } : {}) };
 }
-
-/** `record` with `backoff` set, or without the field when there is none. */
-function withBackoff(record: InstanceRecord, backoff: Backoff): InstanceRecord {
-  const { backoff: _replaced, ...rest } = record;
-  return backoff ? { ...rest, backoff } : rest;
-}
-
-const sameBackoff = (a: Backoff, b: Backoff): boolean =>
-  a?.streak === b?.streak && a?.delayMs === b?.delayMs && a?.until === b?.until && a?.healthySince === b?.healthySince;
 
 /**
  * What an instance's record should say when no pod is started for it: adopt a

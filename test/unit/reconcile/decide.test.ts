@@ -2,12 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { KindConfig } from '../../../lib/config/kinds.js';
 import type { PodInfo, PodPhase } from '../../../lib/instances/port.js';
 import type { InstanceRecord } from '../../../lib/orchestration/types.js';
-import {
-  backoffDelayMs,
-  decide,
-  DEFAULT_RECONCILE_SETTINGS,
-  type ReconcileInput,
-} from '../../../lib/reconcile/decide.js';
+import { backoffDelayMs } from '../../../lib/reconcile/crash-loop.js';
+import { decide, DEFAULT_RECONCILE_SETTINGS, type ReconcileInput } from '../../../lib/reconcile/decide.js';
 
 const THING: KindConfig = { resource: 'Thing', instanceName: 'iota-dac', heartbeat: true, initInstances: 10 };
 const RULE: KindConfig = { resource: 'Rule', instanceName: 'iota-rules-engine', heartbeat: false, initInstances: 10 };
