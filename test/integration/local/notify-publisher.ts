@@ -16,7 +16,8 @@ const client = mqtt.connect(url, { clean: true, reconnectPeriod: 100, connectTim
 // Connection refused while the orchestrator restarts: mqtt.js retries by itself. A CONNACK refusal is
 // different: mqtt.js stops reconnecting, so it is said.
 client.on('error', (error) => {
-  if ('code' in error && typeof error.code === 'number') process.stderr.write(`publisher ${prefix}: ${error.message}\n`);
+  if ('code' in error && typeof error.code === 'number')
+    process.stderr.write(`publisher ${prefix}: ${error.message}\n`);
 });
 
 const waiting = Array.from({ length: count }, (_, n) => `${prefix}-${n}`).reverse();
