@@ -312,25 +312,31 @@
   };
 
   function toolbar(kind, state, apply) {
-    const option = (value, label) => el('option', { value }, label);
-    const show = el(
-      'select',
-      {
-        id: `filter-${kind}`,
-        'data-testid': `filter-${kind}`,
-        onchange: () => {
-          state.filter = show.value;
-          apply();
+    // A select whose choice is kept in state[key]: `options` are [value, label] pairs.
+    const choice = (key, id, options) => {
+      const select = el(
+        'select',
+        {
+          id,
+          'data-testid': id,
+          onchange: () => {
+            state[key] = select.value;
+            apply();
+          },
         },
-      },
-      option('all', 'all'),
-      option('healthy', 'healthy'),
-      option('stale', 'stale'),
-      option('unknown', 'no heartbeat yet'),
-      option('pending', 'pod pending'),
-      option('draining', 'draining'),
-      option('backoff', 'in back-off'),
-    );
+        ...options.map(([value, label]) => el('option', { value }, label)),
+      );
+      return select;
+    };
+    const show = choice('filter', `filter-${kind}`, [
+      ['all', 'all'],
+      ['healthy', 'healthy'],
+      ['stale', 'stale'],
+      ['unknown', 'no heartbeat yet'],
+      ['pending', 'pod pending'],
+      ['draining', 'draining'],
+      ['backoff', 'in back-off'],
+    ]);
     const text = el('input', {
       id: `filter-text-${kind}`,
       type: 'search',
@@ -341,22 +347,13 @@
         apply();
       },
     });
-    const sort = el(
-      'select',
-      {
-        id: `sort-${kind}`,
-        'data-testid': `sort-${kind}`,
-        onchange: () => {
-          state.sort = sort.value;
-          apply();
-        },
-      },
-      option('id', 'instance id'),
-      option('used', 'most resources'),
-      option('heartbeat', 'oldest heartbeat'),
-      option('health', 'stale first'),
-      option('restarts', 'most restarts'),
-    );
+    const sort = choice('sort', `sort-${kind}`, [
+      ['id', 'instance id'],
+      ['used', 'most resources'],
+      ['heartbeat', 'oldest heartbeat'],
+      ['health', 'stale first'],
+      ['restarts', 'most restarts'],
+    ]);
     return el(
       'div',
       { class: 'toolbar', role: 'search', 'aria-label': `Filter ${kind} instances` },
