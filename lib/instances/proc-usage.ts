@@ -3,7 +3,7 @@
  * (utime + stime), resident memory from `/proc/<pid>/status` (VmRSS). Elsewhere nothing is
  * readable and callers report no usage.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const PROC_AVAILABLE = existsSync('/proc/self/stat');
@@ -34,6 +34,28 @@ export function readProcStat(pid: number): ProcStat | undefined {
     cpuTicks: Number(fields[11]) + Number(fields[12]),
     startTicks: Number(fields[19]),
   };
+}
+
+/**
+ * The process whose environment holds `entry` (`NAME=value`) exactly, with its start time; undefined when none
+ * does, or /proc is absent. Reads every process's environment this user may read: for rare recoveries only.
+ */
+export function findProcessByEnvironment(entry: string): { pid: number; startTicks: number } | undefined {
+  if (!PROC_AVAILABLE) return undefined;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    let environment: string;
+    try {
+      environment = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue; // gone, or another user's
+    }
+    if (!environment.split('\0').includes(entry)) continue;
+    const stat = readProcStat(pid);
+    if (stat && stat.state !== 'Z' && stat.state !== 'X') return { pid, startTicks: stat.startTicks };
+  }
+  return undefined;
 }
 
 /** VmRSS of `/proc/<pid>/status` in bytes; undefined when unreadable (or a zombie, which has none). */

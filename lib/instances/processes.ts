@@ -22,7 +22,7 @@ import {
   type PodSpec,
   type PodUsage,
 } from './port.js';
-import { CpuSampler, PROC_AVAILABLE, readProcStat, readRssBytes } from './proc-usage.js';
+import { CpuSampler, findProcessByEnvironment, PROC_AVAILABLE, readProcStat, readRssBytes } from './proc-usage.js';
 import { percentOf } from './quantity.js';
 
 export interface ProcessRuntimeOptions {
@@ -66,7 +66,10 @@ export interface ProcessPodState {
   readonly name: string;
   readonly resource: string;
   readonly instanceId: string;
+  /** 0 while `creator` starts the worker: the name is reserved before the spawn (see `create`). */
   readonly pid: number;
+  /** The process starting the worker, until `pid` is written: if it dies first, the next reader settles the pod. */
+  readonly creator?: { readonly pid: number; readonly procStartTicks?: number };
   /** Epoch ms. */
   readonly startedAt: number;
   /** `/proc/<pid>/stat` start time (clock ticks since boot), to tell our process from a reused pid. */
@@ -77,8 +80,13 @@ export interface ProcessPodState {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** Set in every worker's environment to its state file: how a worker whose pid was never written is found. */
+export const POD_STATE_VARIABLE = 'ORCH_POD_STATE';
+
 /** Signals the pod's process group (the worker and anything it spawned); a vanished group is fine. */
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  // 0 is a pod still being started; kill(-0) would signal this process's own group.
+  if (pid <= 0) return;
   try {
     process.kill(-pid, signal);
   } catch (error) {
@@ -120,16 +128,50 @@ export class ProcessRuntime implements InstanceRuntime {
     return created;
   }
 
+  /**
+   * The name is reserved first (a state file without a pid, naming this process as its creator),
+   * then the worker is spawned, then its pid is written. A creator killed between the spawn and
+   * the write leaves a reservation and a running worker: the next reader finds that worker by
+   * its environment and adopts it, or drops the reservation when none started (`settle`).
+   */
   private async createWithinLimit(spec: PodSpec): Promise<'created' | 'exists'> {
     const path = this.statePath(spec.name);
     if (existsSync(path)) return 'exists';
-    // Running workers of every kind; one being deleted is on its way out and leaves its place.
-    const running = (await this.readAll()).filter((state) => state.deletedAt === undefined && this.isAlive(state));
+    // Running workers of every kind, and those being started; one being deleted leaves its place.
+    const running = (await this.readAll()).filter((state) => state.deletedAt === undefined && this.isLive(state));
     if (running.length >= this.podLimit.max) throw new PodLimitError(this.podLimit, running.length, spec.name);
     await mkdir(this.podsDir, { recursive: true });
     await mkdir(this.logDir, { recursive: true });
 
-    const child = await this.spawnWorker(spec);
+    const selfStartTicks = readProcStat(process.pid)?.startTicks;
+    const reservation: ProcessPodState = {
+      name: spec.name,
+      resource: spec.kind.resource,
+      instanceId: spec.instanceId,
+      pid: 0,
+      startedAt: this.clock(),
+      creator: { pid: process.pid, ...(selfStartTicks !== undefined ? { procStartTicks: selfStartTicks } : {}) },
+    };
+    // Written whole to a temporary file, then linked: link() fails if the name is taken, so
+    // two concurrent creates of one name leave one pod, and no reader sees a half-written file.
+    const temporary = `${path}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(reservation));
+    try {
+      await link(temporary, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+      throw new InstanceRuntimeError(`create ${spec.name}: ${(error as Error).message}`, undefined, { cause: error });
+    } finally {
+      await unlink(temporary).catch(() => undefined);
+    }
+
+    let child: ChildProcess;
+    try {
+      child = await this.spawnWorker(spec, path);
+    } catch (error) {
+      await this.removeState(spec.name);
+      throw error;
+    }
     const pid = child.pid!;
     child.once('exit', () => {
       if (this.children.get(spec.name) === child) this.children.delete(spec.name);
@@ -139,39 +181,24 @@ export class ProcessRuntime implements InstanceRuntime {
       });
     });
     const procStartTicks = readProcStat(pid)?.startTicks;
-    const state: ProcessPodState = {
-      name: spec.name,
-      resource: spec.kind.resource,
-      instanceId: spec.instanceId,
-      pid,
-      startedAt: this.clock(),
-      ...(procStartTicks !== undefined ? { procStartTicks } : {}),
-    };
-    // Written whole to a temporary file, then linked: link() fails if the name is taken, so
-    // two concurrent creates of one name leave one pod, and no reader sees a half-written file.
-    const temporary = `${path}.${process.pid}.${pid}.tmp`;
-    await writeFile(temporary, JSON.stringify(state));
-    try {
-      await link(temporary, path);
-    } catch (error) {
-      signalGroup(pid, 'SIGKILL');
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
-      throw new InstanceRuntimeError(`create ${spec.name}: ${(error as Error).message}`, undefined, { cause: error });
-    } finally {
-      await unlink(temporary).catch(() => undefined);
-    }
-    if (child.exitCode === null && child.signalCode === null) this.children.set(spec.name, child);
+    // A deletion begun meanwhile (by another process) is kept, and applies to the worker now known.
+    const { creator: _started, ...reserved } = (await this.readState(spec.name)) ?? reservation;
+    await this.writeState({ ...reserved, pid, ...(procStartTicks !== undefined ? { procStartTicks } : {}) });
+    if (reserved.deletedAt !== undefined) signalGroup(pid, 'SIGTERM');
+    else if (child.exitCode === null && child.signalCode === null) this.children.set(spec.name, child);
     return 'created';
   }
 
   async delete(_kind: KindConfig, name: string): Promise<'deleted' | 'absent'> {
-    const state = await this.readState(name);
+    const read = await this.readState(name);
+    const state = read && (await this.settle(read));
     if (!state) return 'absent';
-    if (!this.isAlive(state)) {
+    if (!this.isLive(state)) {
       await this.removeState(name);
       return 'deleted';
     }
     if (state.deletedAt === undefined) {
+      // A worker still being started is signalled by its creator, which keeps the deletion (`createWithinLimit`).
       signalGroup(state.pid, 'SIGTERM');
       await this.writeState({ ...state, deletedAt: this.clock() });
       // Unref'd: a short invocation exits without waiting; the next list() finishes the job.
@@ -195,7 +222,7 @@ export class ProcessRuntime implements InstanceRuntime {
         resource: state.resource,
         instanceId: state.instanceId,
         // A dead process's exit code is not knowable from another process; Failed is what the monitor needs.
-        phase: this.isAlive(state) ? 'Running' : 'Failed',
+        phase: state.pid === 0 ? 'Pending' : this.isAlive(state) ? 'Running' : 'Failed',
         startedAt: state.startedAt,
         terminating: state.deletedAt !== undefined,
       });
@@ -264,7 +291,7 @@ export class ProcessRuntime implements InstanceRuntime {
 
   // -------------------------------------------------------------------------------------------
 
-  private spawnWorker(spec: PodSpec): Promise<ChildProcess> {
+  private spawnWorker(spec: PodSpec, statePath: string): Promise<ChildProcess> {
     const log = openSync(join(this.logDir, `${spec.name}.log`), 'a');
     try {
       const child = spawn(this.options.command, [...this.options.args], {
@@ -277,6 +304,7 @@ export class ProcessRuntime implements InstanceRuntime {
           INSTANCE_ID: spec.instanceId,
           RESOURCE: spec.kind.resource,
           POD_NAME: spec.name,
+          [POD_STATE_VARIABLE]: statePath,
         },
       });
       child.unref();
@@ -299,6 +327,8 @@ export class ProcessRuntime implements InstanceRuntime {
 
   /** For a pod being deleted: true once it is gone (state removed); SIGKILL once its grace period is over. */
   private async finishDeletion(state: ProcessPodState): Promise<boolean> {
+    // Its creator writes the pid next, and signals the worker then.
+    if (state.pid === 0) return false;
     if (this.isAlive(state) && this.clock() >= (state.deletedAt ?? 0) + this.gracePeriodMs) {
       signalGroup(state.pid, 'SIGKILL');
       await this.waitForExit(state.pid, state, 1000);
@@ -308,11 +338,39 @@ export class ProcessRuntime implements InstanceRuntime {
     return true;
   }
 
+  /** Running, or being started by a creator that is alive. */
+  private isLive(state: ProcessPodState): boolean {
+    return state.pid === 0 ? state.creator !== undefined && this.isAlive(state.creator) : this.isAlive(state);
+  }
+
+  /**
+   * A reservation whose creator died before writing the pid: the worker it started, found by the
+   * state file in its environment, is adopted; when none started, the reservation is dropped.
+   */
+  private async settle(state: ProcessPodState): Promise<ProcessPodState | undefined> {
+    if (state.pid !== 0 || this.isLive(state)) return state;
+    const path = this.statePath(state.name);
+    const orphan = findProcessByEnvironment(`${POD_STATE_VARIABLE}=${path}`);
+    const current = await this.readState(state.name);
+    // Settled meanwhile by another reader, or by the creator after all.
+    if (current?.pid !== 0 || current.creator?.pid !== state.creator?.pid) return current;
+    if (orphan === undefined) {
+      await this.removeState(state.name);
+      return undefined;
+    }
+    const { creator: _died, ...reserved } = current;
+    const adopted: ProcessPodState = { ...reserved, pid: orphan.pid, procStartTicks: orphan.startTicks };
+    await this.writeState(adopted);
+    if (adopted.deletedAt !== undefined) signalGroup(orphan.pid, 'SIGTERM');
+    return adopted;
+  }
+
   /**
    * Alive and still our process: a zombie counts as dead, and so does a pid now used by
    * another process (its /proc start time differs). Without /proc only `kill(pid, 0)` is known.
    */
   private isAlive(state: Pick<ProcessPodState, 'pid' | 'procStartTicks'>): boolean {
+    if (state.pid <= 0) return false;
     try {
       process.kill(state.pid, 0);
     } catch {
@@ -365,7 +423,8 @@ export class ProcessRuntime implements InstanceRuntime {
         .filter((name) => DNS_LABEL.test(name))
         .map((name) => this.readState(name)),
     );
-    return states.filter((state): state is ProcessPodState => state !== undefined);
+    const settled = await Promise.all(states.map((state) => state && this.settle(state)));
+    return settled.filter((state): state is ProcessPodState => state !== undefined);
   }
 
   private async writeState(state: ProcessPodState): Promise<void> {

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,8 +7,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_KINDS, type KindConfig } from '../../lib/config/kinds.js';
-import { InstanceRuntimeError, podName, type InstanceRuntime } from '../../lib/instances/port.js';
-import { ProcessRuntime, type ProcessPodState, type ProcessRuntimeOptions } from '../../lib/instances/processes.js';
+import { InstanceRuntimeError, PodLimitError, podName, type InstanceRuntime } from '../../lib/instances/port.js';
+import {
+  POD_STATE_VARIABLE,
+  ProcessRuntime,
+  type ProcessPodState,
+  type ProcessRuntimeOptions,
+} from '../../lib/instances/processes.js';
+import { findProcessByEnvironment } from '../../lib/instances/proc-usage.js';
 import { processRuntimeOptionsFromEnv } from '../../lib/local/process-runtime-config.js';
 import { Layout } from '../../lib/orchestration/layout.js';
 import { openStore } from '../../lib/store/open.js';
@@ -220,6 +226,109 @@ describe('ProcessRuntime', () => {
 
     // Assess
     expect(readFileSync(log, 'utf8')).toBe(`8 Rule ${name} hello\n`);
+  });
+
+  describe('a creator killed between the spawn and writing the pid', () => {
+    /** The state file such a creator leaves: the name reserved, no pid, the creator named. */
+    const leaveReservation = (stateDir: string, name: string, creatorPid: number): string => {
+      const path = join(stateDir, 'pods', `${name}.json`);
+      mkdirSync(join(stateDir, 'pods'), { recursive: true });
+      const reservation = {
+        name,
+        resource: 'Thing',
+        instanceId: '0',
+        pid: 0,
+        startedAt: Date.now(),
+        creator: { pid: creatorPid },
+      };
+      writeFileSync(path, JSON.stringify(reservation));
+      return path;
+    };
+    /** The pid of a process that has exited: a creator that died. */
+    const deadPid = async (): Promise<number> => {
+      const child = spawn('/bin/true');
+      await new Promise((resolve) => child.once('exit', resolve));
+      return child.pid!;
+    };
+
+    it.skipIf(!existsSync('/proc/self/stat'))(
+      'adopts the worker it left running, found by the state file in its environment, and deletes it like any pod',
+      async () => {
+        // Prepare: what the runtime gives every worker, and the orphan a killed creator leaves.
+        const stateDir = newStateDir();
+        const runtime = track(runtimeIn(stateDir, { command: process.execPath, args: READY_WORKER }));
+        const started = podName(THING, '1', 1);
+        await runtime.create({ kind: THING, instanceId: '1', name: started });
+        const name = podName(THING, '0', 1);
+        const path = leaveReservation(stateDir, name, await deadPid());
+        const orphan = spawn(process.execPath, READY_WORKER, {
+          detached: true,
+          stdio: 'ignore',
+          env: { PATH: process.env.PATH ?? '', [POD_STATE_VARIABLE]: path },
+        });
+        await waitUntil(() => readFileSync(`/proc/${orphan.pid}/environ`, 'utf8').includes(POD_STATE_VARIABLE));
+
+        try {
+          // Act
+          const seen = await runtime.list(THING);
+          const adopted = stateOf(stateDir, name);
+          const deleted = await runtime.delete(THING, name);
+          await waitUntil(() => !isRunning(orphan.pid!));
+          const after = await runtime.list(THING);
+
+          // Assess
+          expect(
+            findProcessByEnvironment(`${POD_STATE_VARIABLE}=${join(stateDir, 'pods', `${started}.json`)}`)?.pid,
+          ).toBe(stateOf(stateDir, started).pid);
+          expect(seen.find((pod) => pod.name === name)).toMatchObject({ instanceId: '0', phase: 'Running' });
+          expect(adopted.pid).toBe(orphan.pid);
+          expect(adopted).not.toHaveProperty('creator');
+          expect(deleted).toBe('deleted');
+          expect(after.map((pod) => pod.name)).toEqual([started]);
+        } finally {
+          if (isRunning(orphan.pid!)) process.kill(-orphan.pid!, 'SIGKILL');
+        }
+      },
+    );
+
+    it('drops the reservation when no worker started, so the instance can be created again', async () => {
+      // Prepare
+      const stateDir = newStateDir();
+      const runtime = track(runtimeIn(stateDir, { command: process.execPath, args: READY_WORKER }));
+      const name = podName(THING, '0', 1);
+      leaveReservation(stateDir, name, await deadPid());
+
+      // Act
+      const seen = await runtime.list(THING);
+      const created = await runtime.create({ kind: THING, instanceId: '0', name });
+
+      // Assess
+      expect(seen).toEqual([]);
+      expect(created).toBe('created');
+      expect(stateOf(stateDir, name).pid).toBeGreaterThan(0);
+    });
+
+    it('shows a pod its live creator is still starting as Pending, taking its place under the process limit', async () => {
+      // Prepare: this test's own process is the creator, alive.
+      const stateDir = newStateDir();
+      const runtime = track(runtimeIn(stateDir, { command: process.execPath, args: READY_WORKER, maxProcesses: 1 }));
+      const name = podName(THING, '0', 1);
+      leaveReservation(stateDir, name, process.pid);
+
+      // Act
+      const seen = await runtime.list(THING);
+      const refused = await runtime
+        .create({ kind: THING, instanceId: '1', name: podName(THING, '1', 1) })
+        .catch((e: unknown) => e);
+      const deleted = await runtime.delete(THING, name);
+
+      // Assess: the deletion is recorded for the creator to apply; nothing was signalled (this process lives on).
+      expect(seen).toMatchObject([{ name, phase: 'Pending', terminating: false }]);
+      expect(refused).toBeInstanceOf(PodLimitError);
+      expect(deleted).toBe('deleted');
+      expect(stateOf(stateDir, name)).toMatchObject({ pid: 0, deletedAt: expect.any(Number) });
+      expect(await runtime.list(THING)).toMatchObject([{ name, phase: 'Pending', terminating: true }]);
+    });
   });
 
   it('rejects with an InstanceRuntimeError and keeps no pod when the command cannot start', async () => {
