@@ -56,9 +56,13 @@ describe('reconcile function under sls invoke local, on local worker processes',
   const workerPids = (): number[] => {
     const pods = join(dataDir, 'instances', 'pods');
     if (!existsSync(pods)) return [];
-    return readdirSync(pods)
-      .filter((file) => file.endsWith('.json'))
-      .map((file) => (JSON.parse(readFileSync(join(pods, file), 'utf8')) as { pid: number }).pid);
+    return (
+      readdirSync(pods)
+        .filter((file) => file.endsWith('.json'))
+        .map((file) => (JSON.parse(readFileSync(join(pods, file), 'utf8')) as { pid: number }).pid)
+        // 0: a start under way, no pid yet.
+        .filter((pid) => pid > 0)
+    );
   };
   const isAlive = (pid: number): boolean => {
     try {

@@ -66,6 +66,7 @@ export const waitFor = <T>(
 ): Promise<T> => waitUntil(probe, { what, timeoutMs, intervalMs });
 
 export const isAlive = (pid: number): boolean => {
+  if (pid <= 0) return false;
   try {
     process.kill(pid, 0);
   } catch {
@@ -92,7 +93,8 @@ export function readWorkerPids(dataDir: string): Map<string, number> {
         pid: number;
         deletedAt?: number;
       };
-      if (state.deletedAt === undefined) pids.set(state.name, state.pid);
+      // pid 0: a worker whose start is under way has no pid yet (kill(0) would signal the test's own group).
+      if (state.deletedAt === undefined && state.pid > 0) pids.set(state.name, state.pid);
     } catch {
       // Being rewritten; the next read sees it.
     }
