@@ -191,6 +191,8 @@ describe('ProcessRuntime', () => {
     const runtime = runtimeIn(stateDir, { stopOnClose: false });
     const name = podName(THING, '0', 1);
     await runtime.create({ kind: THING, instanceId: '0', name });
+    // Its SIGTERM trap set: the delete below leaves it terminating, for the SIGKILL that ends the test.
+    await whenReady(stateDir, name);
 
     // Act
     await runtime.close();
