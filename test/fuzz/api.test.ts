@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { handler } from '../../functions/api.js';
-import { MAX_IDS_PER_REQUEST } from '../../lib/handlers/http.js';
+import { MAX_IDS_PER_REQUEST } from '../../lib/handlers/http-bodies.js';
 import { anyCodePoint, anyJson, badIdString, notJsonText, resourceIds } from './arbitraries.js';
 import { fuzzParameters, fuzzTimeout, KINDS, readAssignments, unchangedStore, useWarmContainer } from './support.js';
 

@@ -12,7 +12,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../lib/app.js';
 import { HttpApiEventSchema } from '../../../lib/handlers/events.js';
-import { handleHttp, MAX_BODY_BYTES } from '../../../lib/handlers/http.js';
+import { MAX_BODY_BYTES } from '../../../lib/handlers/http-bodies.js';
+import { handleHttp } from '../../../lib/handlers/http.js';
 import {
   apiGatewayTime,
   HEADERS_TIMEOUT_MS,

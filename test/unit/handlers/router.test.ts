@@ -5,7 +5,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderDashboard } from '../../../lib/dashboard/page.js';
-import { handleHttp, MAX_BODY_BYTES } from '../../../lib/handlers/http.js';
+import { MAX_BODY_BYTES } from '../../../lib/handlers/http-bodies.js';
+import { handleHttp } from '../../../lib/handlers/http.js';
 import { fixture, sampleEvent } from './fixtures.js';
 import { openTestApp, type TestApp } from './test-app.js';
 
