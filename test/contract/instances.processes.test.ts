@@ -154,12 +154,14 @@ describe('ProcessRuntime', () => {
       await runtime.delete(kind, ${JSON.stringify(name)});
       await runtime.close();`;
     await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
-    const { pid } = stateOf(stateDir, name);
-    const next = track(runtimeIn(stateDir));
+    const { pid, deletedAt } = stateOf(stateDir, name);
+    // The grace period counted on a clock the test moves: the invocation's own exit may outlast a short one.
+    let now = deletedAt!;
+    const next = track(runtimeIn(stateDir, { clock: () => now }));
 
     // Act
     const during = await next.list(RULE);
-    await sleep(GRACE_MS + 50);
+    now = deletedAt! + GRACE_MS;
     const after = await next.list(RULE);
 
     // Assess
