@@ -186,8 +186,7 @@ export class PlacementUseCase {
     // they still have room for it (choosing again would chase the instance every other writer chases too).
     const stale = [...plan.targets.keys()].filter((id) => cached.has(id) && repository.isStale(resource, id));
     if (stale.length > 0) {
-      for (const id of stale) {
-        const fresh = await repository.refreshInstance(resource, id);
+      for (const [id, fresh] of await repository.refreshInstances(resource, stale)) {
         if (fresh) cached.set(id, fresh);
         else cached.delete(id);
       }

@@ -144,15 +144,25 @@ export class InstanceRepository {
 
   /** Re-reads one instance and updates the cache. */
   async refreshInstance(resource: string, id: string): Promise<CachedInstance | undefined> {
-    const [node, resources, reload] = await this.store.getMany(this.instancePaths(resource, id));
-    const cached = this.toCached(id, node, resources, reload);
+    return (await this.refreshInstances(resource, [id])).get(id);
+  }
+
+  /** Re-reads instances in one store read (one round trip, not one per instance) and updates the cache. */
+  async refreshInstances(resource: string, ids: readonly string[]): Promise<Map<string, CachedInstance | undefined>> {
+    const nodes = await this.store.getMany(ids.flatMap((id) => this.instancePaths(resource, id)));
     const map = this.cache.get(resource);
-    if (map) {
-      if (cached) map.set(id, cached);
-      else map.delete(id);
-    }
-    if (cached) this.contention.fresh(resource, id);
-    return cached;
+    const refreshed = new Map<string, CachedInstance | undefined>();
+    ids.forEach((id, i) => {
+      const [node, resources, reload] = nodes.slice(3 * i, 3 * i + 3);
+      const cached = this.toCached(id, node, resources, reload);
+      if (map) {
+        if (cached) map.set(id, cached);
+        else map.delete(id);
+      }
+      if (cached) this.contention.fresh(resource, id);
+      refreshed.set(id, cached);
+    });
+    return refreshed;
   }
 
   isStale(resource: string, id: string): boolean {

@@ -16,6 +16,8 @@ import { openTestStore, type StoreAdapter, type TestStore } from '../../support/
 /** Delegates to a real store; `fail` makes every call reject with the error it returns. */
 export class ControlledStore implements NodeStore {
   commits = 0;
+  /** getMany calls answered: each is one round trip to the store. */
+  reads = 0;
   fail: (() => Error) | undefined;
   /** Fails only the commits it returns an error for (e.g. those touching one kind). */
   failCommit: ((ops: readonly WriteOp[]) => Error | undefined) | undefined;
@@ -35,7 +37,11 @@ export class ControlledStore implements NodeStore {
     return this.guard(() => this.inner.get(path));
   }
   getMany(paths: readonly string[]): Promise<Array<VersionedNode | undefined>> {
-    return this.guard(() => this.inner.getMany(paths));
+    return this.guard(async () => {
+      const nodes = await this.inner.getMany(paths);
+      this.reads++;
+      return nodes;
+    });
   }
   children(path: string): Promise<string[]> {
     return this.guard(() => this.inner.children(path));
