@@ -16,13 +16,16 @@ import type { SASLOptions } from 'kafkajs';
 import { envCredentials } from './aws-sigv4.js';
 import type { Logger } from './log.js';
 import { mskIamTokenProvider } from './msk-iam.js';
+import { type SecretReader, secretReaderFromEnv } from './secrets.js';
+
+type PasswordMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
 export type SaslSettings =
   /** MSK IAM access control (lib/msk-iam.ts): the process's AWS credentials sign in, in its region. */
   | { readonly mechanism: 'aws-msk-iam'; readonly region: string }
-  | { readonly mechanism: 'plain'; readonly username: string; readonly password: string }
-  | { readonly mechanism: 'scram-sha-256'; readonly username: string; readonly password: string }
-  | { readonly mechanism: 'scram-sha-512'; readonly username: string; readonly password: string };
+  | { readonly mechanism: PasswordMechanism; readonly username: string; readonly password: string }
+  /** The user and password are in a Secrets Manager secret, as MSK keeps SCRAM users: read when the producer starts. */
+  | { readonly mechanism: PasswordMechanism; readonly secretName: string };
 
 export interface KafkaSettings {
   readonly brokers: string[];
@@ -38,7 +41,9 @@ export interface KafkaSettings {
  * `KAFKA_SASL_MECHANISM`: `aws-msk-iam` (MSK IAM access control, over TLS,
  * signed with the AWS credentials and `AWS_REGION` of the environment), or
  * plain | scram-sha-256 | scram-sha-512 with `KAFKA_SASL_USERNAME` /
- * `KAFKA_SASL_PASSWORD`, or none. Undefined when no brokers are set.
+ * `KAFKA_SASL_PASSWORD`, or with `KAFKA_SASL_SECRET`, the name of a Secrets
+ * Manager secret holding `{"username","password"}` (MSK's SCRAM secrets,
+ * `AmazonMSK_…`), or none. Undefined when no brokers are set.
  */
 export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | undefined {
   const raw = env.KAFKA_BROKERS?.trim();
@@ -72,10 +77,23 @@ export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | un
     }
     const username = env.KAFKA_SASL_USERNAME;
     const password = env.KAFKA_SASL_PASSWORD;
-    if (!username) throw new Error('KAFKA_SASL_USERNAME is not set (needed with KAFKA_SASL_MECHANISM)');
-    if (!password) throw new Error('KAFKA_SASL_PASSWORD is not set (needed with KAFKA_SASL_MECHANISM)');
-    sasl = { mechanism, username, password };
+    const secretName = env.KAFKA_SASL_SECRET?.trim();
+    if (secretName) {
+      // Either could be the stale one.
+      if (username || password)
+        throw new Error(
+          'KAFKA_SASL_SECRET and KAFKA_SASL_USERNAME/PASSWORD are both set: give the secret or the values',
+        );
+      sasl = { mechanism, secretName };
+    } else {
+      const hint = `needed with KAFKA_SASL_MECHANISM=${mechanism} unless KAFKA_SASL_SECRET names a secret`;
+      if (!username) throw new Error(`KAFKA_SASL_USERNAME is not set (${hint})`);
+      if (!password) throw new Error(`KAFKA_SASL_PASSWORD is not set (${hint})`);
+      sasl = { mechanism, username, password };
+    }
   }
+  if (env.KAFKA_SASL_SECRET?.trim() && !(sasl && 'secretName' in sasl))
+    throw new Error('KAFKA_SASL_SECRET is set, but KAFKA_SASL_MECHANISM is not plain, scram-sha-256 or scram-sha-512');
   const topic = env.KAFKA_ALERT_TOPIC?.trim() || DEFAULT_ALERT_TOPIC;
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic))
     throw new Error(`KAFKA_ALERT_TOPIC is not a valid topic name: ${JSON.stringify(topic)}`);
@@ -84,19 +102,44 @@ export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings | un
 
 /**
  * The kafkajs SASL options of the settings: MSK IAM as OAUTHBEARER, its token signed with the AWS
- * credentials of `env` (read now, so missing ones fail before any connection).
+ * credentials of `env` (read now, so missing ones fail before any connection); a user and password
+ * as given, or read from the secret `KAFKA_SASL_SECRET` names (with `secrets`, default Secrets Manager).
  */
-export function kafkajsSasl(settings: KafkaSettings, env: NodeJS.ProcessEnv): SASLOptions | undefined {
+export async function kafkajsSasl(
+  settings: KafkaSettings,
+  env: NodeJS.ProcessEnv,
+  secrets: SecretReader = secretReaderFromEnv(env),
+): Promise<SASLOptions | undefined> {
   const { sasl } = settings;
-  if (sasl?.mechanism !== 'aws-msk-iam') return sasl;
-  const credentials = envCredentials(env, 'KAFKA_SASL_MECHANISM=aws-msk-iam');
-  return { mechanism: 'oauthbearer', oauthBearerProvider: mskIamTokenProvider({ region: sasl.region, credentials }) };
+  if (!sasl) return undefined;
+  if (sasl.mechanism === 'aws-msk-iam') {
+    const credentials = envCredentials(env, 'KAFKA_SASL_MECHANISM=aws-msk-iam');
+    return { mechanism: 'oauthbearer', oauthBearerProvider: mskIamTokenProvider({ region: sasl.region, credentials }) };
+  }
+  if ('secretName' in sasl) return { mechanism: sasl.mechanism, ...userOf(await secrets.read(sasl.secretName), sasl) };
+  return sasl;
+}
+
+/** `{"username","password"}` of a SCRAM secret, as MSK keeps them; an error names the secret, never its value. */
+function userOf(value: string, { secretName }: { secretName: string }): { username: string; password: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  const { username, password } = (parsed ?? {}) as { username?: unknown; password?: unknown };
+  if (typeof username !== 'string' || username === '' || typeof password !== 'string' || password === '')
+    throw new Error(
+      `the secret ${JSON.stringify(secretName)} (KAFKA_SASL_SECRET) is not JSON with a string "username" and "password"`,
+    );
+  return { username, password };
 }
 
 /** A kafkajs producer, imported only when Kafka is configured. */
 export async function kafkajsProducer(settings: KafkaSettings, env: NodeJS.ProcessEnv): Promise<AlertProducer> {
   const { Kafka, logLevel } = await import('kafkajs');
-  const sasl = kafkajsSasl(settings, env);
+  const sasl = await kafkajsSasl(settings, env);
   const kafka = new Kafka({
     clientId: settings.clientId,
     brokers: settings.brokers,

@@ -117,7 +117,8 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
     group: 'messaging',
     name: 'KAFKA_ALERT_TOPIC',
     localDefault: 'Alert',
-    description: 'where alerts go when KAFKA_BROKERS is set (also KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD)',
+    description:
+      'where alerts go when KAFKA_BROKERS is set (also KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD or KAFKA_SASL_SECRET)',
   },
   {
     group: 'orchestration',

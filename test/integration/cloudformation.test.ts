@@ -263,6 +263,7 @@ interface Statement {
   Effect?: Json;
   Action?: Json;
   Resource?: Json;
+  Condition?: Json;
 }
 
 /** A statement, or the branch of its Fn::If that the template's conditions choose (none for AWS::NoValue). */
@@ -292,15 +293,19 @@ function roleStatements(template: Template, roleId: string): Statement[] {
   );
 }
 
-/** What a role allows, sorted, one "action resource" per pair, the resource resolved (see resolve). */
+/**
+ * What a role allows, sorted, one "action resource" per pair, the resource resolved (see resolve); a statement's
+ * condition follows as " if <condition as JSON, resolved>", so a conditional grant never reads as a plain one.
+ */
 function grants(template: Template, roleId: string): string[] {
   const list = (value: Json | undefined): Json[] => (value === undefined ? [] : [value].flat());
   return roleStatements(template, roleId)
     .flatMap((statement) => {
       expect(statement.Effect, `${roleId}: Allow statements only`).toBe('Allow');
       const resources = list(resolve(statement.Resource ?? null));
+      const condition = statement.Condition === undefined ? '' : ` if ${JSON.stringify(resolve(statement.Condition))}`;
       return list(statement.Action).flatMap((action) =>
-        resources.map((arn) => `${action} ${typeof arn === 'string' ? arn : JSON.stringify(arn)}`),
+        resources.map((arn) => `${action} ${typeof arn === 'string' ? arn : JSON.stringify(arn)}${condition}`),
       );
     })
     .sort();
@@ -362,6 +367,7 @@ const emitted = (metric: string): boolean => SOURCES.includes(`'${metric}'`);
 const PLANTED = 'planted-7d41c0e9f3';
 const ZK_AUTH_SECRET = 'iota/zookeeper-auth';
 const CATALOG_PASSWORD_SECRET = 'iota/catalog-password';
+const KAFKA_SASL_SECRET = 'AmazonMSK_iota-alerts';
 const EKS_CLUSTER = 'iota-prod';
 
 const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:iota-orchestrator-alarms';
@@ -382,6 +388,7 @@ const VARIANTS = [
       `eksClusterName=${EKS_CLUSTER}`,
       `zkAuthSecret=${ZK_AUTH_SECRET}`,
       `catalogPasswordSecret=${CATALOG_PASSWORD_SECRET}`,
+      `kafkaSaslSecret=${KAFKA_SASL_SECRET}`,
       `zkAuth=orchestrator:${PLANTED}`,
       `alarmTopicArn=${ALARM_TOPIC}`,
     ],
@@ -431,10 +438,20 @@ const OWN_GRANTS: Record<string, (named: boolean) => string[]> = {
   // eksClusterName is empty by default: no cluster, no grant.
   reconcile: (named) =>
     named ? [`eks:DescribeCluster arn:aws:eks:eu-west-1:123456789012:cluster/${EKS_CLUSTER}`] : [],
-  alerts: () => [
+  alerts: (named) => [
     `kafka-cluster:Connect ${MSK_CLUSTER}`,
     `kafka-cluster:DescribeTopic ${MSK_PREFIX}:topic/${MSK_CLUSTER_PATH}/Alert`,
     `kafka-cluster:WriteData ${MSK_PREFIX}:topic/${MSK_CLUSTER_PATH}/Alert`,
+    // SCRAM: the user's secret, and its customer managed key only through Secrets Manager, for that secret.
+    ...(named
+      ? [
+          `secretsmanager:GetSecretValue ${secretArn(KAFKA_SASL_SECRET)}`,
+          `kms:Decrypt * if ${JSON.stringify({
+            StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
+            StringLike: { 'kms:EncryptionContext:SecretARN': secretArn(KAFKA_SASL_SECRET) },
+          })}`,
+        ]
+      : []),
   ],
   catalog: (named) => (named ? [`secretsmanager:GetSecretValue ${secretArn(CATALOG_PASSWORD_SECRET)}`] : []),
 };

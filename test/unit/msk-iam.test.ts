@@ -113,7 +113,7 @@ describe('KAFKA_SASL_MECHANISM=aws-msk-iam', () => {
   });
 
   it('gives kafkajs OAUTHBEARER with a provider of MSK IAM tokens signed by the environment’s credentials', async () => {
-    const sasl = kafkajsSasl(kafkaSettingsFromEnv(env)!, env);
+    const sasl = await kafkajsSasl(kafkaSettingsFromEnv(env)!, env);
 
     expect(sasl).toMatchObject({ mechanism: 'oauthbearer' });
     const { value } = await (sasl as { oauthBearerProvider: () => Promise<{ value: string }> }).oauthBearerProvider();
@@ -136,10 +136,10 @@ describe('KAFKA_SASL_MECHANISM=aws-msk-iam', () => {
     expect(() => kafkaSettingsFromEnv(given)).toThrow(message);
   });
 
-  it('refuses missing credentials before any connection, naming what needs them', () => {
+  it('refuses missing credentials before any connection, naming what needs them', async () => {
     const { AWS_ACCESS_KEY_ID: _, ...without } = env;
 
-    expect(() => kafkajsSasl(kafkaSettingsFromEnv(without)!, without)).toThrow(
+    await expect(kafkajsSasl(kafkaSettingsFromEnv(without)!, without)).rejects.toThrow(
       /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set \(needed with KAFKA_SASL_MECHANISM=aws-msk-iam/,
     );
   });
