@@ -5,14 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import {
-  ENV_VARIABLES,
-  helpText,
-  LocalConfigError,
-  localConfigFromEnv,
-  parseArgs,
-  UsageError,
-} from '../../../lib/local/config.js';
+import { helpText, LocalConfigError, localConfigFromEnv, parseArgs, UsageError } from '../../../lib/local/config.js';
+import { ENV_VARIABLES } from '../../../lib/local/env-variables.js';
 import { REPO_ROOT } from './harness.js';
 
 const runMain = (args: string[], env: Record<string, string> = {}) =>
