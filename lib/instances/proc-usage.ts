@@ -135,9 +135,11 @@ export class CpuSampler {
         (reading) =>
           reading.pid === pid && reading.startTicks === stat.startTicks && startedAt - reading.at <= this.maxWindowMs,
       );
-      const baseline = kept.findLast((reading) => startedAt - reading.at >= this.windowMs) ?? kept[0];
-      this.readings.set(key, kept);
-      baselines.set(key, baseline ?? { pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at: startedAt });
+      const now: Reading = { pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at: startedAt };
+      // None kept: this reading starts the series, and is the baseline after the minimum window.
+      const series = kept.length > 0 ? kept : [now];
+      this.readings.set(key, series);
+      baselines.set(key, series.findLast((reading) => startedAt - reading.at >= this.windowMs) ?? series[0]!);
     }
     const wait = Math.max(0, ...[...baselines.values()].map((reading) => reading.at + this.minWindowMs - startedAt));
     if (wait > 0) await this.sleep(wait);
@@ -152,7 +154,7 @@ export class CpuSampler {
       }
       const cpuSeconds = (stat.cpuTicks - baseline.cpuTicks) / CLOCK_TICKS_PER_SECOND;
       rates.set(key, Math.max(0, Math.round((cpuSeconds / ((at - baseline.at) / 1000)) * 1000)));
-      this.keep(key, baseline, { pid: baseline.pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at });
+      this.keep(key, { pid: baseline.pid, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, at });
     }
     return rates;
   }
@@ -163,9 +165,8 @@ export class CpuSampler {
   }
 
   /** Adds a reading, dropping those the next window no longer reaches: memory stays one window's worth per key. */
-  private keep(key: string, baseline: Reading, reading: Reading): void {
-    const kept = this.readings.get(key) ?? [];
-    const series = kept.length > 0 ? [...kept, reading] : [baseline, reading];
+  private keep(key: string, reading: Reading): void {
+    const series = [...(this.readings.get(key) ?? []), reading];
     const firstNeeded = series.findLastIndex((earlier) => reading.at - earlier.at >= this.windowMs);
     this.readings.set(key, series.slice(Math.max(0, firstNeeded)));
   }

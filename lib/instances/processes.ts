@@ -9,7 +9,7 @@
 import { systemClock, type Clock } from '../clock.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KindConfig } from '../config/kinds.js';
@@ -23,6 +23,7 @@ import {
   type PodUsage,
 } from './port.js';
 import { CpuSampler, findProcessByEnvironment, PROC_AVAILABLE, readProcStat, readRssBytes } from './proc-usage.js';
+import { PodStates, type ProcessPodState } from './pod-states.js';
 import { percentOf } from './quantity.js';
 
 export interface ProcessRuntimeOptions {
@@ -61,24 +62,7 @@ export const DEFAULT_MAX_PROCESSES = 16;
 /** The variable that sets `maxProcesses` (lib/local/process-runtime-config.ts), named in refusals. */
 export const MAX_PROCESSES_SETTING = 'LOCAL_MAX_PROCESSES';
 
-/** The state file of one pod. */
-export interface ProcessPodState {
-  readonly name: string;
-  readonly resource: string;
-  readonly instanceId: string;
-  /** 0 while `creator` starts the worker: the name is reserved before the spawn (see `create`). */
-  readonly pid: number;
-  /** The process starting the worker, until `pid` is written: if it dies first, the next reader settles the pod. */
-  readonly creator?: { readonly pid: number; readonly procStartTicks?: number };
-  /** Epoch ms. */
-  readonly startedAt: number;
-  /** `/proc/<pid>/stat` start time (clock ticks since boot), to tell our process from a reused pid. */
-  readonly procStartTicks?: number;
-  /** Epoch ms deletion began. */
-  readonly deletedAt?: number;
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export type { ProcessPodState } from './pod-states.js';
 
 /** Set in every worker's environment to its state file: how a worker whose pid was never written is found. */
 export const POD_STATE_VARIABLE = 'ORCH_POD_STATE';
@@ -101,7 +85,7 @@ export class ProcessRuntime implements InstanceRuntime {
   private readonly clock: Clock;
   /** Creates run one at a time, so two of them never both take the last free place. */
   private creating: Promise<unknown> = Promise.resolve();
-  private readonly podsDir: string;
+  private readonly states: PodStates;
   private readonly logDir: string;
   private readonly gracePeriodMs: number;
   private readonly cpu: CpuSampler;
@@ -110,7 +94,7 @@ export class ProcessRuntime implements InstanceRuntime {
 
   constructor(options: ProcessRuntimeOptions) {
     this.options = options;
-    this.podsDir = join(options.stateDir, 'pods');
+    this.states = new PodStates(join(options.stateDir, 'pods'));
     this.logDir = options.logDir ?? join(options.stateDir, 'logs');
     this.gracePeriodMs = options.gracePeriodMs ?? 5000;
     this.cpu = new CpuSampler({
@@ -135,12 +119,10 @@ export class ProcessRuntime implements InstanceRuntime {
    * its environment and adopts it, or drops the reservation when none started (`settle`).
    */
   private async createWithinLimit(spec: PodSpec): Promise<'created' | 'exists'> {
-    const path = this.statePath(spec.name);
-    if (existsSync(path)) return 'exists';
+    if (existsSync(this.states.path(spec.name))) return 'exists';
     // Running workers of every kind, and those being started; one being deleted leaves its place.
     const running = (await this.readAll()).filter((state) => state.deletedAt === undefined && this.isLive(state));
     if (running.length >= this.podLimit.max) throw new PodLimitError(this.podLimit, running.length, spec.name);
-    await mkdir(this.podsDir, { recursive: true });
     await mkdir(this.logDir, { recursive: true });
 
     const selfStartTicks = readProcStat(process.pid)?.startTicks;
@@ -152,55 +134,44 @@ export class ProcessRuntime implements InstanceRuntime {
       startedAt: this.clock(),
       creator: { pid: process.pid, ...(selfStartTicks !== undefined ? { procStartTicks: selfStartTicks } : {}) },
     };
-    // Written whole to a temporary file, then linked: link() fails if the name is taken, so
-    // two concurrent creates of one name leave one pod, and no reader sees a half-written file.
-    const temporary = `${path}.${process.pid}.tmp`;
-    await writeFile(temporary, JSON.stringify(reservation));
-    try {
-      await link(temporary, path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
-      throw new InstanceRuntimeError(`create ${spec.name}: ${(error as Error).message}`, undefined, { cause: error });
-    } finally {
-      await unlink(temporary).catch(() => undefined);
-    }
+    if ((await this.states.create(reservation)) === 'exists') return 'exists';
 
     let child: ChildProcess;
     try {
-      child = await this.spawnWorker(spec, path);
+      child = await this.spawnWorker(spec, this.states.path(spec.name));
     } catch (error) {
-      await this.removeState(spec.name);
+      await this.states.remove(spec.name);
       throw error;
     }
     const pid = child.pid!;
     child.once('exit', () => {
       if (this.children.get(spec.name) === child) this.children.delete(spec.name);
       // A pod being deleted is gone once its process is; one that died on its own stays, Failed.
-      void this.readState(spec.name).then((current) => {
-        if (current?.pid === pid && current.deletedAt !== undefined) return this.removeState(spec.name);
+      void this.states.read(spec.name).then((current) => {
+        if (current?.pid === pid && current.deletedAt !== undefined) return this.states.remove(spec.name);
       });
     });
     const procStartTicks = readProcStat(pid)?.startTicks;
     // A deletion begun meanwhile (by another process) is kept, and applies to the worker now known.
-    const { creator: _started, ...reserved } = (await this.readState(spec.name)) ?? reservation;
-    await this.writeState({ ...reserved, pid, ...(procStartTicks !== undefined ? { procStartTicks } : {}) });
+    const { creator: _started, ...reserved } = (await this.states.read(spec.name)) ?? reservation;
+    await this.states.write({ ...reserved, pid, ...(procStartTicks !== undefined ? { procStartTicks } : {}) });
     if (reserved.deletedAt !== undefined) signalGroup(pid, 'SIGTERM');
     else if (child.exitCode === null && child.signalCode === null) this.children.set(spec.name, child);
     return 'created';
   }
 
   async delete(_kind: KindConfig, name: string): Promise<'deleted' | 'absent'> {
-    const read = await this.readState(name);
+    const read = await this.states.read(name);
     const state = read && (await this.settle(read));
     if (!state) return 'absent';
     if (!this.isLive(state)) {
-      await this.removeState(name);
+      await this.states.remove(name);
       return 'deleted';
     }
     if (state.deletedAt === undefined) {
       // A worker still being started is signalled by its creator, which keeps the deletion (`createWithinLimit`).
       signalGroup(state.pid, 'SIGTERM');
-      await this.writeState({ ...state, deletedAt: this.clock() });
+      await this.states.write({ ...state, deletedAt: this.clock() });
       // Unref'd: a short invocation exits without waiting; the next list() finishes the job.
       setTimeout(() => void this.collect(undefined).catch(() => undefined), this.gracePeriodMs + 10).unref();
     }
@@ -269,7 +240,7 @@ export class ProcessRuntime implements InstanceRuntime {
     const names = [...this.children.keys()];
     await Promise.all(
       names.map(async (name) => {
-        const state = await this.readState(name);
+        const state = await this.states.read(name);
         const child = this.children.get(name);
         const pid = state?.pid ?? child?.pid;
         if (pid === undefined) return;
@@ -279,7 +250,7 @@ export class ProcessRuntime implements InstanceRuntime {
           signalGroup(pid, 'SIGKILL');
           await this.waitForExit(pid, state, 2000);
         }
-        await this.removeState(name);
+        await this.states.remove(name);
         this.children.delete(name);
       }),
     );
@@ -334,8 +305,14 @@ export class ProcessRuntime implements InstanceRuntime {
       await this.waitForExit(state.pid, state, 1000);
     }
     if (this.isAlive(state)) return false;
-    await this.removeState(state.name);
+    await this.states.remove(state.name);
     return true;
+  }
+
+  /** Every pod's state, reservations of dead creators settled. */
+  private async readAll(): Promise<ProcessPodState[]> {
+    const settled = await Promise.all((await this.states.readAll()).map((state) => this.settle(state)));
+    return settled.filter((state): state is ProcessPodState => state !== undefined);
   }
 
   /** Running, or being started by a creator that is alive. */
@@ -349,18 +326,18 @@ export class ProcessRuntime implements InstanceRuntime {
    */
   private async settle(state: ProcessPodState): Promise<ProcessPodState | undefined> {
     if (state.pid !== 0 || this.isLive(state)) return state;
-    const path = this.statePath(state.name);
+    const path = this.states.path(state.name);
     const orphan = findProcessByEnvironment(`${POD_STATE_VARIABLE}=${path}`);
-    const current = await this.readState(state.name);
+    const current = await this.states.read(state.name);
     // Settled meanwhile by another reader, or by the creator after all.
     if (current?.pid !== 0 || current.creator?.pid !== state.creator?.pid) return current;
     if (orphan === undefined) {
-      await this.removeState(state.name);
+      await this.states.remove(state.name);
       return undefined;
     }
     const { creator: _died, ...reserved } = current;
     const adopted: ProcessPodState = { ...reserved, pid: orphan.pid, procStartTicks: orphan.startTicks };
-    await this.writeState(adopted);
+    await this.states.write(adopted);
     if (adopted.deletedAt !== undefined) signalGroup(orphan.pid, 'SIGTERM');
     return adopted;
   }
@@ -392,51 +369,5 @@ export class ProcessRuntime implements InstanceRuntime {
       await sleep(20);
     }
     return true;
-  }
-
-  private statePath(name: string): string {
-    if (!DNS_LABEL.test(name)) throw new InstanceRuntimeError(`invalid pod name ${JSON.stringify(name)}`, undefined);
-    return join(this.podsDir, `${name}.json`);
-  }
-
-  private async readState(name: string): Promise<ProcessPodState | undefined> {
-    try {
-      return JSON.parse(await readFile(this.statePath(name), 'utf8')) as ProcessPodState;
-    } catch (error) {
-      if (error instanceof InstanceRuntimeError) throw error;
-      return undefined;
-    }
-  }
-
-  private async readAll(): Promise<ProcessPodState[]> {
-    let files: string[];
-    try {
-      files = await readdir(this.podsDir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new InstanceRuntimeError(`list ${this.podsDir}: ${(error as Error).message}`, undefined, { cause: error });
-    }
-    const states = await Promise.all(
-      files
-        .filter((file) => file.endsWith('.json'))
-        .map((file) => file.slice(0, -'.json'.length))
-        .filter((name) => DNS_LABEL.test(name))
-        .map((name) => this.readState(name)),
-    );
-    const settled = await Promise.all(states.map((state) => state && this.settle(state)));
-    return settled.filter((state): state is ProcessPodState => state !== undefined);
-  }
-
-  private async writeState(state: ProcessPodState): Promise<void> {
-    const path = this.statePath(state.name);
-    const temporary = `${path}.${process.pid}.tmp`;
-    await writeFile(temporary, JSON.stringify(state));
-    await rename(temporary, path);
-  }
-
-  private async removeState(name: string): Promise<void> {
-    await unlink(this.statePath(name)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
   }
 }

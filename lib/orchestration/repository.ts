@@ -115,16 +115,9 @@ export class InstanceRepository {
 
   /** Every instance of a kind, fresh from the store; refreshes the cache. */
   async read(resource: string): Promise<CachedInstance[]> {
-    const ids = await this.instanceIds(resource);
-    const nodes = await this.store.getMany(ids.flatMap((id) => this.instancePaths(resource, id)));
     const fresh = new Map<string, CachedInstance>();
-    ids.forEach((id, i) => {
-      const cached = this.toCached(id, nodes[3 * i], nodes[3 * i + 1], nodes[3 * i + 2]);
-      if (cached) {
-        fresh.set(id, cached);
-        this.contention.fresh(resource, id);
-      }
-    });
+    for (const [id, cached] of await this.readInstances(resource, await this.instanceIds(resource)))
+      if (cached) fresh.set(id, cached);
     this.cache.set(resource, fresh);
     return [...fresh.values()];
   }
@@ -149,20 +142,30 @@ export class InstanceRepository {
 
   /** Re-reads instances in one store read (one round trip, not one per instance) and updates the cache. */
   async refreshInstances(resource: string, ids: readonly string[]): Promise<Map<string, CachedInstance | undefined>> {
-    const nodes = await this.store.getMany(ids.flatMap((id) => this.instancePaths(resource, id)));
+    const refreshed = await this.readInstances(resource, ids);
     const map = this.cache.get(resource);
-    const refreshed = new Map<string, CachedInstance | undefined>();
-    ids.forEach((id, i) => {
-      const [node, resources, reload] = nodes.slice(3 * i, 3 * i + 3);
-      const cached = this.toCached(id, node, resources, reload);
-      if (map) {
+    if (map) {
+      for (const [id, cached] of refreshed) {
         if (cached) map.set(id, cached);
         else map.delete(id);
       }
-      if (cached) this.contention.fresh(resource, id);
-      refreshed.set(id, cached);
-    });
+    }
     return refreshed;
+  }
+
+  /** The instances' three nodes each, in one store read; each one read whole is fresh for the contention watch. */
+  private async readInstances(
+    resource: string,
+    ids: readonly string[],
+  ): Promise<Map<string, CachedInstance | undefined>> {
+    const nodes = await this.store.getMany(ids.flatMap((id) => this.instancePaths(resource, id)));
+    const read = new Map<string, CachedInstance | undefined>();
+    ids.forEach((id, i) => {
+      const cached = this.toCached(id, nodes[3 * i], nodes[3 * i + 1], nodes[3 * i + 2]);
+      if (cached) this.contention.fresh(resource, id);
+      read.set(id, cached);
+    });
+    return read;
   }
 
   isStale(resource: string, id: string): boolean {
