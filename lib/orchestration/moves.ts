@@ -43,7 +43,9 @@ export class MoveUseCase {
     const { repository } = this.context;
     for (const id of ids) {
       const state = newInstance(id, capacity);
-      await repository.commit(resource, repository.createOps(resource, state), [{ before: undefined, after: state }]);
+      await repository.commit(resource, repository.writes.createOps(resource, state), [
+        { before: undefined, after: state },
+      ]);
     }
     if (ids.length > 0) await repository.read(resource);
   }
@@ -59,7 +61,7 @@ export class MoveUseCase {
         repository.layout.instance(resource, id),
         `instance ${id} received resources while being removed`,
       );
-    await repository.commit(resource, repository.removeOps(resource, gone));
+    await repository.commit(resource, repository.writes.removeOps(resource, gone));
     repository.invalidate(resource, id);
     return true;
   }
@@ -69,7 +71,7 @@ export class MoveUseCase {
     const { repository } = this.context;
     for (const instance of instances) {
       if (instance.state.count === capacity || instance.state.used > capacity) continue;
-      await repository.commit(resource, repository.countOps(resource, instance, capacity));
+      await repository.commit(resource, repository.writes.countOps(resource, instance, capacity));
     }
     repository.invalidate(resource);
   }
@@ -86,10 +88,10 @@ export class MoveUseCase {
       step.ids,
     );
     const ops: WriteOp[] = [
-      ...repository.updateOps(resource, from, fromAfter),
-      ...repository.updateOps(resource, to, toAfter),
+      ...repository.writes.updateOps(resource, from, fromAfter),
+      ...repository.writes.updateOps(resource, to, toAfter),
     ];
-    for (const id of step.ids) ops.push(repository.indexMoveOp(resource, id, step.to));
+    for (const id of step.ids) ops.push(repository.writes.indexMoveOp(resource, id, step.to));
     await repository.commit(resource, ops, [
       { before: from, after: fromAfter },
       { before: to, after: toAfter },

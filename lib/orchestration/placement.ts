@@ -231,11 +231,15 @@ export class PlacementUseCase {
       );
       const after = before ? { ...grown, reloadTimes: before.state.reloadTimes + 1 } : { ...grown, reloadTimes: 0 };
       written.push({ before, after });
-      ops.push(...(before ? repository.updateOps(resource, before, after) : repository.createOps(resource, after)));
+      ops.push(
+        ...(before
+          ? repository.writes.updateOps(resource, before, after)
+          : repository.writes.createOps(resource, after)),
+      );
       if (!before) created.push(instanceId);
       for (const id of taken) {
         placements.push({ id, instanceId });
-        ops.push(repository.indexCreateOp(resource, id, instanceId));
+        ops.push(repository.writes.indexCreateOp(resource, id, instanceId));
       }
     }
     // Claimed while the multi is in flight: other multis of this process steer clear of these instances.

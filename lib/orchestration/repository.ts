@@ -1,8 +1,9 @@
 /**
  * The instance repository: the only code that speaks the store's layout for
  * instances and the resource index. It reads instances with the versions a
- * compare-and-set needs, keeps a per-process cache of them, builds the write
- * ops of the legacy layout, and turns a lost race into a targeted re-read.
+ * compare-and-set needs, keeps a per-process cache of them, commits the write
+ * ops of the legacy layout (built by `writes`, lib/orchestration/instance-writes.ts),
+ * and turns a lost race into a targeted re-read.
  *
  * Every write is one atomic multi built from what was read (or cached), so
  * concurrent invocations in many processes never lose or duplicate an
@@ -13,7 +14,6 @@ import type { Clock } from '../clock.js';
 import { byNumericId, INSTANCE_ID, type InstanceState } from '../domain/orchestration.js';
 import type { Logger } from '../log.js';
 import {
-  ANY_VERSION,
   type ConflictError,
   isConflict,
   isNodeExists,
@@ -25,7 +25,8 @@ import {
 } from '../store/port.js';
 import { ContentionWatch } from './contention.js';
 import { STORE_RETRY } from './context.js';
-import { encodeInstanceData, encodeReload, encodeResources, type Layout } from './layout.js';
+import { InstanceWrites } from './instance-writes.js';
+import type { Layout } from './layout.js';
 import {
   IndexEntrySchema,
   InstanceNodeSchema,
@@ -68,6 +69,8 @@ const DEFAULT_CONTENDED_MS = 60_000;
 
 export class InstanceRepository {
   readonly layout: Layout;
+  /** The write ops of the layout, for the use cases to commit through `commit`. */
+  readonly writes: InstanceWrites;
   private readonly store: NodeStore;
   private readonly logger: Logger;
   private readonly cache = new Map<string, Map<string, CachedInstance>>();
@@ -77,6 +80,7 @@ export class InstanceRepository {
   constructor(deps: RepositoryDeps) {
     this.store = deps.store;
     this.layout = deps.layout;
+    this.writes = new InstanceWrites(deps.layout);
     this.logger = deps.logger;
     this.contention = new ContentionWatch(
       deps.store,
@@ -217,83 +221,6 @@ export class InstanceRepository {
   }
 
   // ---------------------------------------------------------------- writes
-
-  /** The three writes that change an instance's list: counters, ids and a `_reload` bump, all version-checked. */
-  updateOps(resource: string, before: CachedInstance, after: InstanceState): WriteOp[] {
-    const { layout } = this;
-    return [
-      {
-        op: 'set',
-        path: layout.instance(resource, after.id),
-        data: encodeInstanceData(after.ids.length, after.count),
-        version: before.versions.node,
-      },
-      {
-        op: 'set',
-        path: layout.resources(resource, after.id),
-        data: encodeResources(after.ids),
-        version: before.versions.resources,
-      },
-      {
-        op: 'set',
-        path: layout.reload(resource, after.id),
-        data: encodeReload(before.state.reloadTimes + 1),
-        version: before.versions.reload,
-      },
-    ];
-  }
-
-  /** A new instance's four legacy nodes. */
-  createOps(resource: string, state: InstanceState): WriteOp[] {
-    const { layout } = this;
-    return [
-      {
-        op: 'create',
-        path: layout.instance(resource, state.id),
-        data: encodeInstanceData(state.ids.length, state.count),
-      },
-      { op: 'create', path: layout.tmp(resource, state.id), data: '' },
-      { op: 'create', path: layout.reload(resource, state.id), data: encodeReload(state.reloadTimes) },
-      { op: 'create', path: layout.resources(resource, state.id), data: encodeResources(state.ids) },
-    ];
-  }
-
-  /** Removes an empty instance's nodes, version-checked so one that just received resources stays. */
-  removeOps(resource: string, gone: CachedInstance): WriteOp[] {
-    const { layout } = this;
-    const id = gone.state.id;
-    return [
-      { op: 'remove', path: layout.tmp(resource, id), version: ANY_VERSION },
-      { op: 'remove', path: layout.reload(resource, id), version: gone.versions.reload },
-      { op: 'remove', path: layout.resources(resource, id), version: gone.versions.resources },
-      { op: 'remove', path: layout.instance(resource, id), version: gone.versions.node },
-    ];
-  }
-
-  /** Only the counters node: capacity changes that leave the list alone. */
-  countOps(resource: string, instance: CachedInstance, count: number): WriteOp[] {
-    const data = encodeInstanceData(instance.state.used, count);
-    return [
-      { op: 'set', path: this.layout.instance(resource, instance.state.id), data, version: instance.versions.node },
-    ];
-  }
-
-  indexCreateOp = (resource: string, id: string, instanceId: string): WriteOp => ({
-    op: 'create',
-    path: this.layout.index(resource, id),
-    data: instanceId,
-  });
-  indexMoveOp = (resource: string, id: string, instanceId: string): WriteOp => ({
-    op: 'set',
-    path: this.layout.index(resource, id),
-    data: instanceId,
-    version: ANY_VERSION,
-  });
-  indexRemoveOp = (resource: string, id: string, version: number): WriteOp => ({
-    op: 'remove',
-    path: this.layout.index(resource, id),
-    version,
-  });
 
   /**
    * Commits one multi. On success the cache takes exactly what the store now

@@ -107,7 +107,7 @@ export class ScalingUseCase {
         if (!instance) return;
         const count = draining ? DRAINING_COUNT : Math.max(resourcePerInstance, instance.state.used);
         if (instance.state.count === count) return;
-        await repository.commit(resource, repository.countOps(resource, instance, count));
+        await repository.commit(resource, repository.writes.countOps(resource, instance, count));
       }, STORE_RETRY);
       repository.invalidate(resource, id);
     }

@@ -43,8 +43,8 @@ export class UnassignUseCase {
         for (const pack of packByListBytes(await this.touched(resource, groups))) {
           const ops: WriteOp[] = [];
           for (const { before, after, gone } of pack) {
-            ops.push(...repository.updateOps(resource, before, after));
-            for (const id of gone) ops.push(repository.indexRemoveOp(resource, id, index.get(id)!.version));
+            ops.push(...repository.writes.updateOps(resource, before, after));
+            for (const id of gone) ops.push(repository.writes.indexRemoveOp(resource, id, index.get(id)!.version));
           }
           await repository.commit(resource, ops, pack);
           const done = new Set<string>();

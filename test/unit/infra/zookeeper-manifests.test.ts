@@ -8,21 +8,18 @@
  * its own op builders and measured with the client library's serializer),
  * maxClientCnxns against the Lambda concurrency of serverless.yml.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zookeeper from 'node-zookeeper-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { systemClock } from '../../../lib/clock.js';
 import { isResourceId } from '../../../lib/domain/resource-id.js';
-import { silentLogger } from '../../../lib/log.js';
 import { Layout } from '../../../lib/orchestration/layout.js';
 import { IDS_PER_MOVE } from '../../../lib/orchestration/moves.js';
 import { IDS_PER_MULTI, listBytes, MULTI_BUDGET_BYTES } from '../../../lib/orchestration/placement.js';
-import { type CachedInstance, InstanceRepository } from '../../../lib/orchestration/repository.js';
-import { SqliteStore } from '../../../lib/store/sqlite.js';
+import { InstanceWrites } from '../../../lib/orchestration/instance-writes.js';
+import type { CachedInstance } from '../../../lib/orchestration/repository.js';
 import type { WriteOp } from '../../../lib/store/port.js';
 import { digestId } from '../../../lib/store/zookeeper.js';
 import { REPO_ROOT } from '../handlers/fixtures.js';
@@ -169,19 +166,8 @@ describe('ZooKeeper sizes (docs/zookeeper.md)', () => {
   /** What the orchestrator's user looks like in ZK_AUTH: its digest id is in every node it creates. */
   const AUTH = `iota-orchestrator:${'p'.repeat(32)}`;
 
-  let dir: string;
-  let store: SqliteStore;
-  let repository: InstanceRepository;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'zk-sizes-'));
-    // The op builders are the repository's own; the store behind it is never written.
-    store = SqliteStore.open({ dataDir: dir });
-    repository = new InstanceRepository({ store, layout: new Layout(), clock: systemClock, logger: silentLogger() });
-  });
-  afterAll(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  // The op builders every use case commits through.
+  const writes = new InstanceWrites(new Layout());
 
   const ids = (count: number, from: number): string[] =>
     Array.from({ length: count }, (_, i) => String(from + i).padStart(MAX_ID_LENGTH, 'x'));
@@ -191,7 +177,7 @@ describe('ZooKeeper sizes (docs/zookeeper.md)', () => {
   });
   /** The list change as every use case writes it: counters, ids and a `_reload` bump. */
   const listChange = (id: string, before: string[], after: string[]): WriteOp[] =>
-    repository.updateOps('Thing', cached(id, before), { ...cached(id, after).state });
+    writes.updateOps('Thing', cached(id, before), { ...cached(id, after).state });
 
   /**
    * The bytes ZooKeeper compares with jute.maxbuffer (the request's length field): the ops as the ZooKeeper
@@ -224,7 +210,7 @@ describe('ZooKeeper sizes (docs/zookeeper.md)', () => {
     return requestBytes([
       ...listChange('98', [...staying, ...moved], staying),
       ...listChange('99', target, [...target, ...moved]),
-      ...moved.map((id) => repository.indexMoveOp('Thing', id, '99')),
+      ...moved.map((id) => writes.indexMoveOp('Thing', id, '99')),
     ]);
   };
 
@@ -242,7 +228,7 @@ describe('ZooKeeper sizes (docs/zookeeper.md)', () => {
     return requestBytes([
       ...listChange('98', held, [...held, ...taken]),
       ...listChange('99', full, [...full, ...last]),
-      ...[...taken, ...last].map((id) => repository.indexCreateOp('Thing', id, '99')),
+      ...[...taken, ...last].map((id) => writes.indexCreateOp('Thing', id, '99')),
     ]);
   };
 
